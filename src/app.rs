@@ -1,0 +1,109 @@
+//! What each subcommand does, between parsed flags and an exit code.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use comfy_table::{presets, Table};
+
+use crate::check::exit;
+use crate::cli::{CheckArgs, Cli, Command, ConfigArg};
+use crate::config::{self, Inventory};
+use crate::report::{self, ReportOptions};
+use crate::runner::{self, RunOptions};
+
+/// Runs the parsed command line and returns the process exit code.
+/// `Err` means rounds could not do its job at all (exit code 3).
+pub fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        None => check(cli.check),
+        Some(Command::Check(args)) => check(args),
+        Some(Command::Validate(args)) => validate(&args),
+        Some(Command::List(args)) => list(&args),
+    }
+}
+
+fn load(args: &ConfigArg) -> Result<Inventory> {
+    Ok(config::load(&args.config)?)
+}
+
+fn check(args: CheckArgs) -> Result<u8> {
+    let mut inventory = load(&args.config)?;
+    if !args.only.is_empty() {
+        inventory.checks.retain(|c| args.only.iter().any(|sel| c.is_selected_by(sel)));
+        if inventory.checks.is_empty() {
+            bail!("no check matches --only {} (names, server names and tags are matched)", args.only.join(", "));
+        }
+    }
+    let options = RunOptions {
+        concurrency: args.concurrency.map_or(inventory.settings.concurrency, |n| n as usize),
+        default_timeout: args.timeout.map_or(inventory.settings.timeout, Duration::from),
+    };
+
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let report = runtime.block_on(runner::run(inventory.checks, options, &inventory.secrets));
+    // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
+    runtime.shutdown_background();
+
+    let stdout = std::io::stdout();
+    let is_terminal = stdout.is_terminal();
+    let summary = report.summary();
+    if !(args.quiet && summary.pass == summary.total) {
+        let options = ReportOptions {
+            color: is_terminal && !args.no_color && !no_color_env(),
+            quiet: args.quiet,
+            summary_first: !is_terminal,
+        };
+        let bytes = report::reporter_for(args.format, options).render(&report);
+        write_out(&bytes)?;
+    }
+    Ok(report.exit_code(args.strict))
+}
+
+fn validate(args: &ConfigArg) -> Result<u8> {
+    let inventory = load(args)?;
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for check in &inventory.checks {
+        match kinds.iter_mut().find(|(k, _)| *k == check.kind()) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((check.kind(), 1)),
+        }
+    }
+    let breakdown: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let n = inventory.checks.len();
+    let line = format!(
+        "{}: OK, {n} check{} ({})\n",
+        inventory.path.display(),
+        if n == 1 { "" } else { "s" },
+        breakdown.join(", ")
+    );
+    write_out(line.as_bytes())?;
+    Ok(exit::OK)
+}
+
+fn list(args: &ConfigArg) -> Result<u8> {
+    let inventory = load(args)?;
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING).force_no_tty();
+    table.set_header(["name", "kind", "target", "severity", "tags"]);
+    for c in &inventory.checks {
+        table.add_row([c.name.as_str(), c.kind(), c.target.as_str(), c.severity.as_str(), &c.tags.join(",")]);
+    }
+    write_out(format!("{}\n", table.trim_fmt()).as_bytes())?;
+    Ok(exit::OK)
+}
+
+/// <https://no-color.org>: set and not empty, whatever its value.
+fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// A closed pipe (`rounds | head`) is not an error worth a message.
+fn write_out(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write to stdout"),
+        _ => Ok(()),
+    }
+}

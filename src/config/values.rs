@@ -1,0 +1,166 @@
+//! The value types of the inventory: durations, sizes, free-space thresholds.
+//!
+//! Each parses itself during deserialization, so a bad value is reported by toml with the
+//! exact span of the value, and everything past config sees only valid numbers.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{de, Deserialize, Deserializer};
+
+/// A duration written as people write them: "10s", "800ms", "26h", "1h 30m".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match humantime::parse_duration(text.trim()) {
+            Ok(v) if v.is_zero() => Err(de::Error::custom("a duration must be more than zero")),
+            Ok(v) => Ok(Self(v)),
+            Err(e) => Err(de::Error::custom(format!(
+                "invalid duration {text:?} ({e}); write it like \"10s\", \"800ms\" or \"26h\""
+            ))),
+        }
+    }
+}
+
+/// A number of bytes: "1 MiB", "500 KB", "4GiB", or a plain integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl Size {
+    fn parse(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse::<bytesize::ByteSize>()
+            .map(|b| Self(b.as_u64()))
+            .map_err(|_| format!("invalid size {text:?}; write it like \"1 MiB\", \"500 KB\" or \"5 GiB\""))
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size like \"1 MiB\" or a number of bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                Size::parse(v).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                u64::try_from(v).map(Size).map_err(|_| E::custom("a size cannot be negative"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Free space below which a disk check warns or fails: a share of the filesystem or a size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FreeSpace {
+    Percent(f64),
+    Bytes(u64),
+}
+
+impl FreeSpace {
+    /// Whether `free` bytes out of `total` are below this threshold.
+    pub fn is_above(&self, free: u64, total: u64) -> bool {
+        match *self {
+            FreeSpace::Percent(p) => total == 0 || (free as f64) * 100.0 >= p * (total as f64),
+            FreeSpace::Bytes(b) => free >= b,
+        }
+    }
+}
+
+impl fmt::Display for FreeSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FreeSpace::Percent(p) => write!(f, "{p}%"),
+            FreeSpace::Bytes(b) => f.write_str(&crate::human::size(*b)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FreeSpace {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let text = text.trim();
+        if let Some(number) = text.strip_suffix('%') {
+            return match number.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(FreeSpace::Percent(p)),
+                _ => Err(de::Error::custom(format!(
+                    "invalid percentage {text:?}; write a number from 0 to 100 followed by %, like \"10%\""
+                ))),
+            };
+        }
+        Size::parse(text).map(|s| FreeSpace::Bytes(s.0)).map_err(|_| {
+            de::Error::custom(format!(
+                "invalid free space {text:?}; write a share like \"10%\" or a size like \"5 GiB\""
+            ))
+        })
+    }
+}
+
+/// Replaces every `${VAR}` in `text` with the variable's value from `lookup`.
+///
+/// Returns the expanded text and the values used (they are secrets), or the name of the
+/// first variable that is unset or malformed.
+pub fn expand_vars(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(String, Vec<String>), String> {
+    let mut out = String::with_capacity(text.len());
+    let mut values = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| "unterminated `${`: write variables as ${NAME}".to_owned())?;
+        let name = &after[..end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("invalid variable name {name:?} in ${{...}}"));
+        }
+        let value = lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+        out.push_str(&value);
+        values.push(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok((out, values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn expands_known_variables_and_reports_them_as_secrets() {
+        let (text, secrets) = expand_vars("Bearer ${TOKEN}", &env).unwrap();
+        assert_eq!(text, "Bearer s3cret");
+        assert_eq!(secrets, vec!["s3cret".to_owned()]);
+    }
+
+    #[test]
+    fn names_the_missing_variable() {
+        let err = expand_vars("a ${NOPE} b", &env).unwrap_err();
+        assert!(err.contains("NOPE"), "{err}");
+        assert!(expand_vars("a ${TOKEN", &env).is_err());
+    }
+
+    #[test]
+    fn free_space_thresholds() {
+        assert!(FreeSpace::Percent(10.0).is_above(11, 100));
+        assert!(!FreeSpace::Percent(10.0).is_above(9, 100));
+        assert!(!FreeSpace::Bytes(1000).is_above(999, 10_000));
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(Size::parse("1 MiB").unwrap(), Size(1 << 20));
+        assert_eq!(Size::parse("2KiB").unwrap(), Size(2048));
+        assert!(Size::parse("lots").is_err());
+    }
+}

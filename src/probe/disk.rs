@@ -1,0 +1,124 @@
+//! `[[disk]]`: free space on the filesystem that holds a path, on this machine.
+//!
+//! `statvfs` on the configured path rather than sysinfo's disk list: the list stats every
+//! mount, so one hung NFS share would stall every disk check, and it cannot tell which mount
+//! holds a bind-mounted or nested path.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::check::{Outcome, Severity};
+use crate::config::values::{FreeSpace, HumanDuration};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::human;
+use crate::probe::Probe;
+
+/// With no threshold given, fail below this share free: a full disk stops an EHR database.
+pub const DEFAULT_MIN_FREE: FreeSpace = FreeSpace::Percent(10.0);
+
+/// `[[disk]]` as written in the inventory.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskTable {
+    name: Spanned<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout: Option<HumanDuration>,
+    /// Any path on the filesystem to check; relative paths are relative to the inventory.
+    path: Spanned<String>,
+    /// Below this: fail. "10%" or a size like "5 GiB".
+    min_free: Option<FreeSpace>,
+    /// Below this: warn.
+    warn_free: Option<FreeSpace>,
+}
+
+impl DiskTable {
+    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+        if self.path.get_ref().is_empty() {
+            return Err(loader.error(self.path.span(), "path cannot be empty"));
+        }
+        let min_free = match (self.min_free, self.warn_free) {
+            (None, None) => Some(DEFAULT_MIN_FREE),
+            (min, _) => min,
+        };
+        let probe = DiskProbe { path: loader.resolve_path(self.path.get_ref()), min_free, warn_free: self.warn_free };
+        let target = self.path.get_ref().clone();
+        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
+        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Disk(probe))?])
+    }
+}
+
+#[derive(Debug)]
+pub struct DiskProbe {
+    pub path: PathBuf,
+    pub min_free: Option<FreeSpace>,
+    pub warn_free: Option<FreeSpace>,
+}
+
+impl DiskProbe {
+    pub async fn run(&self) -> Outcome {
+        let path = self.path.clone();
+        let space = super::off_the_runtime(move || rustix::fs::statvfs(&path)).await;
+        match space {
+            None => Outcome::fail("the filesystem check could not be started"),
+            Some(Err(e)) => Outcome::fail(format!("cannot read free space: {}", super::describe_io(&e.into()))),
+            Some(Ok(st)) => {
+                self.judge(st.f_bavail.saturating_mul(st.f_frsize), st.f_blocks.saturating_mul(st.f_frsize))
+            }
+        }
+    }
+
+    /// `free` is what unprivileged programs can still write (statvfs's `f_bavail`), which is
+    /// what the EHR and the backup job see, not the root-reserved blocks on top.
+    fn judge(&self, free: u64, total: u64) -> Outcome {
+        let percent = if total == 0 { 0.0 } else { free as f64 * 100.0 / total as f64 };
+        let text = format!("{} free of {} ({percent:.0}%)", human::size(free), human::size(total));
+        if let Some(min) = self.min_free.filter(|m| !m.is_above(free, total)) {
+            return Outcome::fail(format!("{text}, below {min}"));
+        }
+        if let Some(warn) = self.warn_free.filter(|w| !w.is_above(free, total)) {
+            return Outcome::warn(format!("{text}, below {warn}"));
+        }
+        Outcome::pass(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn free(text: &str) -> Option<FreeSpace> {
+        #[derive(Deserialize)]
+        struct T {
+            v: FreeSpace,
+        }
+        toml::from_str::<T>(&format!("v = {text:?}")).ok().map(|t| t.v)
+    }
+
+    fn probe(min: &str, warn: &str) -> DiskProbe {
+        DiskProbe { path: PathBuf::from("/"), min_free: free(min), warn_free: free(warn) }
+    }
+
+    const GIB: u64 = 1 << 30;
+
+    #[test]
+    fn fails_below_min_and_warns_below_warn() {
+        let p = probe("10%", "20%");
+        assert_eq!(p.judge(50 * GIB, 100 * GIB).status, crate::check::Status::Pass);
+        assert_eq!(p.judge(15 * GIB, 100 * GIB).status, crate::check::Status::Warn);
+        let fail = p.judge(3 * GIB, 100 * GIB);
+        assert_eq!(fail.status, crate::check::Status::Fail);
+        assert_eq!(fail.detail, "3.0 GiB free of 100.0 GiB (3%), below 10%");
+    }
+
+    #[test]
+    fn sizes_work_as_thresholds() {
+        let p = probe("5 GiB", "10 GiB");
+        assert_eq!(p.judge(4 * GIB, 1000 * GIB).status, crate::check::Status::Fail);
+        assert_eq!(p.judge(6 * GIB, 1000 * GIB).status, crate::check::Status::Warn);
+    }
+}

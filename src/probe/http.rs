@@ -1,0 +1,443 @@
+//! `[[endpoint]]`: an HTTP or HTTPS URL answers as expected, and its certificate is healthy.
+//!
+//! Redirects are followed here, hop by hop, rather than by reqwest: that is how every hop's
+//! certificate is judged, a loop is named as a loop, and credentials are not forwarded to
+//! another host.
+
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, COOKIE, LOCATION};
+use reqwest::{Method, Response, StatusCode, Url};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::certs::{self, CertLimits, CertVerdict, Recorder, Trust};
+use crate::check::{Outcome, Severity};
+use crate::config::values::{HumanDuration, Size};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::human;
+use crate::probe::{Budget, Probe};
+
+/// Read at most this much of a body by default: enough for any health page, and a cap on
+/// memory when a server streams without end.
+pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+/// Browsers allow about 20; a health URL that needs more than 5 is misconfigured.
+pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+
+#[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum MethodKey {
+    #[default]
+    Get,
+    Head,
+}
+
+/// `[[endpoint]]` as written in the inventory.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointTable {
+    name: Spanned<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout: Option<HumanDuration>,
+    /// `http://` or `https://`; may use `${VAR}`.
+    url: Spanned<String>,
+    #[serde(default)]
+    method: MethodKey,
+    /// Accepted status codes; default any 2xx.
+    expect_status: Option<Spanned<Vec<u16>>>,
+    /// Text that must appear in the body (within `max_body`).
+    contains: Option<String>,
+    /// Request headers; values may use `${VAR}` for tokens.
+    #[serde(default)]
+    headers: BTreeMap<Spanned<String>, Spanned<String>>,
+    max_redirects: Option<usize>,
+    max_body: Option<Size>,
+    warn_latency: Option<HumanDuration>,
+    ca_file: Option<Spanned<String>>,
+    cert_warn_days: Option<u32>,
+    cert_crit_days: Option<u32>,
+}
+
+impl EndpointTable {
+    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+        let url = parse_url(loader, &self.url)?;
+        let (headers, secret_headers) = parse_headers(loader, &self.headers)?;
+        let expect_status = match &self.expect_status {
+            Some(codes) => Some(validate_status_codes(loader, codes)?),
+            None => None,
+        };
+        let probe = EndpointProbe {
+            url,
+            method: match self.method {
+                MethodKey::Get => Method::GET,
+                MethodKey::Head => Method::HEAD,
+            },
+            expect_status,
+            contains: self.contains.filter(|c| !c.is_empty()),
+            headers,
+            secret_headers,
+            max_redirects: self.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
+            max_body: self.max_body.map_or(DEFAULT_MAX_BODY, |s| s.0),
+            warn_latency: self.warn_latency.map(|d| d.0),
+            trust: loader.trust(self.ca_file.as_ref())?,
+            cert_limits: super::tls::cert_limits(loader, self.cert_warn_days, self.cert_crit_days),
+        };
+        // The target is the URL as written: `${TOKEN}` stays a placeholder.
+        let target = self.url.get_ref().clone();
+        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
+        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Endpoint(probe))?])
+    }
+}
+
+fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
+    let expanded = loader.expand(raw)?;
+    // The error never quotes the expanded URL: it may hold a token.
+    let url = Url::parse(expanded.trim()).map_err(|e| loader.error(raw.span(), format!("invalid URL: {e}")))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "http" | "https" => Err(loader.error(raw.span(), "the URL has no host")),
+        other => Err(loader.error(raw.span(), format!("unsupported URL scheme {other:?}; use http:// or https://"))),
+    }
+}
+
+fn parse_headers(
+    loader: &mut Loader,
+    raw: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> Result<(HeaderMap, Vec<HeaderName>), ConfigError> {
+    let mut headers = HeaderMap::new();
+    let mut secret = Vec::new();
+    for (key, value) in raw {
+        let name = HeaderName::from_bytes(key.get_ref().as_bytes())
+            .map_err(|_| loader.error(key.span(), format!("{:?} is not a valid header name", key.get_ref())))?;
+        let expanded = loader.expand(value)?;
+        let mut header = HeaderValue::from_str(&expanded)
+            .map_err(|_| loader.error(value.span(), "header value holds characters not allowed in HTTP headers"))?;
+        if expanded != *value.get_ref() {
+            header.set_sensitive(true);
+            secret.push(name.clone());
+        }
+        headers.insert(name, header);
+    }
+    Ok((headers, secret))
+}
+
+fn validate_status_codes(loader: &Loader, codes: &Spanned<Vec<u16>>) -> Result<Vec<u16>, ConfigError> {
+    if codes.get_ref().is_empty() {
+        return Err(loader.error(codes.span(), "expect_status needs at least one status code"));
+    }
+    match codes.get_ref().iter().find(|c| !(100..=599).contains(*c)) {
+        Some(bad) => Err(loader.error(codes.span(), format!("{bad} is not an HTTP status code (100-599)"))),
+        None => Ok(codes.get_ref().clone()),
+    }
+}
+
+#[derive(Debug)]
+pub struct EndpointProbe {
+    pub url: Url,
+    pub method: Method,
+    pub expect_status: Option<Vec<u16>>,
+    pub contains: Option<String>,
+    pub headers: HeaderMap,
+    /// Headers whose values came from `${VAR}`: dropped when a redirect leaves the origin.
+    pub secret_headers: Vec<HeaderName>,
+    pub max_redirects: usize,
+    pub max_body: u64,
+    pub warn_latency: Option<Duration>,
+    pub trust: Arc<Trust>,
+    pub cert_limits: CertLimits,
+}
+
+/// The final response of a request, after redirects.
+struct Answer {
+    status: StatusCode,
+    body: Body,
+    elapsed: Duration,
+    /// Every URL visited, the first included.
+    hops: Vec<Url>,
+}
+
+enum Body {
+    Read(Vec<u8>),
+    TooLarge,
+}
+
+impl EndpointProbe {
+    pub async fn run(&self, budget: Budget) -> Outcome {
+        let (client, recorder) = match self.client() {
+            Ok(c) => c,
+            Err(why) => return Outcome::fail(why),
+        };
+        let answer = match self.fetch(&client, &recorder, budget).await {
+            Ok(answer) => answer,
+            Err(outcome) => return outcome,
+        };
+        let http = self.judge_answer(&answer);
+        match self.judge_certificates(&recorder) {
+            Some(cert) => {
+                Outcome { status: http.status.max(cert.status), detail: format!("{}; {}", http.detail, cert.text) }
+            }
+            None => http,
+        }
+    }
+
+    /// One client per check: its TLS verifier records this check's handshakes only.
+    fn client(&self) -> Result<(reqwest::Client, Arc<Recorder>), String> {
+        let (tls, recorder) = self.trust.recording_config()?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("rounds/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up an HTTP client: {}", describe_reqwest(&e)))?;
+        Ok((client, recorder))
+    }
+
+    async fn fetch(&self, client: &reqwest::Client, recorder: &Recorder, budget: Budget) -> Result<Answer, Outcome> {
+        let start = tokio::time::Instant::now();
+        let no_answer = || Outcome::fail(format!("no answer in {}", human::limit(budget.timeout)));
+        let mut hops = vec![self.url.clone()];
+        let mut method = self.method.clone();
+        let mut headers = self.headers.clone();
+        loop {
+            let url = hops.last().cloned().unwrap_or_else(|| self.url.clone());
+            let request = client.request(method.clone(), url.clone()).headers(headers.clone()).send();
+            let response = match tokio::time::timeout_at(budget.deadline, request).await {
+                Err(_) => return Err(no_answer()),
+                Ok(Err(e)) => return Err(self.request_failed(&e, recorder, &url)),
+                Ok(Ok(r)) => r,
+            };
+            if let Some(next) = redirect_target(&response, &url) {
+                if hops.contains(&next) {
+                    return Err(Outcome::fail(format!("redirect loop: {}", loop_path(&hops, &next))));
+                }
+                if hops.len() > self.max_redirects {
+                    return Err(Outcome::fail(format!(
+                        "too many redirects: more than {} (last to {next})",
+                        self.max_redirects
+                    )));
+                }
+                if next.origin() != url.origin() {
+                    self.drop_credentials(&mut headers);
+                }
+                if response.status() == StatusCode::SEE_OTHER {
+                    method = Method::GET;
+                }
+                hops.push(next);
+                continue;
+            }
+            let status = response.status();
+            let body = match tokio::time::timeout_at(budget.deadline, self.read_body(response)).await {
+                Err(_) => {
+                    let took = human::limit(budget.timeout);
+                    return Err(Outcome::fail(format!(
+                        "{} but the body was still arriving after {took}",
+                        status_text(status)
+                    )));
+                }
+                Ok(Err(e)) => {
+                    return Err(Outcome::fail(format!(
+                        "{} but reading the body failed: {}",
+                        status_text(status),
+                        describe_reqwest(&e)
+                    )))
+                }
+                Ok(Ok(body)) => body,
+            };
+            return Ok(Answer { status, body, elapsed: start.elapsed(), hops });
+        }
+    }
+
+    fn drop_credentials(&self, headers: &mut HeaderMap) {
+        headers.remove(AUTHORIZATION);
+        headers.remove(COOKIE);
+        for name in &self.secret_headers {
+            headers.remove(name);
+        }
+    }
+
+    /// Reads the body up to `max_body`; a larger body is not read further.
+    async fn read_body(&self, mut response: Response) -> Result<Body, reqwest::Error> {
+        if response.content_length().is_some_and(|len| len > self.max_body) {
+            return Ok(Body::TooLarge);
+        }
+        let keep = self.contains.is_some();
+        let mut body = Vec::new();
+        let mut seen: u64 = 0;
+        while let Some(chunk) = response.chunk().await? {
+            seen += chunk.len() as u64;
+            if seen > self.max_body {
+                return Ok(Body::TooLarge);
+            }
+            if keep {
+                body.extend_from_slice(&chunk);
+            }
+        }
+        Ok(Body::Read(body))
+    }
+
+    fn judge_answer(&self, answer: &Answer) -> Outcome {
+        let mut text = format!("{} in {}", status_text(answer.status), human::duration(answer.elapsed));
+        if answer.hops.len() > 1 {
+            let n = answer.hops.len() - 1;
+            let last = answer.hops.last().map(Url::as_str).unwrap_or_default();
+            text.push_str(&format!(" (after {n} redirect{}, at {last})", if n == 1 { "" } else { "s" }));
+        }
+        if !self.status_expected(answer.status) {
+            let expected = match &self.expect_status {
+                None => "2xx".to_owned(),
+                Some(codes) => join_or(codes),
+            };
+            return Outcome::fail(format!("{}, expected {expected}", status_text(answer.status)));
+        }
+        match &answer.body {
+            Body::TooLarge => {
+                return Outcome::fail(format!(
+                    "{text}, but the body is larger than max_body ({}); raise max_body if that is expected",
+                    human::size(self.max_body)
+                ))
+            }
+            Body::Read(bytes) => {
+                if let Some(needle) = &self.contains {
+                    if !contains(bytes, needle.as_bytes()) {
+                        return Outcome::fail(format!("{text}, but the body does not contain {needle:?}"));
+                    }
+                }
+            }
+        }
+        match self.warn_latency {
+            Some(limit) if answer.elapsed > limit => {
+                Outcome::warn(format!("{text}, slower than {}", human::limit(limit)))
+            }
+            _ => Outcome::pass(text),
+        }
+    }
+
+    fn status_expected(&self, status: StatusCode) -> bool {
+        match &self.expect_status {
+            Some(codes) => codes.contains(&status.as_u16()),
+            None => status.is_success(),
+        }
+    }
+
+    /// The worst certificate among all hops; which host it was is said when there were several.
+    fn judge_certificates(&self, recorder: &Recorder) -> Option<CertVerdict> {
+        let handshakes = recorder.handshakes();
+        let now = SystemTime::now();
+        let several_hosts = handshakes.iter().any(|h| h.server_name != handshakes[0].server_name);
+        handshakes
+            .iter()
+            .map(|h| {
+                let mut verdict = certs::assess(h, self.cert_limits, now);
+                if several_hosts {
+                    verdict.text = format!("{}: {}", h.server_name, verdict.text);
+                }
+                verdict
+            })
+            .max_by_key(|v| (v.status, std::cmp::Reverse(v.days_left)))
+    }
+
+    fn request_failed(&self, error: &reqwest::Error, recorder: &Recorder, url: &Url) -> Outcome {
+        if let Some(h) = recorder.handshakes().into_iter().rev().find(|h| h.error.is_some()) {
+            return Outcome::fail(certs::assess(&h, self.cert_limits, SystemTime::now()).text);
+        }
+        let host = url.host_str().unwrap_or_default();
+        let chain = causes(error);
+        if chain.iter().any(|c| c.to_string() == "dns error") {
+            let reason = chain.last().map(|c| c.to_string()).unwrap_or_default();
+            let reason = reason.strip_prefix("failed to lookup address information: ").unwrap_or(&reason).to_owned();
+            return Outcome::fail(format!("DNS lookup failed for {host}: {reason}"));
+        }
+        Outcome::fail(describe_reqwest(error))
+    }
+}
+
+/// Where a redirect response points, resolved against the URL that answered.
+fn redirect_target(response: &Response, url: &Url) -> Option<Url> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get(LOCATION)?.to_str().ok()?;
+    url.join(location).ok()
+}
+
+fn loop_path(hops: &[Url], again: &Url) -> String {
+    let start = hops.iter().position(|h| h == again).unwrap_or(0);
+    hops[start..].iter().chain(std::iter::once(again)).map(Url::as_str).collect::<Vec<_>>().join(" -> ")
+}
+
+/// "200 OK", "500 Internal Server Error".
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+fn join_or(codes: &[u16]) -> String {
+    let words: Vec<String> = codes.iter().map(u16::to_string).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        chain.push(cause);
+        next = cause.source();
+    }
+    chain
+}
+
+/// reqwest's own message is only "error sending request"; the reason is at the end of the
+/// source chain ("connection refused", "connection closed before message completed").
+fn describe_reqwest(error: &reqwest::Error) -> String {
+    let chain = causes(error);
+    if let Some(io) = chain.iter().find_map(|c| c.downcast_ref::<std::io::Error>()) {
+        if io.kind() != std::io::ErrorKind::Other {
+            return super::describe_io(io);
+        }
+    }
+    match chain.last() {
+        Some(root) if root.to_string().contains("connection closed before message completed") => {
+            "the server closed the connection without answering".into()
+        }
+        Some(root) => root.to_string(),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_expected_codes_in_words() {
+        assert_eq!(join_or(&[200]), "200");
+        assert_eq!(join_or(&[200, 204]), "200 or 204");
+        assert_eq!(join_or(&[200, 204, 301]), "200, 204 or 301");
+    }
+
+    #[test]
+    fn finds_text_in_a_body() {
+        assert!(contains(b"status: OK", b"OK"));
+        assert!(!contains(b"status: down", b"OK"));
+    }
+
+    #[test]
+    fn status_text_has_the_reason() {
+        assert_eq!(status_text(StatusCode::INTERNAL_SERVER_ERROR), "500 Internal Server Error");
+    }
+}

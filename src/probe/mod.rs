@@ -1,0 +1,135 @@
+//! Probes: one file per kind of check, all behind [`Probe`].
+//!
+//! Each `<kind>.rs` holds the kind's inventory table (`<Kind>Table`, its TOML keys and their
+//! validation) and its ready-to-run probe (`<Kind>Probe`). A probe reports everything about
+//! its target as an [`Outcome`], never as an `Err`: "connection refused" is a finding, not a
+//! malfunction of rounds.
+//!
+//! To add a kind: write `<kind>.rs` like the others, add a variant below, and follow the
+//! compiler to the `match` arms and to `config::InventoryFile`.
+
+pub mod backup;
+pub mod disk;
+pub mod http;
+pub mod tcp;
+pub mod tls;
+
+use std::io;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::check::Outcome;
+use crate::human;
+
+/// Every kind of check. An enum rather than trait objects: the set of kinds is closed and
+/// comes from the inventory, so the compiler lists every place a new kind must be handled.
+#[derive(Debug)]
+pub enum Probe {
+    Endpoint(http::EndpointProbe),
+    Server(tcp::ServerProbe),
+    Tls(tls::TlsProbe),
+    Backup(backup::BackupProbe),
+    Disk(disk::DiskProbe),
+}
+
+/// The time a probe has: the runner gives up at `deadline`; probes that can say which step
+/// was slow ("body still arriving") use it to time out a moment before, in their own words.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub timeout: Duration,
+    pub deadline: Instant,
+}
+
+impl Budget {
+    pub fn starting_now(timeout: Duration) -> Self {
+        Self { timeout, deadline: Instant::now() + timeout }
+    }
+}
+
+impl Probe {
+    /// The kind as the inventory names it (`[[endpoint]]` is "endpoint").
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Probe::Endpoint(_) => "endpoint",
+            Probe::Server(_) => "server",
+            Probe::Tls(_) => "tls",
+            Probe::Backup(_) => "backup",
+            Probe::Disk(_) => "disk",
+        }
+    }
+
+    pub async fn run(&self, budget: Budget) -> Outcome {
+        match self {
+            Probe::Endpoint(p) => p.run(budget).await,
+            Probe::Server(p) => p.run().await,
+            Probe::Tls(p) => p.run().await,
+            Probe::Backup(p) => p.run().await,
+            Probe::Disk(p) => p.run().await,
+        }
+    }
+
+    /// What to say when the whole probe ran out of time.
+    pub fn timed_out(&self, timeout: Duration) -> Outcome {
+        let limit = human::limit(timeout);
+        match self {
+            Probe::Backup(_) | Probe::Disk(_) => Outcome::fail(format!("no answer from the filesystem in {limit}")),
+            _ => Outcome::fail(format!("no answer in {limit}")),
+        }
+    }
+}
+
+/// Runs blocking filesystem work on a thread of its own and waits for it without blocking
+/// the async workers.
+///
+/// A plain thread, not `spawn_blocking`: a call stuck on a hung NFS or SMB mount can never
+/// be cancelled, and tokio waits for its blocking pool at shutdown, so one dead mount would
+/// hold the whole run hostage. A detached thread is simply abandoned when the check times out
+/// and the process exits.
+pub async fn off_the_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("rounds-fs".into()).spawn(move || {
+        let _ = tx.send(work());
+    });
+    match spawned {
+        Ok(_) => rx.await.ok(),
+        Err(_) => None,
+    }
+}
+
+/// A socket error in plain words.
+pub fn describe_io(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by the server".into(),
+        io::ErrorKind::ConnectionAborted => "connection aborted".into(),
+        io::ErrorKind::TimedOut => "connection timed out".into(),
+        io::ErrorKind::HostUnreachable => "host unreachable".into(),
+        io::ErrorKind::NetworkUnreachable => "network unreachable".into(),
+        io::ErrorKind::UnexpectedEof => "the server closed the connection".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Resolves `host:port` through the system resolver (/etc/hosts, DNS) and connects to the
+/// first address that answers.
+pub async fn connect(host: &str, port: u16) -> Result<tokio::net::TcpStream, String> {
+    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {}", lookup_reason(&e)))?
+        .collect();
+    let mut last = format!("{host} resolved to no address");
+    for addr in addrs {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = describe_io(&e),
+        }
+    }
+    Err(last)
+}
+
+fn lookup_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    text.strip_prefix("failed to lookup address information: ").map(str::to_owned).unwrap_or(text)
+}

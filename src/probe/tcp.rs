@@ -1,0 +1,64 @@
+//! `[[server]]`: can a TCP connection be opened? One check per port, named `NAME:PORT`.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::check::{Outcome, Severity};
+use crate::config::values::HumanDuration;
+use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::human;
+use crate::probe::Probe;
+
+/// `[[server]]` as written in the inventory.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTable {
+    name: Spanned<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout: Option<HumanDuration>,
+    /// Host name or IP address.
+    host: Spanned<String>,
+    /// Each port becomes its own check, so "PACS answers on 104 but not on 443" is visible.
+    ports: Spanned<Vec<u16>>,
+}
+
+impl ServerTable {
+    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+        let host = self.host.get_ref().trim().to_owned();
+        if host.is_empty() {
+            return Err(loader.error(self.host.span(), "host cannot be empty"));
+        }
+        if self.ports.get_ref().is_empty() {
+            return Err(loader.error(self.ports.span(), "ports needs at least one port, like ports = [443]"));
+        }
+        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
+        self.ports
+            .get_ref()
+            .iter()
+            .map(|&port| {
+                let name = format!("{}:{port}", common.name.get_ref());
+                let probe = Probe::Server(ServerProbe { host: host.clone(), port });
+                loader.check(&common, name, format!("{host}:{port}"), probe)
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+pub struct ServerProbe {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ServerProbe {
+    pub async fn run(&self) -> Outcome {
+        let start = tokio::time::Instant::now();
+        match super::connect(&self.host, self.port).await {
+            Ok(_) => Outcome::pass(format!("connected in {}", human::duration(start.elapsed()))),
+            Err(why) => Outcome::fail(why),
+        }
+    }
+}

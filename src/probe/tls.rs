@@ -1,0 +1,97 @@
+//! `[[tls]]`: the certificate of any TLS service (LDAPS, SMTPS, HL7 over TLS, ...).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use rustls::pki_types::ServerName;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::certs::{self, CertInfo, CertLimits, Trust};
+use crate::check::{Outcome, Severity, Status};
+use crate::config::values::HumanDuration;
+use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::probe::Probe;
+
+/// `[[tls]]` as written in the inventory.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsTable {
+    name: Spanned<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout: Option<HumanDuration>,
+    /// Host name (checked against the certificate, and sent as SNI) or IP address.
+    host: Spanned<String>,
+    port: u16,
+    /// Extra trusted CA (PEM), relative to the inventory file.
+    ca_file: Option<Spanned<String>>,
+    cert_warn_days: Option<u32>,
+    cert_crit_days: Option<u32>,
+}
+
+impl TlsTable {
+    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+        let host = self.host.get_ref().trim().to_owned();
+        let server_name = ServerName::try_from(host.clone())
+            .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;
+        let probe = TlsProbe {
+            host: host.clone(),
+            port: self.port,
+            server_name,
+            trust: loader.trust(self.ca_file.as_ref())?,
+            limits: cert_limits(loader, self.cert_warn_days, self.cert_crit_days),
+        };
+        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
+        let target = format!("{host}:{}", self.port);
+        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Tls(probe))?])
+    }
+}
+
+/// A table's own certificate thresholds, falling back to `[settings]`.
+pub fn cert_limits(loader: &Loader, warn: Option<u32>, crit: Option<u32>) -> CertLimits {
+    let defaults = loader.settings.cert;
+    CertLimits { warn_days: warn.unwrap_or(defaults.warn_days), crit_days: crit.unwrap_or(defaults.crit_days) }
+}
+
+#[derive(Debug)]
+pub struct TlsProbe {
+    pub host: String,
+    pub port: u16,
+    pub server_name: ServerName<'static>,
+    pub trust: Arc<Trust>,
+    pub limits: CertLimits,
+}
+
+impl TlsProbe {
+    pub async fn run(&self) -> Outcome {
+        let stream = match super::connect(&self.host, self.port).await {
+            Ok(s) => s,
+            Err(why) => return Outcome::fail(why),
+        };
+        let (config, recorder) = match self.trust.recording_config() {
+            Ok(c) => c,
+            Err(why) => return Outcome::fail(why),
+        };
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let handshake_result = connector.connect(self.server_name.clone(), stream).await;
+        let Some(handshake) = recorder.handshakes().pop() else {
+            // The server never showed a certificate: not TLS on this port, or it hung up.
+            let why = handshake_result.err().map_or_else(|| "no certificate".to_owned(), |e| super::describe_io(&e));
+            return Outcome::fail(format!("TLS handshake failed: {why}"));
+        };
+        let verdict = certs::assess(&handshake, self.limits, SystemTime::now());
+        let detail = match (verdict.status, handshake.chain.first().and_then(CertInfo::parse)) {
+            (Status::Pass | Status::Warn, Some(leaf)) => format!("issued by {:?}, {}", leaf.issuer, verdict.text),
+            _ => verdict.text,
+        };
+        match (handshake_result, verdict.status) {
+            (Err(e), Status::Pass | Status::Warn) => {
+                Outcome::fail(format!("TLS handshake failed: {}", super::describe_io(&e)))
+            }
+            (_, status) => Outcome { status, detail },
+        }
+    }
+}
