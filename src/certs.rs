@@ -301,14 +301,21 @@ fn describe_error(error: &rustls::Error, leaf: Option<&CertInfo>, handshake: &Ha
                 leaf.map(|l| l.names.join(", ")).filter(|n| !n.is_empty()).unwrap_or_else(|| "other names".into());
             format!("hostname mismatch: certificate is for {names}, not {}", handshake.server_name)
         }
+        CertificateError::Revoked => "certificate has been revoked".into(),
+        // Checked before the error variant: webpki may report a lone self-signed certificate
+        // as a signature problem against some unrelated root rather than as UnknownIssuer.
+        _ if leaf.is_some_and(|l| l.self_signed) && handshake.chain.len() == 1 => {
+            format!(
+                "self-signed certificate ({:?}) is not trusted",
+                leaf.map(|l| l.subject.as_str()).unwrap_or_default()
+            )
+        }
         CertificateError::UnknownIssuer => match leaf {
-            Some(l) if l.self_signed => format!("self-signed certificate ({:?}) is not trusted", l.subject),
             Some(l) => {
                 format!("untrusted certificate: issuer {:?} is not a trusted CA (add it with ca_file)", l.issuer)
             }
             None => "untrusted certificate: unknown issuer".into(),
         },
-        CertificateError::Revoked => "certificate has been revoked".into(),
         CertificateError::BadSignature => "certificate has a bad signature".into(),
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             "certificate is not valid for a TLS server".into()

@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(ok.detail, "newest EHR.dump is 3 h old (limit 26 h), 5.0 GiB");
         let old = p.judge(&file(31 * HOUR, 5 << 30, now), now);
         assert_eq!(old.detail, "newest EHR.dump is 31 h old, limit 26 h");
-        assert_eq!(p.judge(&file(25 * HOUR + Duration::from_secs(60), 5 << 30, now), now).status, crate::check::Status::Warn);
+        assert_eq!(
+            p.judge(&file(25 * HOUR + Duration::from_secs(60), 5 << 30, now), now).status,
+            crate::check::Status::Warn
+        );
         let small = p.judge(&file(HOUR, 2048, now), now);
         assert_eq!(small.detail, "newest EHR.dump is 2.0 KiB, below 1.0 MiB");
     }

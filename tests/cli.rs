@@ -1,0 +1,247 @@
+//! The command line as users and scripts meet it: exit codes, formats, quiet mode, colour,
+//! and config errors that point at the line.
+
+mod support;
+
+use predicates::prelude::*;
+use support::{inventory, rounds, verdict};
+
+fn passing_and_failing() -> (support::Server, String) {
+    let ok = support::http(|_| support::reply(200, "ok"));
+    let closed = support::closed_port();
+    let toml = format!(
+        r#"
+[[endpoint]]
+name = "EHR portal"
+url = "{}"
+tags = ["ehr"]
+
+[[server]]
+name = "lab"
+host = "127.0.0.1"
+ports = [{closed}]
+severity = "warning"
+tags = ["lab"]
+"#,
+        ok.url("/")
+    );
+    (ok, toml)
+}
+
+#[test]
+fn exit_0_when_only_warning_checks_fail() {
+    let (_server, toml) = passing_and_failing();
+    let inv = inventory(&toml);
+    let (doc, code) = inv.run_json(&[]);
+    assert_eq!(code, 0);
+    let lab = doc["checks"][1]["name"].as_str().unwrap().to_owned();
+    assert!(lab.starts_with("lab:"), "{lab}");
+    assert_eq!(verdict(&doc, &lab), ("warn".into(), "connection refused".into()));
+}
+
+#[test]
+fn exit_1_with_strict_when_something_warned() {
+    let (_server, toml) = passing_and_failing();
+    inventory(&toml).rounds(&["--strict"]).assert().code(1);
+}
+
+#[test]
+fn exit_2_when_a_critical_check_fails() {
+    let inv =
+        inventory(&format!("[[server]]\nname = \"db\"\nhost = \"127.0.0.1\"\nports = [{}]\n", support::closed_port()));
+    inv.rounds(&[]).assert().code(2).stdout(predicate::str::contains("connection refused"));
+}
+
+#[test]
+fn exit_3_for_bad_flags_missing_inventory_and_empty_selection() {
+    let (_server, toml) = passing_and_failing();
+    let inv = inventory(&toml);
+    inv.rounds(&["--format", "yaml"]).assert().code(3);
+    inv.rounds(&["--no-such-flag"]).assert().code(3);
+    inv.rounds(&["--timeout", "soon"]).assert().code(3);
+    inv.rounds(&["--only", "nothing-by-this-name"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no check matches"));
+    rounds()
+        .args(["--config", "/no/such/checks.toml"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no such file"));
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    rounds().arg("--help").assert().success().stdout(predicate::str::contains("2  at least one critical check failed"));
+}
+
+#[test]
+fn table_is_plain_when_piped_with_the_summary_first() {
+    let (_server, toml) = passing_and_failing();
+    let output = inventory(&toml).rounds(&[]).output().unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains('\x1b'), "ANSI escapes in piped output:\n{stdout}");
+    assert!(stdout.starts_with("1 warning, 1 passed in "), "{stdout}");
+    for column in ["status", "check", "kind", "target", "detail", "time"] {
+        assert!(stdout.contains(column), "{column} missing:\n{stdout}");
+    }
+    assert!(stdout.contains("WARN") && stdout.contains("PASS"), "{stdout}");
+}
+
+#[test]
+fn quiet_prints_nothing_when_all_passed() {
+    let server = support::http(|_| support::reply(200, "ok"));
+    let inv = inventory(&format!("[[endpoint]]\nname = \"ok\"\nurl = \"{}\"\n", server.url("/")));
+    inv.rounds(&["--quiet"]).assert().code(0).stdout(predicate::str::is_empty());
+    inv.rounds(&["-q", "--format", "json"]).assert().code(0).stdout(predicate::str::is_empty());
+}
+
+#[test]
+fn quiet_prints_only_what_did_not_pass() {
+    let (_server, toml) = passing_and_failing();
+    inventory(&toml)
+        .rounds(&["--quiet"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("lab:").and(predicate::str::contains("EHR portal").not()));
+}
+
+#[test]
+fn results_keep_inventory_order_across_kinds() {
+    let toml = format!(
+        "[[disk]]\nname = \"first\"\npath = \"/\"\nmin_free = \"0%\"\n\n\
+         [[server]]\nname = \"second\"\nhost = \"127.0.0.1\"\nports = [{}]\n\n\
+         [[disk]]\nname = \"third\"\npath = \"/\"\nmin_free = \"0%\"\n",
+        support::closed_port()
+    );
+    let (doc, _) = inventory(&toml).run_json(&[]);
+    let names: Vec<&str> = doc["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3);
+    assert_eq!((names[0], names[2]), ("first", "third"));
+    assert!(names[1].starts_with("second:"));
+}
+
+#[test]
+fn only_selects_by_name_server_name_or_tag() {
+    let (_server, toml) = passing_and_failing();
+    let inv = inventory(&toml);
+    let (doc, _) = inv.run_json(&["--only", "ehr"]);
+    assert_eq!(doc["summary"]["total"], 1);
+    let (doc, _) = inv.run_json(&["--only", "lab"]);
+    assert_eq!(doc["checks"][0]["kind"], "server");
+    let (doc, _) = inv.run_json(&["--only", "EHR portal", "--only", "lab"]);
+    assert_eq!(doc["summary"]["total"], 2);
+}
+
+#[test]
+fn json_has_the_documented_fields() {
+    let (_server, toml) = passing_and_failing();
+    let (doc, _) = inventory(&toml).run_json(&[]);
+    assert_eq!(doc["version"], 1);
+    assert!(doc["started_at"].as_str().unwrap().ends_with('Z'));
+    assert!(doc["duration_ms"].is_u64());
+    assert_eq!(doc["summary"]["total"], 2);
+    for key in ["name", "kind", "target", "status", "severity", "detail", "duration_ms", "tags"] {
+        assert!(!doc["checks"][0][key].is_null(), "{key} missing");
+    }
+}
+
+#[test]
+fn environment_selects_the_inventory() {
+    let (_server, toml) = passing_and_failing();
+    let inv = inventory(&toml);
+    rounds()
+        .arg("validate")
+        .env("ROUNDS_CONFIG", &inv.path)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("OK, 2 checks"));
+}
+
+#[test]
+fn list_shows_one_line_per_check() {
+    let (_server, toml) = passing_and_failing();
+    let inv = inventory(&toml);
+    rounds().args(["list", "-c"]).arg(&inv.path).assert().success().stdout(
+        predicate::str::contains("EHR portal")
+            .and(predicate::str::contains("warning"))
+            .and(predicate::str::contains("lab")),
+    );
+}
+
+// ---- config errors ----------------------------------------------------------------------
+
+fn config_error(toml: &str) -> String {
+    let inv = inventory(toml);
+    let output = rounds().args(["validate", "-c"]).arg(&inv.path).output().unwrap();
+    assert_eq!(output.status.code(), Some(3), "expected exit 3 for:\n{toml}");
+    assert!(output.stdout.is_empty());
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn misspelt_key_names_line_column_and_the_right_key() {
+    let err = config_error("[[endpoint]]\nname = \"EHR\"\nurll = \"http://x\"\n");
+    assert!(err.contains("checks.toml:3:1: unknown field `urll`"), "{err}");
+    assert!(err.contains("did you mean `url`?"), "{err}");
+}
+
+#[test]
+fn misspelt_table_is_caught_too() {
+    let err = config_error("[[endpiont]]\nname = \"EHR\"\n");
+    assert!(err.contains("checks.toml:1:3"), "{err}");
+    assert!(err.contains("did you mean `endpoint`?"), "{err}");
+}
+
+#[test]
+fn bad_duration_points_at_the_value() {
+    let err = config_error("[[disk]]\nname = \"d\"\npath = \"/\"\ntimeout = \"ten seconds\"\n");
+    assert!(err.contains("checks.toml:4:11: invalid duration \"ten seconds\""), "{err}");
+}
+
+#[test]
+fn bad_size_and_wrong_type() {
+    let err = config_error("[[endpoint]]\nname = \"e\"\nurl = \"http://x\"\nmax_body = \"lots\"\n");
+    assert!(err.contains(":4:12: invalid size \"lots\""), "{err}");
+    let err = config_error("[[server]]\nname = \"s\"\nhost = \"h\"\nports = \"443\"\n");
+    assert!(err.contains(":4:9:"), "{err}");
+}
+
+#[test]
+fn duplicate_names_are_rejected() {
+    let err = config_error("[[disk]]\nname = \"d\"\npath = \"/\"\n\n[[disk]]\nname = \"d\"\npath = \"/tmp\"\n");
+    assert!(err.contains(":6:8: duplicate check name \"d\" (first used on line 2)"), "{err}");
+}
+
+#[test]
+fn unset_variable_is_named() {
+    let err = config_error("[[endpoint]]\nname = \"e\"\nurl = \"http://x/?t=${NOT_SET_ANYWHERE}\"\n");
+    assert!(err.contains(":3:7: environment variable NOT_SET_ANYWHERE is not set"), "{err}");
+}
+
+#[test]
+fn bad_url_and_unknown_severity() {
+    let err = config_error("[[endpoint]]\nname = \"e\"\nurl = \"ftp://files\"\n");
+    assert!(err.contains("unsupported URL scheme \"ftp\""), "{err}");
+    let err = config_error("[[disk]]\nname = \"d\"\npath = \"/\"\nseverity = \"critcal\"\n");
+    assert!(err.contains("did you mean `critical`?"), "{err}");
+}
+
+#[test]
+fn syntax_error_has_a_line_too() {
+    let err = config_error("[[disk]\nname = \"d\"\n");
+    assert!(err.contains("checks.toml:1:"), "{err}");
+}
+
+#[test]
+fn the_shipped_inventories_are_valid() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    rounds().args(["validate", "-c"]).arg(format!("{root}/checks.toml")).assert().success();
+    rounds()
+        .args(["validate", "-c"])
+        .arg(format!("{root}/examples/clinic.toml"))
+        .env("EHR_TOKEN", "example")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("OK, 15 checks"));
+}

@@ -1,0 +1,298 @@
+//! `[[endpoint]]` against real HTTP and HTTPS servers started by each test.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::pki::{self, Ca};
+use support::{inventory, redirect, reply, verdict, Inventory};
+
+fn endpoint(name: &str, url: &str, extra: &str) -> String {
+    format!("[[endpoint]]\nname = {name:?}\nurl = {url:?}\n{extra}\n")
+}
+
+/// An inventory whose `ca_file` is `ca`.
+fn with_ca(ca: &Ca, body: &str) -> Inventory {
+    let inv = inventory(body);
+    inv.write("ca.pem", &ca.pem);
+    inv
+}
+
+#[test]
+fn healthy_endpoint_passes_with_status_and_latency() {
+    let server = support::http(|_| reply(200, "status: OK"));
+    let inv = inventory(&endpoint("EHR", &server.url("/health"), "contains = \"OK\""));
+    let (doc, code) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "EHR");
+    assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
+    assert!(detail.starts_with("200 OK in "), "{detail}");
+}
+
+#[test]
+fn wrong_status_fails_and_says_what_was_expected() {
+    let server = support::http(|_| reply(500, "boom"));
+    let inv = inventory(&endpoint("EHR", &server.url("/"), ""));
+    let (doc, code) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "EHR"), ("fail".into(), "500 Internal Server Error, expected 2xx".into()));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn expect_status_lists_the_accepted_codes() {
+    let server = support::http(|_| reply(200, ""));
+    let inv = inventory(&endpoint("api", &server.url("/"), "expect_status = [204, 401]"));
+    let (doc, _) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "api").1, "200 OK, expected 204 or 401");
+}
+
+#[test]
+fn missing_text_fails() {
+    let server = support::http(|_| reply(200, "maintenance mode"));
+    let inv = inventory(&endpoint("portal", &server.url("/"), "contains = \"Welcome\""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "portal");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("does not contain \"Welcome\""), "{detail}");
+}
+
+#[test]
+fn head_requests_and_slow_answers_warn_past_warn_latency() {
+    let server = support::http(|req| {
+        assert_eq!(req.method(), "HEAD");
+        std::thread::sleep(Duration::from_millis(150));
+        reply(200, "")
+    });
+    let inv = inventory(&endpoint("slow", &server.url("/"), "method = \"HEAD\"\nwarn_latency = \"50ms\""));
+    let (doc, code) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "slow");
+    assert_eq!((status.as_str(), code), ("warn", 0), "{detail}");
+    assert!(detail.contains("slower than 50 ms"), "{detail}");
+}
+
+#[test]
+fn closed_port_is_connection_refused() {
+    let url = format!("http://127.0.0.1:{}/", support::closed_port());
+    let inv = inventory(&endpoint("down", &url, ""));
+    let (doc, code) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "down"), ("fail".into(), "connection refused".into()));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn unresolvable_host_is_a_dns_failure() {
+    let inv = inventory(&endpoint("nowhere", "http://no-such-host.invalid/", ""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "nowhere");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with("DNS lookup failed for no-such-host.invalid"), "{detail}");
+}
+
+#[test]
+fn a_server_that_never_answers_fails_at_the_timeout() {
+    let server = support::silent();
+    let inv = inventory(&endpoint("hung", &server.url("/"), "timeout = \"1s\""));
+    let (doc, _) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "hung"), ("fail".into(), "no answer in 1 s".into()));
+}
+
+#[test]
+fn a_body_that_stops_arriving_fails_at_the_timeout() {
+    let server = support::stalled_body();
+    let inv = inventory(&endpoint("stalled", &server.url("/"), "timeout = \"1s\""));
+    let (doc, _) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "stalled"), ("fail".into(), "200 OK but the body was still arriving after 1 s".into()));
+}
+
+#[test]
+fn an_endless_body_fails_once_max_body_is_read() {
+    let server = support::endless_body();
+    let inv = inventory(&endpoint("firehose", &server.url("/"), "max_body = \"256 KiB\"\ntimeout = \"20s\""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "firehose");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("body is larger than max_body (256.0 KiB)"), "{detail}");
+}
+
+#[test]
+fn a_redirect_loop_is_named_as_a_loop() {
+    let server = support::http(|req| match req.uri().path() {
+        "/a" => redirect("/b"),
+        _ => redirect("/a"),
+    });
+    let inv = inventory(&endpoint("loop", &server.url("/a"), ""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "loop");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with("redirect loop: "), "{detail}");
+    assert!(detail.contains("/a -> ") && detail.contains("/b -> "), "{detail}");
+}
+
+#[test]
+fn too_many_redirects_fail() {
+    let server = support::http(|req| {
+        let n: u32 = req.uri().path().trim_start_matches("/r").parse().unwrap_or(0);
+        redirect(&format!("/r{}", n + 1))
+    });
+    let inv = inventory(&endpoint("chain", &server.url("/r0"), "max_redirects = 2"));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "chain");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with("too many redirects: more than 2"), "{detail}");
+}
+
+#[test]
+fn redirects_within_the_limit_are_followed() {
+    let server = support::http(|req| match req.uri().path() {
+        "/old" => redirect("/new"),
+        _ => reply(200, "ok"),
+    });
+    let inv = inventory(&endpoint("moved", &server.url("/old"), ""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "moved");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("after 1 redirect"), "{detail}");
+}
+
+#[test]
+fn fifty_hanging_endpoints_take_about_one_timeout_not_fifty() {
+    let server = support::silent();
+    let checks: String = (0..50).map(|i| endpoint(&format!("hung {i}"), &server.url("/"), "")).collect();
+    let inv = inventory(&format!("[settings]\ntimeout = \"1s\"\n{checks}"));
+    let start = Instant::now();
+    let (doc, code) = inv.run_json(&[]);
+    let took = start.elapsed();
+    assert_eq!(doc["summary"]["fail"], 50);
+    assert_eq!(code, 2);
+    // Sequential would be 50 s; allow a loaded machine plenty of slack above 1 s.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+// ---- HTTPS ----------------------------------------------------------------------------
+
+#[test]
+fn https_with_a_trusted_certificate_reports_days_left() {
+    let ca = Ca::root("Test Clinic CA");
+    let server = support::https(&ca.leaf(&["localhost"], -1, 90), |_| reply(200, "ok"));
+    let inv = with_ca(&ca, &endpoint("portal", &server.https_url("localhost", "/"), "ca_file = \"ca.pem\""));
+    let (doc, code) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "portal");
+    assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
+    assert!(detail.contains("certificate expires in 90 days"), "{detail}");
+}
+
+#[test]
+fn https_certificate_close_to_expiry_warns_then_fails() {
+    let ca = Ca::root("Test Clinic CA");
+    let soon = support::https(&ca.leaf(&["localhost"], -1, 20), |_| reply(200, "ok"));
+    let sooner = support::https(&ca.leaf(&["localhost"], -1, 5), |_| reply(200, "ok"));
+    let checks = endpoint("soon", &soon.https_url("localhost", "/"), "ca_file = \"ca.pem\"")
+        + &endpoint("sooner", &sooner.https_url("localhost", "/"), "ca_file = \"ca.pem\"");
+    let inv = with_ca(&ca, &checks);
+    let (doc, code) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "soon");
+    assert_eq!(status, "warn");
+    assert!(detail.contains("certificate expires in 20 days") && detail.contains("warn below 30 days"), "{detail}");
+    let (status, detail) = verdict(&doc, "sooner");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("certificate expires in 5 days") && detail.contains("limit 7 days"), "{detail}");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn https_expired_certificate_is_said_as_such() {
+    let ca = Ca::root("Test Clinic CA");
+    let server = support::https(&ca.leaf(&["localhost"], -30, -3), |_| reply(200, "ok"));
+    let inv = with_ca(&ca, &endpoint("old", &server.https_url("localhost", "/"), "ca_file = \"ca.pem\""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "old");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.starts_with("certificate expired 2 days ago") || detail.starts_with("certificate expired 3 days ago"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn https_self_signed_certificate_is_said_as_such() {
+    let server = support::https(&pki::self_signed(&["localhost"]), |_| reply(200, "ok"));
+    let inv = inventory(&endpoint("selfie", &server.https_url("localhost", "/"), ""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "selfie");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with("self-signed certificate"), "{detail}");
+}
+
+#[test]
+fn https_untrusted_issuer_is_said_as_such() {
+    let unknown = Ca::root("Some Other CA");
+    let server = support::https(&unknown.leaf(&["localhost"], -1, 90), |_| reply(200, "ok"));
+    let inv = inventory(&endpoint("untrusted", &server.https_url("localhost", "/"), ""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "untrusted");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("issuer \"Some Other CA\" is not a trusted CA"), "{detail}");
+}
+
+#[test]
+fn https_hostname_mismatch_is_said_as_such() {
+    let ca = Ca::root("Test Clinic CA");
+    let server = support::https(&ca.leaf(&["ehr.other.example"], -1, 90), |_| reply(200, "ok"));
+    let inv = with_ca(&ca, &endpoint("mismatch", &server.https_url("localhost", "/"), "ca_file = \"ca.pem\""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "mismatch");
+    assert_eq!(status, "fail");
+    assert_eq!(detail, "hostname mismatch: certificate is for ehr.other.example, not localhost");
+}
+
+#[test]
+fn an_intermediate_that_expires_first_is_named() {
+    let root = Ca::root("Test Root CA");
+    let issuing = root.intermediate("Test Issuing CA", 4);
+    let server = support::https(&issuing.leaf(&["localhost"], -1, 90), |_| reply(200, "ok"));
+    let inv = inventory(&endpoint("chain", &server.https_url("localhost", "/"), "ca_file = \"ca.pem\""));
+    inv.write("ca.pem", &root.pem);
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "chain");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("intermediate \"Test Issuing CA\" expires in 4 days"), "{detail}");
+}
+
+#[test]
+fn the_certificate_of_a_redirect_hop_counts() {
+    let ca = Ca::root("Test Clinic CA");
+    let secure = support::https(&ca.leaf(&["localhost"], -1, 10), |_| reply(200, "ok"));
+    let target = secure.https_url("localhost", "/");
+    let plain = support::http(move |_| redirect(&target));
+    let inv = with_ca(&ca, &endpoint("upgrade", &plain.url("/"), "ca_file = \"ca.pem\""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "upgrade");
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.contains("certificate expires in 10 days"), "{detail}");
+}
+
+// ---- secrets --------------------------------------------------------------------------
+
+#[test]
+fn secrets_from_the_environment_are_sent_but_never_shown() {
+    let secret = "s3cret-token-value";
+    let server = support::http(move |req| {
+        let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if auth != format!("Bearer {secret}") {
+            return reply(401, "");
+        }
+        // A server that echoes the token back into a redirect loop.
+        redirect(&format!("/again?token={secret}"))
+    });
+    let inv = inventory(&endpoint(
+        "api",
+        &format!("{}?token=${{API_TOKEN}}", server.url("/")),
+        "headers = { Authorization = \"Bearer ${API_TOKEN}\" }",
+    ));
+    for format in ["table", "json"] {
+        let output = inv.rounds(&["--format", format]).env("API_TOKEN", secret).output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!all.contains(secret), "secret leaked in {format}:\n{all}");
+        assert!(all.contains("redirect loop") || all.contains("too many redirects"), "token not sent? {all}");
+        assert!(all.contains("${API_TOKEN}"), "target should show the placeholder: {all}");
+    }
+}

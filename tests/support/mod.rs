@@ -1,0 +1,263 @@
+//! Real servers and a real binary for the integration tests.
+//!
+//! Every server listens on a port the OS picks on 127.0.0.1, runs on a thread of its own
+//! (so tests stay synchronous and run the binary with assert_cmd), and stops on `Drop`,
+//! taking any connection it still holds with it.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+pub mod pki;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use assert_cmd::Command;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+/// The `rounds` binary, with no configuration leaking in from the environment.
+pub fn rounds() -> Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("rounds");
+    cmd.env_remove("ROUNDS_CONFIG").env_remove("NO_COLOR");
+    cmd
+}
+
+/// An inventory file in a temporary folder of its own.
+pub struct Inventory {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+pub fn inventory(toml: &str) -> Inventory {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("checks.toml");
+    std::fs::write(&path, toml).expect("write inventory");
+    Inventory { dir, path }
+}
+
+impl Inventory {
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("write file");
+        path
+    }
+
+    /// `rounds --config <this> ARGS`.
+    pub fn rounds(&self, args: &[&str]) -> Command {
+        let mut cmd = rounds();
+        cmd.arg("--config").arg(&self.path).args(args);
+        cmd
+    }
+
+    /// Runs with `--format json` and returns the document and the exit code.
+    pub fn run_json(&self, args: &[&str]) -> (serde_json::Value, i32) {
+        let output = self.rounds(&["--format", "json"]).args(args).output().expect("run rounds");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let doc = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("not JSON ({e}):\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&output.stderr))
+        });
+        (doc, output.status.code().unwrap_or(-1))
+    }
+}
+
+/// The result of the check named `name` in a JSON report.
+pub fn check<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name:?} in {doc:#}"))
+}
+
+/// `(status, detail)` of one check.
+pub fn verdict(doc: &serde_json::Value, name: &str) -> (String, String) {
+    let c = check(doc, name);
+    (c["status"].as_str().unwrap_or_default().to_owned(), c["detail"].as_str().unwrap_or_default().to_owned())
+}
+
+pub fn toml_path(path: &Path) -> String {
+    path.display().to_string().replace('\\', "/")
+}
+
+/// A server running on its own thread; stopped and joined on drop.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+    /// An https URL by host name (the certificates are issued to `localhost`).
+    pub fn https_url(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.addr.port())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+type ConnFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type OnConnection = Arc<dyn Fn(TcpStream) -> ConnFuture + Send + Sync>;
+
+/// A server that hands every accepted connection to `on_connection`.
+pub fn raw(on_connection: impl Fn(TcpStream) -> ConnFuture + Send + Sync + 'static) -> Server {
+    let listener = StdListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("local addr");
+    let on_connection: OnConnection = Arc::new(on_connection);
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    accepted = listener.accept() => {
+                        if let Ok((stream, _)) = accepted {
+                            tokio::spawn(on_connection(stream));
+                        }
+                    }
+                }
+            }
+        });
+        // Dropping the runtime cancels every connection task still running.
+    });
+    Server { addr, stop: Some(stop), thread: Some(thread) }
+}
+
+pub type Reply = Response<Full<Bytes>>;
+
+/// A response with `status` and a text body.
+pub fn reply(status: u16, body: &str) -> Reply {
+    Response::builder().status(status).body(Full::new(Bytes::from(body.to_owned()))).expect("response")
+}
+
+/// A redirect to `location`.
+pub fn redirect(location: &str) -> Reply {
+    Response::builder().status(302).header("location", location).body(Full::new(Bytes::new())).expect("response")
+}
+
+type Handler = Arc<dyn Fn(&Request<Incoming>) -> Reply + Send + Sync>;
+
+/// A real HTTP/1.1 server (hyper) answering every request with `handler`.
+pub fn http(handler: impl Fn(&Request<Incoming>) -> Reply + Send + Sync + 'static) -> Server {
+    let handler: Handler = Arc::new(handler);
+    raw(move |stream| {
+        let handler = handler.clone();
+        Box::pin(async move { serve_http(TokioIo::new(stream), handler).await })
+    })
+}
+
+/// A real HTTPS server: TLS with `identity`'s certificate chain, then HTTP/1.1.
+pub fn https(
+    identity: &pki::Identity,
+    handler: impl Fn(&Request<Incoming>) -> Reply + Send + Sync + 'static,
+) -> Server {
+    let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config());
+    let handler: Handler = Arc::new(handler);
+    raw(move |stream| {
+        let (acceptor, handler) = (acceptor.clone(), handler.clone());
+        Box::pin(async move {
+            // A client that rejects the certificate aborts the handshake: nothing to serve.
+            if let Ok(tls) = acceptor.accept(stream).await {
+                serve_http(TokioIo::new(tls), handler).await;
+            }
+        })
+    })
+}
+
+/// A TLS server that completes handshakes and then holds the connection.
+pub fn tls_only(identity: &pki::Identity) -> Server {
+    let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config());
+    raw(move |stream| {
+        let acceptor = acceptor.clone();
+        Box::pin(async move {
+            if let Ok(mut tls) = acceptor.accept(stream).await {
+                let mut buf = [0u8; 64];
+                let _ = tls.read(&mut buf).await;
+            }
+        })
+    })
+}
+
+async fn serve_http<IO>(io: TokioIo<IO>, handler: Handler)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req: Request<Incoming>| {
+        let response = handler(&req);
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let _ = http1::Builder::new().serve_connection(io, service).await;
+}
+
+/// Accepts connections and never sends a byte (a hung server).
+pub fn silent() -> Server {
+    raw(|stream| {
+        Box::pin(async move {
+            let _held = stream;
+            std::future::pending::<()>().await
+        })
+    })
+}
+
+/// Answers 200 and then streams a body that never ends.
+pub fn endless_body() -> Server {
+    raw(|mut stream| {
+        Box::pin(async move {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n";
+            if stream.write_all(head).await.is_err() {
+                return;
+            }
+            let chunk = vec![b'x'; 64 * 1024];
+            while stream.write_all(&chunk).await.is_ok() {}
+        })
+    })
+}
+
+/// Sends the status line and headers, a little of the body, then nothing more.
+pub fn stalled_body() -> Server {
+    raw(|mut stream| {
+        Box::pin(async move {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nfirst bytes";
+            let _ = stream.write_all(head).await;
+            std::future::pending::<()>().await
+        })
+    })
+}
+
+/// A loopback port nothing listens on: bound by the OS, then released.
+pub fn closed_port() -> u16 {
+    let listener = StdListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}

@@ -1,0 +1,95 @@
+//! Test certificates made with rcgen: a CA, intermediates, and leaves that are valid,
+//! expired, expiring, self-signed or issued to another host.
+
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::ServerConfig;
+use time::{Duration, OffsetDateTime};
+
+/// A certificate authority. A root's `chain` is empty (roots are not sent); an
+/// intermediate's chain is its own certificate followed by its parents' up to the root.
+pub struct Ca {
+    pub pem: String,
+    chain: Vec<CertificateDer<'static>>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A served certificate chain and its key.
+pub struct Identity {
+    pub chain: Vec<CertificateDer<'static>>,
+    key: PrivatePkcs8KeyDer<'static>,
+}
+
+fn validity(params: &mut CertificateParams, from_days: i64, to_days: i64) {
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now + Duration::days(from_days);
+    // An hour past whole days, so "expires in 5 days" holds for the length of a test run.
+    params.not_after = now + Duration::days(to_days) + Duration::hours(1);
+}
+
+fn ca_params(name: &str, valid_days: i64) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    validity(&mut params, -1, valid_days);
+    params
+}
+
+impl Ca {
+    pub fn root(name: &str) -> Ca {
+        let key = KeyPair::generate().expect("key");
+        let params = ca_params(name, 3650);
+        let cert = params.self_signed(&key).expect("self-sign CA");
+        Ca { pem: cert.pem(), chain: Vec::new(), issuer: Issuer::new(params, key) }
+    }
+
+    /// An intermediate CA signed by this one, valid for `valid_days`.
+    pub fn intermediate(&self, name: &str, valid_days: i64) -> Ca {
+        let key = KeyPair::generate().expect("key");
+        let params = ca_params(name, valid_days);
+        let cert = params.signed_by(&key, &self.issuer).expect("sign intermediate");
+        let mut chain = vec![cert.der().clone()];
+        chain.extend(self.chain.iter().cloned());
+        Ca { pem: cert.pem(), chain, issuer: Issuer::new(params, key) }
+    }
+
+    /// A server certificate for `names`, valid from `from_days` to `to_days` relative to now.
+    pub fn leaf(&self, names: &[&str], from_days: i64, to_days: i64) -> Identity {
+        let key = KeyPair::generate().expect("key");
+        let params = leaf_params(names, from_days, to_days);
+        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
+        let mut chain = vec![cert.der().clone()];
+        chain.extend(self.chain.iter().cloned());
+        Identity { chain, key: PrivatePkcs8KeyDer::from(key.serialize_der()) }
+    }
+}
+
+fn leaf_params(names: &[&str], from_days: i64, to_days: i64) -> CertificateParams {
+    let mut params = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).expect("params");
+    params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("server"));
+    validity(&mut params, from_days, to_days);
+    params
+}
+
+/// A certificate signed by its own key, trusted by nobody.
+pub fn self_signed(names: &[&str]) -> Identity {
+    let key = KeyPair::generate().expect("key");
+    let cert = leaf_params(names, -1, 365).self_signed(&key).expect("self-sign");
+    Identity { chain: vec![cert.der().clone()], key: PrivatePkcs8KeyDer::from(key.serialize_der()) }
+}
+
+impl Identity {
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), PrivateKeyDer::Pkcs8(self.key.clone_key()))
+            .expect("server certificate");
+        Arc::new(config)
+    }
+}
