@@ -6,9 +6,10 @@
 //! ago" rather than "TLS error", report days left on every redirect hop, and name an
 //! intermediate that expires before the leaf.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -49,6 +50,7 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 pub struct Trust {
     extra: Vec<CertificateDer<'static>>,
     verifier: OnceLock<Result<Arc<dyn ServerCertVerifier>, String>>,
+    http: OnceLock<Result<(reqwest::Client, Arc<Recorder>), String>>,
 }
 
 impl fmt::Debug for Trust {
@@ -59,7 +61,7 @@ impl fmt::Debug for Trust {
 
 impl Trust {
     pub fn system() -> Self {
-        Self { extra: Vec::new(), verifier: OnceLock::new() }
+        Self { extra: Vec::new(), verifier: OnceLock::new(), http: OnceLock::new() }
     }
 
     /// Reads a PEM file of CA certificates; fails if it holds none.
@@ -71,7 +73,7 @@ impl Trust {
         if extra.is_empty() {
             return Err(format!("ca_file {shown} holds no PEM certificate"));
         }
-        Ok(Self { extra, verifier: OnceLock::new() })
+        Ok(Self { extra, verifier: OnceLock::new(), http: OnceLock::new() })
     }
 
     fn verifier(&self) -> Result<Arc<dyn ServerCertVerifier>, String> {
@@ -85,9 +87,9 @@ impl Trust {
     }
 
     /// A TLS client configuration that verifies against this trust store and records every
-    /// chain it is shown.
+    /// chain it is shown, with a recorder of its own.
     pub fn recording_config(self: &Arc<Self>) -> Result<(ClientConfig, Arc<Recorder>), String> {
-        let recorder = Arc::new(Recorder { trust: self.clone(), seen: Mutex::new(Vec::new()) });
+        let recorder = Arc::new(Recorder { trust: Arc::downgrade(self), seen: Mutex::new(HashMap::new()) });
         let config = ClientConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup failed: {e}"))?
@@ -96,6 +98,43 @@ impl Trust {
             .with_no_client_auth();
         Ok((config, recorder))
     }
+
+    /// The HTTP client every endpoint with this trust store shares, and its recorder.
+    ///
+    /// Shared so that connections are reused across checks of the same server, as curl and
+    /// browsers do: a thousand checks of one API cost a few dozen handshakes, not a thousand.
+    /// Each response carries its connection's leaf certificate (`tls_info`), and the
+    /// recorder finds the whole chain and the verdict by that leaf.
+    pub fn http_client(self: &Arc<Self>) -> Result<(reqwest::Client, Arc<Recorder>), String> {
+        self.http
+            .get_or_init(|| {
+                let (tls, recorder) = self.recording_config()?;
+                let client = reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .tls_info(true)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("rounds/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
+                Ok((client, recorder))
+            })
+            .clone()
+    }
+}
+
+/// A TLS handshake over `stream`, with a recorder of its own.
+///
+/// `Ok` holds what the verifier saw (if the server got that far) and how the handshake
+/// ended; `Err` means TLS could not even be set up.
+pub async fn handshake(
+    trust: &Arc<Trust>,
+    stream: tokio::net::TcpStream,
+    server_name: ServerName<'static>,
+) -> Result<(Option<Handshake>, std::io::Result<()>), String> {
+    let (config, recorder) = trust.recording_config()?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let ended = connector.connect(server_name, stream).await.map(|_| ());
+    Ok((recorder.single(), ended))
 }
 
 /// One TLS handshake as the verifier saw it.
@@ -108,19 +147,25 @@ pub struct Handshake {
     pub error: Option<rustls::Error>,
 }
 
-/// Verifies with the real verifier and keeps what it saw.
+/// Verifies with the real verifier and keeps what it saw, by leaf certificate.
 #[derive(Debug)]
 pub struct Recorder {
     /// Asked for its verifier only when a handshake happens: plain-HTTP checks never load
     /// the system's CA store. Without usable CAs every handshake fails with the reason.
-    trust: Arc<Trust>,
-    seen: Mutex<Vec<Handshake>>,
+    /// Weak: the trust store owns the shared HTTP client, which owns this recorder.
+    trust: Weak<Trust>,
+    seen: Mutex<HashMap<Vec<u8>, Handshake>>,
 }
 
 impl Recorder {
-    /// Every handshake so far, in order.
-    pub fn handshakes(&self) -> Vec<Handshake> {
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    /// The handshake in which this leaf certificate (DER) was presented.
+    pub fn handshake_with(&self, leaf: &[u8]) -> Option<Handshake> {
+        self.seen.lock().ok()?.get(leaf).cloned()
+    }
+
+    /// The only handshake seen, for a recorder used for one connection.
+    pub fn single(&self) -> Option<Handshake> {
+        self.seen.lock().ok()?.values().next().cloned()
     }
 }
 
@@ -133,17 +178,16 @@ impl ServerCertVerifier for Recorder {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let result = match &self.trust.verifier() {
+        let verifier = self.trust.upgrade().map_or_else(|| Err("TLS trust store is gone".to_owned()), |t| t.verifier());
+        let result = match verifier {
             Ok(inner) => inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
-            Err(why) => Err(rustls::Error::General(why.clone())),
+            Err(why) => Err(rustls::Error::General(why)),
         };
         let chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
         if let Ok(mut seen) = self.seen.lock() {
-            seen.push(Handshake {
-                server_name: server_name.to_str().into_owned(),
-                chain,
-                error: result.as_ref().err().cloned(),
-            });
+            let server_name = server_name.to_str().into_owned();
+            let handshake = Handshake { server_name, chain, error: result.as_ref().err().cloned() };
+            seen.insert(end_entity.as_ref().to_vec(), handshake);
         }
         result
     }

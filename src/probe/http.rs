@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, COOKIE, LOCATION};
+use reqwest::tls::TlsInfo;
 use reqwest::{Method, Response, StatusCode, Url};
+use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -160,6 +162,8 @@ struct Answer {
     elapsed: Duration,
     /// Every URL visited, the first included.
     hops: Vec<Url>,
+    /// The leaf certificate (DER) of every https hop.
+    leaves: Vec<Vec<u8>>,
 }
 
 enum Body {
@@ -169,16 +173,16 @@ enum Body {
 
 impl EndpointProbe {
     pub async fn run(&self, budget: Budget) -> Outcome {
-        let (client, recorder) = match self.client() {
+        let (client, recorder) = match self.trust.http_client() {
             Ok(c) => c,
             Err(why) => return Outcome::fail(why),
         };
-        let answer = match self.fetch(&client, &recorder, budget).await {
+        let answer = match self.fetch(&client, budget).await {
             Ok(answer) => answer,
             Err(outcome) => return outcome,
         };
         let http = self.judge_answer(&answer);
-        match self.judge_certificates(&recorder) {
+        match self.judge_certificates(&recorder, &answer.leaves) {
             Some(cert) => {
                 Outcome { status: http.status.max(cert.status), detail: format!("{}; {}", http.detail, cert.text) }
             }
@@ -186,22 +190,11 @@ impl EndpointProbe {
         }
     }
 
-    /// One client per check: its TLS verifier records this check's handshakes only.
-    fn client(&self) -> Result<(reqwest::Client, Arc<Recorder>), String> {
-        let (tls, recorder) = self.trust.recording_config()?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("rounds/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot set up an HTTP client: {}", describe_reqwest(&e)))?;
-        Ok((client, recorder))
-    }
-
-    async fn fetch(&self, client: &reqwest::Client, recorder: &Recorder, budget: Budget) -> Result<Answer, Outcome> {
+    async fn fetch(&self, client: &reqwest::Client, budget: Budget) -> Result<Answer, Outcome> {
         let start = tokio::time::Instant::now();
         let no_answer = || Outcome::fail(format!("no answer in {}", human::limit(budget.timeout)));
         let mut hops = vec![self.url.clone()];
+        let mut leaves: Vec<Vec<u8>> = Vec::new();
         let mut method = self.method.clone();
         let mut headers = self.headers.clone();
         loop {
@@ -209,9 +202,14 @@ impl EndpointProbe {
             let request = client.request(method.clone(), url.clone()).headers(headers.clone()).send();
             let response = match tokio::time::timeout_at(budget.deadline, request).await {
                 Err(_) => return Err(no_answer()),
-                Ok(Err(e)) => return Err(self.request_failed(&e, recorder, &url)),
+                Ok(Err(e)) => return Err(self.request_failed(&e, &url).await),
                 Ok(Ok(r)) => r,
             };
+            if let Some(leaf) = response.extensions().get::<TlsInfo>().and_then(TlsInfo::peer_certificate) {
+                if !leaves.iter().any(|l| l == leaf) {
+                    leaves.push(leaf.to_vec());
+                }
+            }
             if let Some(next) = redirect_target(&response, &url) {
                 if hops.contains(&next) {
                     return Err(Outcome::fail(format!("redirect loop: {}", loop_path(&hops, &next))));
@@ -249,7 +247,7 @@ impl EndpointProbe {
                 }
                 Ok(Ok(body)) => body,
             };
-            return Ok(Answer { status, body, elapsed: start.elapsed(), hops });
+            return Ok(Answer { status, body, elapsed: start.elapsed(), hops, leaves });
         }
     }
 
@@ -325,11 +323,12 @@ impl EndpointProbe {
         }
     }
 
-    /// The worst certificate among all hops; which host it was is said when there were several.
-    fn judge_certificates(&self, recorder: &Recorder) -> Option<CertVerdict> {
-        let handshakes = recorder.handshakes();
-        let now = SystemTime::now();
+    /// The worst certificate among all https hops; which host it was is said when there
+    /// were several.
+    fn judge_certificates(&self, recorder: &Recorder, leaves: &[Vec<u8>]) -> Option<CertVerdict> {
+        let handshakes: Vec<_> = leaves.iter().filter_map(|leaf| recorder.handshake_with(leaf)).collect();
         let several_hosts = handshakes.iter().any(|h| h.server_name != handshakes[0].server_name);
+        let now = SystemTime::now();
         handshakes
             .iter()
             .map(|h| {
@@ -342,19 +341,37 @@ impl EndpointProbe {
             .max_by_key(|v| (v.status, std::cmp::Reverse(v.days_left)))
     }
 
-    fn request_failed(&self, error: &reqwest::Error, recorder: &Recorder, url: &Url) -> Outcome {
-        if let Some(h) = recorder.handshakes().into_iter().rev().find(|h| h.error.is_some()) {
-            return Outcome::fail(certs::assess(&h, self.cert_limits, SystemTime::now()).text);
-        }
-        let host = url.host_str().unwrap_or_default();
-        let chain = causes(error);
-        if chain.iter().any(|c| c.to_string() == "dns error") {
-            let reason = chain.last().map(|c| c.to_string()).unwrap_or_default();
-            let reason = reason.strip_prefix("failed to lookup address information: ").unwrap_or(&reason).to_owned();
+    async fn request_failed(&self, error: &reqwest::Error, url: &Url) -> Outcome {
+        let described = describe_reqwest(error);
+        if let Some(reason) = dns_failure(error) {
+            let host = url.host_str().unwrap_or_default();
             return Outcome::fail(format!("DNS lookup failed for {host}: {reason}"));
         }
-        Outcome::fail(describe_reqwest(error))
+        if url.scheme() == "https" && described != "connection refused" {
+            if let Some(why) = self.diagnose_tls(url).await {
+                return Outcome::fail(why);
+            }
+        }
+        Outcome::fail(described)
     }
+
+    /// Why the certificate of `url` was rejected, from a handshake of its own: the shared
+    /// client's connection is gone by now, and only a private recorder says for sure which
+    /// server showed which certificate. Runs only after a failure.
+    async fn diagnose_tls(&self, url: &Url) -> Option<String> {
+        let host = tls_name(url);
+        let server_name = ServerName::try_from(host.clone()).ok()?;
+        let stream = super::connect(&host, url.port_or_known_default()?).await.ok()?;
+        let (seen, _) = certs::handshake(&self.trust, stream, server_name).await.ok()?;
+        let handshake = seen.filter(|h| h.error.is_some())?;
+        Some(certs::assess(&handshake, self.cert_limits, SystemTime::now()).text)
+    }
+}
+
+/// The TLS server name for `url`'s host.
+fn tls_name(url: &Url) -> String {
+    // IPv6 hosts are bracketed in URLs ("[::1]") but not in TLS server names.
+    url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned()
 }
 
 /// Where a redirect response points, resolved against the URL that answered.
@@ -389,6 +406,15 @@ fn join_or(codes: &[u16]) -> String {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The resolver's reason, when the request failed at DNS.
+fn dns_failure(error: &reqwest::Error) -> Option<String> {
+    let chain = causes(error);
+    chain.iter().any(|c| c.to_string() == "dns error").then(|| {
+        let reason = chain.last().map(|c| c.to_string()).unwrap_or_default();
+        reason.strip_prefix("failed to lookup address information: ").map(str::to_owned).unwrap_or(reason)
+    })
 }
 
 fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {

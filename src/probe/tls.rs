@@ -71,15 +71,13 @@ impl TlsProbe {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
-        let (config, recorder) = match self.trust.recording_config() {
-            Ok(c) => c,
+        let (seen, ended) = match certs::handshake(&self.trust, stream, self.server_name.clone()).await {
+            Ok(result) => result,
             Err(why) => return Outcome::fail(why),
         };
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let handshake_result = connector.connect(self.server_name.clone(), stream).await;
-        let Some(handshake) = recorder.handshakes().pop() else {
+        let Some(handshake) = seen else {
             // The server never showed a certificate: not TLS on this port, or it hung up.
-            let why = handshake_result.err().map_or_else(|| "no certificate".to_owned(), |e| super::describe_io(&e));
+            let why = ended.err().map_or_else(|| "no certificate".to_owned(), |e| super::describe_io(&e));
             return Outcome::fail(format!("TLS handshake failed: {why}"));
         };
         let verdict = certs::assess(&handshake, self.limits, SystemTime::now());
@@ -87,7 +85,7 @@ impl TlsProbe {
             (Status::Pass | Status::Warn, Some(leaf)) => format!("issued by {:?}, {}", leaf.issuer, verdict.text),
             _ => verdict.text,
         };
-        match (handshake_result, verdict.status) {
+        match (ended, verdict.status) {
             (Err(e), Status::Pass | Status::Warn) => {
                 Outcome::fail(format!("TLS handshake failed: {}", super::describe_io(&e)))
             }
