@@ -245,3 +245,39 @@ fn the_shipped_inventories_are_valid() {
         .success()
         .stdout(predicate::str::contains("OK, 15 checks"));
 }
+
+/// Runs `rounds ARGS` on a real pseudo-terminal (util-linux `script`) and returns its output.
+fn on_a_terminal(inv: &support::Inventory, args: &str, env: &[(&str, &str)]) -> String {
+    let bin = assert_cmd::cargo::cargo_bin!("rounds");
+    let command = format!("{} --config {} {args}", bin.display(), inv.path.display());
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &command, "/dev/null"]).env_remove("NO_COLOR");
+    for (k, v) in env {
+        script.env(k, v);
+    }
+    let output = script.output().expect("util-linux `script` is needed to test terminal output");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn colour_on_a_terminal_unless_no_color_or_the_flag() {
+    let inv =
+        inventory(&format!("[[server]]\nname = \"db\"\nhost = \"127.0.0.1\"\nports = [{}]\n", support::closed_port()));
+    let coloured = on_a_terminal(&inv, "", &[]);
+    assert!(coloured.contains("FAIL") && coloured.contains("\x1b["), "no colour on a terminal:\n{coloured}");
+    assert!(!on_a_terminal(&inv, "--no-color", &[]).contains("\x1b["));
+    let plain = on_a_terminal(&inv, "", &[("NO_COLOR", "1")]);
+    assert!(plain.contains("FAIL") && !plain.contains("\x1b["), "{plain}");
+}
+
+#[test]
+fn check_subcommand_is_the_default_command() {
+    let (_server, toml) = passing_and_failing();
+    let inv = inventory(&toml);
+    rounds()
+        .args(["check", "--format", "json", "-c"])
+        .arg(&inv.path)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("\"version\": 1"));
+}

@@ -133,3 +133,23 @@ fn lookup_reason(e: &io::Error) -> String {
     let text = e.to_string();
     text.strip_prefix("failed to lookup address information: ").map(str::to_owned).unwrap_or(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A filesystem call that never returns (as on a hung NFS mount) must not hold up the
+    /// check past its timeout, nor the runtime's shutdown afterwards.
+    #[test]
+    fn blocking_work_is_abandoned_at_the_timeout() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let started = std::time::Instant::now();
+        let hung = off_the_runtime(|| std::thread::sleep(Duration::from_secs(3600)));
+        let result = runtime.block_on(async { tokio::time::timeout(Duration::from_millis(100), hung).await });
+        assert!(result.is_err(), "the hung call should have timed out");
+        runtime.shutdown_background();
+        assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    }
+}

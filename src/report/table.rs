@@ -6,6 +6,9 @@ use super::{summary_line, ReportOptions, Reporter};
 use crate::check::{RunReport, Status};
 use crate::human;
 
+/// Narrower terminals get the table unwrapped: long lines beat unreadable columns.
+const MIN_WRAP_WIDTH: u16 = 60;
+
 pub struct TableReporter {
     pub options: ReportOptions,
 }
@@ -16,9 +19,12 @@ impl Reporter for TableReporter {
             report.results.iter().filter(|r| !(self.options.quiet && r.status == Status::Pass)).collect();
         let mut table = Table::new();
         if self.options.color {
-            // Box drawing and colour on a terminal; the width is the terminal's.
+            // Box drawing and colour on a terminal, wrapped to its width when that is known
+            // and sane: a pty that reports 0 columns would squeeze every cell to one letter.
             table.load_style(presets::UTF8_FULL_CONDENSED).enforce_styling();
-            table.set_content_arrangement(ContentArrangement::Dynamic);
+            if table.width().is_some_and(|w| w >= MIN_WRAP_WIDTH) {
+                table.set_content_arrangement(ContentArrangement::Dynamic);
+            }
         } else {
             // Plain ASCII when piped: mail clients and log viewers mangle box drawing.
             table.load_style(presets::ASCII_FULL_CONDENSED).force_no_tty();
