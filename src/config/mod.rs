@@ -24,7 +24,7 @@ pub use self::error::{ConfigError, Location};
 use self::values::HumanDuration;
 use crate::certs::{CertLimits, Trust};
 use crate::check::{Check, Severity};
-use crate::probe::{backup, disk, http, tcp, tls, Probe};
+use crate::probe::{backup, disk, fhir, http, tcp, tls, Probe};
 use crate::secrets::Secrets;
 
 /// The default per-check timeout. Long enough for a slow EHR login page, short enough that
@@ -68,6 +68,8 @@ struct InventoryFile {
     backup: Vec<backup::BackupTable>,
     #[serde(default)]
     disk: Vec<disk::DiskTable>,
+    #[serde(default)]
+    fhir: Vec<fhir::FhirTable>,
 }
 
 #[derive(Deserialize, Default)]
@@ -86,6 +88,19 @@ pub struct CommonKeys {
     pub severity: Severity,
     pub tags: Vec<String>,
     pub timeout: Option<HumanDuration>,
+}
+
+/// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
+pub trait Table {
+    /// Validates the table and turns it into checks (a `[[server]]` makes one per port).
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError>;
+}
+
+fn plan_all<T: Table>(tables: Vec<T>, loader: &mut Loader, planned: &mut Vec<Planned>) -> Result<(), ConfigError> {
+    for table in tables {
+        planned.extend(table.plan(loader)?);
+    }
+    Ok(())
 }
 
 /// One check as a table planned it, with where its name stands in the file.
@@ -194,21 +209,12 @@ pub fn parse(path: &Path, source: &str, env: &dyn Fn(&str) -> Option<String>) ->
     };
 
     let mut planned = Vec::new();
-    for table in file.endpoint {
-        planned.extend(table.plan(&mut loader)?);
-    }
-    for table in file.server {
-        planned.extend(table.plan(&mut loader)?);
-    }
-    for table in file.tls {
-        planned.extend(table.plan(&mut loader)?);
-    }
-    for table in file.backup {
-        planned.extend(table.plan(&mut loader)?);
-    }
-    for table in file.disk {
-        planned.extend(table.plan(&mut loader)?);
-    }
+    plan_all(file.endpoint, &mut loader, &mut planned)?;
+    plan_all(file.server, &mut loader, &mut planned)?;
+    plan_all(file.tls, &mut loader, &mut planned)?;
+    plan_all(file.backup, &mut loader, &mut planned)?;
+    plan_all(file.disk, &mut loader, &mut planned)?;
+    plan_all(file.fhir, &mut loader, &mut planned)?;
     // Each kind is its own array in TOML; the file's order is the order people wrote.
     planned.sort_by_key(|p| p.name_span.start);
     reject_duplicate_names(&loader, &planned)?;

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use crate::check::{Outcome, Severity};
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::probe::Probe;
 
@@ -36,8 +36,8 @@ pub struct BackupTable {
     min_size: Option<Size>,
 }
 
-impl BackupTable {
-    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+impl Table for BackupTable {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
         let pattern = match &self.pattern {
             Some(p) => Some(
                 glob::Pattern::new(p.get_ref())

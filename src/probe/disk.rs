@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use crate::check::{Outcome, Severity};
 use crate::config::values::{FreeSpace, HumanDuration};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::probe::Probe;
 
@@ -36,8 +36,8 @@ pub struct DiskTable {
     warn_free: Option<FreeSpace>,
 }
 
-impl DiskTable {
-    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+impl Table for DiskTable {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
         if self.path.get_ref().is_empty() {
             return Err(loader.error(self.path.span(), "path cannot be empty"));
         }

@@ -19,7 +19,7 @@ use toml::Spanned;
 use crate::certs::{self, CertLimits, CertVerdict, Recorder, Trust};
 use crate::check::{Outcome, Severity};
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::probe::{Budget, Probe};
 
@@ -64,17 +64,24 @@ pub struct EndpointTable {
     ca_file: Option<Spanned<String>>,
     cert_warn_days: Option<u32>,
     cert_crit_days: Option<u32>,
+    /// JSON Pointer -> expected value, checked on the body parsed as JSON.
+    json: Option<BTreeMap<Spanned<String>, toml::Value>>,
 }
 
-impl EndpointTable {
-    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+impl Table for EndpointTable {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
         let url = parse_url(loader, &self.url)?;
         let (headers, secret_headers) = parse_headers(loader, &self.headers)?;
         let expect_status = match &self.expect_status {
             Some(codes) => Some(validate_status_codes(loader, codes)?),
             None => None,
         };
+        let body_judge = match &self.json {
+            Some(pairs) => Some(Arc::new(JsonAssertions::from_table(loader, pairs)?) as Arc<dyn BodyJudge>),
+            None => None,
+        };
         let probe = EndpointProbe {
+            body_judge,
             url,
             method: match self.method {
                 MethodKey::Get => Method::GET,
@@ -97,7 +104,7 @@ impl EndpointTable {
     }
 }
 
-fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
+pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
     let expanded = loader.expand(raw)?;
     // The error never quotes the expanded URL: it may hold a token.
     let url = Url::parse(expanded.trim()).map_err(|e| loader.error(raw.span(), format!("invalid URL: {e}")))?;
@@ -108,7 +115,7 @@ fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigEr
     }
 }
 
-fn parse_headers(
+pub(crate) fn parse_headers(
     loader: &mut Loader,
     raw: &BTreeMap<Spanned<String>, Spanned<String>>,
 ) -> Result<(HeaderMap, Vec<HeaderName>), ConfigError> {
@@ -153,6 +160,52 @@ pub struct EndpointProbe {
     pub warn_latency: Option<Duration>,
     pub trust: Arc<Trust>,
     pub cert_limits: CertLimits,
+    /// A kind-specific verdict on the body: JSON assertions, a FHIR CapabilityStatement.
+    pub body_judge: Option<Arc<dyn BodyJudge>>,
+}
+
+/// Judges a response body that arrived with an expected status.
+pub trait BodyJudge: std::fmt::Debug + Send + Sync {
+    /// `Ok(Some(text))` adds to the detail line; `Err(why)` fails the check.
+    fn judge(&self, body: &[u8]) -> Result<Option<String>, String>;
+}
+
+/// `json = { "/status" = "pass" }`: values the body must hold at these JSON Pointers.
+#[derive(Debug)]
+pub struct JsonAssertions {
+    pairs: Vec<(String, serde_json::Value)>,
+}
+
+impl JsonAssertions {
+    fn from_table(loader: &Loader, table: &BTreeMap<Spanned<String>, toml::Value>) -> Result<Self, ConfigError> {
+        let mut pairs = Vec::new();
+        for (pointer, expected) in table {
+            if !(pointer.get_ref().is_empty() || pointer.get_ref().starts_with('/')) {
+                let why = format!("{:?} is not a JSON Pointer; they start with /, like \"/status\"", pointer.get_ref());
+                return Err(loader.error(pointer.span(), why));
+            }
+            let expected = serde_json::to_value(expected)
+                .map_err(|e| loader.error(pointer.span(), format!("cannot compare with this value: {e}")))?;
+            pairs.push((pointer.get_ref().clone(), expected));
+        }
+        Ok(Self { pairs })
+    }
+}
+
+impl BodyJudge for JsonAssertions {
+    fn judge(&self, body: &[u8]) -> Result<Option<String>, String> {
+        let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON ({e})"))?;
+        for (pointer, expected) in &self.pairs {
+            match doc.pointer(pointer) {
+                None => return Err(format!("JSON {pointer} is missing, expected {expected}")),
+                Some(found) if found != expected => {
+                    return Err(format!("JSON {pointer} is {found}, expected {expected}"))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// The final response of a request, after redirects.
@@ -264,7 +317,7 @@ impl EndpointProbe {
         if response.content_length().is_some_and(|len| len > self.max_body) {
             return Ok(Body::TooLarge);
         }
-        let keep = self.contains.is_some();
+        let keep = self.contains.is_some() || self.body_judge.is_some();
         let mut body = Vec::new();
         let mut seen: u64 = 0;
         while let Some(chunk) = response.chunk().await? {
@@ -305,6 +358,11 @@ impl EndpointProbe {
                     if !contains(bytes, needle.as_bytes()) {
                         return Outcome::fail(format!("{text}, but the body does not contain {needle:?}"));
                     }
+                }
+                match self.body_judge.as_ref().map(|j| j.judge(bytes)) {
+                    Some(Err(why)) => return Outcome::fail(format!("{text}, but {why}")),
+                    Some(Ok(Some(extra))) => text = format!("{text}: {extra}"),
+                    _ => {}
                 }
             }
         }

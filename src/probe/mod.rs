@@ -10,6 +10,7 @@
 
 pub mod backup;
 pub mod disk;
+pub mod fhir;
 pub mod http;
 pub mod tcp;
 pub mod tls;
@@ -27,6 +28,7 @@ use crate::human;
 #[derive(Debug)]
 pub enum Probe {
     Endpoint(http::EndpointProbe),
+    Fhir(http::EndpointProbe),
     Server(tcp::ServerProbe),
     Tls(tls::TlsProbe),
     Backup(backup::BackupProbe),
@@ -52,6 +54,7 @@ impl Probe {
     pub fn kind(&self) -> &'static str {
         match self {
             Probe::Endpoint(_) => "endpoint",
+            Probe::Fhir(_) => "fhir",
             Probe::Server(_) => "server",
             Probe::Tls(_) => "tls",
             Probe::Backup(_) => "backup",
@@ -61,7 +64,7 @@ impl Probe {
 
     pub async fn run(&self, budget: Budget) -> Outcome {
         match self {
-            Probe::Endpoint(p) => p.run(budget).await,
+            Probe::Endpoint(p) | Probe::Fhir(p) => p.run(budget).await,
             Probe::Server(p) => p.run().await,
             Probe::Tls(p) => p.run().await,
             Probe::Backup(p) => p.run().await,

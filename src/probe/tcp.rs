@@ -5,7 +5,7 @@ use toml::Spanned;
 
 use crate::check::{Outcome, Severity};
 use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::probe::Probe;
 
@@ -25,8 +25,8 @@ pub struct ServerTable {
     ports: Spanned<Vec<u16>>,
 }
 
-impl ServerTable {
-    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+impl Table for ServerTable {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
         let host = self.host.get_ref().trim().to_owned();
         if host.is_empty() {
             return Err(loader.error(self.host.span(), "host cannot be empty"));

@@ -10,7 +10,7 @@ use toml::Spanned;
 use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::check::{Outcome, Severity, Status};
 use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
 use crate::probe::Probe;
 
 /// `[[tls]]` as written in the inventory.
@@ -32,8 +32,8 @@ pub struct TlsTable {
     cert_crit_days: Option<u32>,
 }
 
-impl TlsTable {
-    pub fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+impl Table for TlsTable {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
         let host = self.host.get_ref().trim().to_owned();
         let server_name = ServerName::try_from(host.clone())
             .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;

@@ -1,0 +1,153 @@
+//! `[[fhir]]`: a FHIR server answers `GET [base]/metadata` with an active CapabilityStatement.
+//!
+//! Built on the endpoint probe, so TLS, certificate days, redirects, timeouts and secrets in
+//! headers behave exactly as they do for `[[endpoint]]`; only the body is judged differently.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use reqwest::header::{HeaderValue, ACCEPT};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::Value;
+use toml::Spanned;
+
+use crate::check::Severity;
+use crate::config::values::{HumanDuration, Size};
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::probe::http::{self, BodyJudge, EndpointProbe};
+use crate::probe::Probe;
+
+/// CapabilityStatements of large servers run to a few MiB; more than this is not one.
+const MAX_CAPABILITY_STATEMENT: u64 = 16 * 1024 * 1024;
+
+/// `[[fhir]]` as written in the inventory.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FhirTable {
+    name: Spanned<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout: Option<HumanDuration>,
+    /// The FHIR base URL, like "https://fhir.clinic.local/r4"; may use `${VAR}`.
+    base: Spanned<String>,
+    /// If set, CapabilityStatement.fhirVersion must equal it (e.g. "4.0.1").
+    fhir_version: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<Spanned<String>, Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+    cert_warn_days: Option<u32>,
+    cert_crit_days: Option<u32>,
+    warn_latency: Option<HumanDuration>,
+    max_body: Option<Size>,
+}
+
+impl Table for FhirTable {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+        let mut base = http::parse_url(loader, &self.base)?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let url =
+            base.join("metadata").map_err(|e| loader.error(self.base.span(), format!("invalid base URL: {e}")))?;
+        let (mut headers, secret_headers) = http::parse_headers(loader, &self.headers)?;
+        headers.entry(ACCEPT).or_insert(HeaderValue::from_static("application/fhir+json"));
+        let probe = EndpointProbe {
+            url,
+            method: Method::GET,
+            expect_status: Some(vec![200]),
+            contains: None,
+            headers,
+            secret_headers,
+            max_redirects: http::DEFAULT_MAX_REDIRECTS,
+            max_body: self.max_body.map_or(MAX_CAPABILITY_STATEMENT, |s| s.0),
+            warn_latency: self.warn_latency.map(|d| d.0),
+            trust: loader.trust(self.ca_file.as_ref())?,
+            cert_limits: super::tls::cert_limits(loader, self.cert_warn_days, self.cert_crit_days),
+            body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
+        };
+        let target = self.base.get_ref().clone();
+        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
+        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Fhir(probe))?])
+    }
+}
+
+/// What a healthy `/metadata` answer looks like.
+#[derive(Debug)]
+struct CapabilityStatement {
+    fhir_version: Option<String>,
+}
+
+impl BodyJudge for CapabilityStatement {
+    fn judge(&self, body: &[u8]) -> Result<Option<String>, String> {
+        let doc: Value =
+            serde_json::from_slice(body).map_err(|_| "the answer is not JSON (is this a FHIR base URL?)".to_owned())?;
+        let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        match doc["resourceType"].as_str() {
+            Some("CapabilityStatement") => {}
+            Some("OperationOutcome") => {
+                return Err(format!("the server answered with an error: {}", outcome_text(&doc)))
+            }
+            Some(other) => return Err(format!("resourceType is {other:?}, expected \"CapabilityStatement\"")),
+            None => return Err("the answer has no resourceType (is this a FHIR base URL?)".into()),
+        }
+        let status = text(&doc["status"]);
+        if status != "active" {
+            return Err(format!("CapabilityStatement status is {status:?}, expected \"active\""));
+        }
+        let version = text(&doc["fhirVersion"]);
+        if let Some(wanted) = self.fhir_version.as_ref().filter(|w| **w != version) {
+            return Err(format!("FHIR version is {version:?}, expected {wanted:?}"));
+        }
+        let software = [text(&doc["software"]["name"]), text(&doc["software"]["version"])].join(" ");
+        let software = match software.trim() {
+            "" => text(&doc["implementation"]["description"]),
+            s => s.to_owned(),
+        };
+        let software = if software.is_empty() { "unnamed server".to_owned() } else { software };
+        Ok(Some(format!("{software}, FHIR {version}")))
+    }
+}
+
+/// The diagnostics of an OperationOutcome, which is how FHIR servers explain errors.
+fn outcome_text(doc: &Value) -> String {
+    let issues = doc["issue"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let texts: Vec<&str> =
+        issues.iter().filter_map(|i| i["diagnostics"].as_str().or(i["details"]["text"].as_str())).collect();
+    if texts.is_empty() {
+        "OperationOutcome without diagnostics".into()
+    } else {
+        texts.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judge(body: &str, version: Option<&str>) -> Result<Option<String>, String> {
+        CapabilityStatement { fhir_version: version.map(str::to_owned) }.judge(body.as_bytes())
+    }
+
+    #[test]
+    fn names_software_and_version() {
+        let body = r#"{"resourceType":"CapabilityStatement","status":"active","fhirVersion":"4.0.1",
+            "software":{"name":"HAPI FHIR Server","version":"7.4.0"}}"#;
+        assert_eq!(judge(body, Some("4.0.1")), Ok(Some("HAPI FHIR Server 7.4.0, FHIR 4.0.1".into())));
+        assert_eq!(judge(body, Some("5.0.0")), Err("FHIR version is \"4.0.1\", expected \"5.0.0\"".into()));
+    }
+
+    #[test]
+    fn explains_what_is_wrong() {
+        assert!(judge("<html>", None).unwrap_err().contains("not JSON"));
+        let patient = r#"{"resourceType":"Patient"}"#;
+        assert_eq!(judge(patient, None), Err("resourceType is \"Patient\", expected \"CapabilityStatement\"".into()));
+        let draft = r#"{"resourceType":"CapabilityStatement","status":"draft"}"#;
+        assert!(judge(draft, None).unwrap_err().contains("status is \"draft\""));
+        let error = r#"{"resourceType":"OperationOutcome","issue":[{"diagnostics":"database offline"}]}"#;
+        assert_eq!(judge(error, None), Err("the server answered with an error: database offline".into()));
+    }
+}
