@@ -9,6 +9,7 @@
 //! compiler to the `match` arms and to `config::InventoryFile`.
 
 pub mod backup;
+pub mod command;
 pub mod disk;
 pub mod fhir;
 pub mod http;
@@ -33,6 +34,7 @@ pub enum Probe {
     Tls(tls::TlsProbe),
     Backup(backup::BackupProbe),
     Disk(disk::DiskProbe),
+    Command(command::CommandProbe),
 }
 
 /// The time a probe has: the runner gives up at `deadline`; probes that can say which step
@@ -59,6 +61,7 @@ impl Probe {
             Probe::Tls(_) => "tls",
             Probe::Backup(_) => "backup",
             Probe::Disk(_) => "disk",
+            Probe::Command(_) => "command",
         }
     }
 
@@ -69,6 +72,7 @@ impl Probe {
             Probe::Tls(p) => p.run().await,
             Probe::Backup(p) => p.run().await,
             Probe::Disk(p) => p.run().await,
+            Probe::Command(p) => p.run().await,
         }
     }
 
@@ -77,6 +81,7 @@ impl Probe {
         let limit = human::limit(timeout);
         match self {
             Probe::Backup(_) | Probe::Disk(_) => Outcome::fail(format!("no answer from the filesystem in {limit}")),
+            Probe::Command(_) => Outcome::fail(format!("unknown: still running after {limit}, killed")),
             _ => Outcome::fail(format!("no answer in {limit}")),
         }
     }

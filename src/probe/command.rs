@@ -1,0 +1,154 @@
+//! `[[command]]`: any Nagios-compatible plugin or script.
+//!
+//! The plugin contract: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; the first line of
+//! stdout says why, with performance data after a `|`. The command runs without a shell, in
+//! a process group of its own, so at the timeout the whole group is killed: a script that
+//! started `ssh` or `sleep` leaves nothing behind.
+
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use toml::Spanned;
+
+use crate::check::{Outcome, Severity};
+use crate::config::values::HumanDuration;
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::probe::Probe;
+
+/// Plugins print a line; a runaway one must not fill memory.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// `[[command]]` as written in the inventory.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandTable {
+    name: Spanned<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout: Option<HumanDuration>,
+    /// The program and its arguments (argv, no shell). A program with a `/` in its name is
+    /// relative to the inventory file; a bare name is looked up in PATH.
+    run: Spanned<Vec<String>>,
+}
+
+impl Table for CommandTable {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+        let Some((program, args)) = self.run.get_ref().split_first() else {
+            return Err(loader
+                .error(self.run.span(), "run needs a program, like run = [\"/usr/lib/nagios/plugins/check_load\"]"));
+        };
+        if program.trim().is_empty() {
+            return Err(loader.error(self.run.span(), "the program name cannot be empty"));
+        }
+        let program_path = if program.contains('/') { loader.resolve_path(program) } else { PathBuf::from(program) };
+        let probe = CommandProbe { program: program_path, args: args.to_vec() };
+        let target = self.run.get_ref().join(" ");
+        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
+        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Command(probe))?])
+    }
+}
+
+#[derive(Debug)]
+pub struct CommandProbe {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// Kills the command's whole process group when dropped: after it exits, and when the
+/// runner abandons the check at its timeout.
+struct GroupKiller(Option<rustix::process::Pid>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            // ESRCH (nothing left in the group) is the normal case.
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl CommandProbe {
+    pub async fn run(&self) -> Outcome {
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                return Outcome::fail(format!(
+                    "unknown: cannot run {}: {}",
+                    self.program.display(),
+                    super::describe_io(&e)
+                ))
+            }
+        };
+        let _group = GroupKiller(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let (stdout, stderr, status) = tokio::join!(read_capped(stdout), read_capped(stderr), child.wait());
+        match status {
+            Ok(status) => judge(status, &stdout, &stderr),
+            Err(e) => Outcome::fail(format!("unknown: waiting for the command failed: {e}")),
+        }
+    }
+}
+
+/// Reads up to [`MAX_OUTPUT`] bytes and drains the rest, so the command never blocks on a
+/// full pipe.
+async fn read_capped(stream: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+    let Some(mut stream) = stream else { return Vec::new() };
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = MAX_OUTPUT.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    kept
+}
+
+fn judge(status: ExitStatus, stdout: &[u8], stderr: &[u8]) -> Outcome {
+    let text = first_line(stdout).or_else(|| first_line(stderr));
+    let said = |fallback: String| text.clone().unwrap_or(fallback);
+    match status.code() {
+        Some(0) => Outcome::pass(said("exit code 0".into())),
+        Some(1) => Outcome::warn(said("exit code 1".into())),
+        Some(2) => Outcome::fail(said("exit code 2".into())),
+        Some(3) => Outcome::fail(format!("unknown: {}", said("exit code 3".into()))),
+        Some(code) => Outcome::fail(format!("unknown (exit code {code}): {}", said("no output".into()))),
+        None => {
+            use std::os::unix::process::ExitStatusExt;
+            let signal = status.signal().map_or_else(|| "a signal".to_owned(), |s| format!("signal {s}"));
+            Outcome::fail(format!("unknown: killed by {signal}"))
+        }
+    }
+}
+
+/// The first non-empty line, without the performance data after `|`.
+fn first_line(output: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(output);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let line = line.split('|').next().unwrap_or_default().trim();
+    (!line.is_empty()).then(|| line.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perfdata_is_removed_from_the_first_line() {
+        assert_eq!(first_line(b"\nRAID OK - 2 arrays | arrays=2;;\nmore"), Some("RAID OK - 2 arrays".into()));
+        assert_eq!(first_line(b"| only=1"), None);
+    }
+}
