@@ -12,6 +12,7 @@ pub mod backup;
 pub mod command;
 pub mod disk;
 pub mod fhir;
+pub mod hl7;
 pub mod http;
 pub mod tcp;
 pub mod tls;
@@ -35,6 +36,7 @@ pub enum Probe {
     Backup(backup::BackupProbe),
     Disk(disk::DiskProbe),
     Command(command::CommandProbe),
+    Hl7(hl7::Hl7Probe),
 }
 
 /// The time a probe has: the runner gives up at `deadline`; probes that can say which step
@@ -62,6 +64,7 @@ impl Probe {
             Probe::Backup(_) => "backup",
             Probe::Disk(_) => "disk",
             Probe::Command(_) => "command",
+            Probe::Hl7(_) => "hl7",
         }
     }
 
@@ -73,6 +76,7 @@ impl Probe {
             Probe::Backup(p) => p.run().await,
             Probe::Disk(p) => p.run().await,
             Probe::Command(p) => p.run().await,
+            Probe::Hl7(p) => p.run().await,
         }
     }
 

@@ -1,0 +1,285 @@
+//! `[[hl7]]`: the interface engine accepts an HL7 v2 message over MLLP and acknowledges it.
+//!
+//! MLLP framing is `0x0B message 0x1C 0x0D`; hand-written because it is that small. The
+//! probe sends one message (by default `NMD^N02`, the network-management message meant for
+//! exactly this, carrying only an MSH segment so no engine files it as patient data) and
+//! passes on an ACK whose MSA-1 is AA or CA and whose MSA-2 echoes our control id.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use toml::Spanned;
+
+use crate::check::{Outcome, Severity};
+use crate::config::values::HumanDuration;
+use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::human;
+use crate::probe::Probe;
+
+const START: u8 = 0x0B;
+const END: [u8; 2] = [0x1C, 0x0D];
+/// An ACK is a few hundred bytes; an answer larger than this is not one.
+const MAX_ANSWER: usize = 1024 * 1024;
+pub const DEFAULT_MESSAGE_TYPE: &str = "NMD^N02";
+
+/// `[[hl7]]` as written in the inventory.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hl7Table {
+    name: Spanned<String>,
+    #[serde(default)]
+    severity: Severity,
+    #[serde(default)]
+    tags: Vec<String>,
+    timeout: Option<HumanDuration>,
+    host: Spanned<String>,
+    port: u16,
+    /// MSH-3, MSH-4, MSH-5, MSH-6.
+    sending_app: Option<Spanned<String>>,
+    sending_facility: Option<Spanned<String>>,
+    receiving_app: Option<Spanned<String>>,
+    receiving_facility: Option<Spanned<String>>,
+    /// MSH-9, like "ADT^A01"; default NMD^N02.
+    message_type: Option<Spanned<String>>,
+}
+
+impl Table for Hl7Table {
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+        let field =
+            |value: &Option<Spanned<String>>, default: &str| -> Result<String, ConfigError> {
+                match value {
+                    None => Ok(default.to_owned()),
+                    Some(v) if v.get_ref().chars().any(|c| "|~\\&\r\n".contains(c)) => Err(loader
+                        .error(v.span(), "HL7 field values cannot contain the separators | ~ \\ & or line breaks")),
+                    Some(v) => Ok(v.get_ref().clone()),
+                }
+            };
+        let message_type = field(&self.message_type, DEFAULT_MESSAGE_TYPE)?;
+        if let Some(t) = &self.message_type {
+            let parts: Vec<&str> = t.get_ref().split('^').collect();
+            if parts.len() < 2
+                || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                return Err(loader.error(t.span(), "message_type looks like \"ADT^A01\": message code ^ trigger event"));
+            }
+        }
+        let host = self.host.get_ref().trim().to_owned();
+        if host.is_empty() {
+            return Err(loader.error(self.host.span(), "host cannot be empty"));
+        }
+        let probe = Hl7Probe {
+            host: host.clone(),
+            port: self.port,
+            sending_app: field(&self.sending_app, "ROUNDS")?,
+            sending_facility: field(&self.sending_facility, "")?,
+            receiving_app: field(&self.receiving_app, "")?,
+            receiving_facility: field(&self.receiving_facility, "")?,
+            message_type,
+        };
+        let target = format!("{host}:{}", self.port);
+        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
+        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Hl7(probe))?])
+    }
+}
+
+#[derive(Debug)]
+pub struct Hl7Probe {
+    pub host: String,
+    pub port: u16,
+    pub sending_app: String,
+    pub sending_facility: String,
+    pub receiving_app: String,
+    pub receiving_facility: String,
+    pub message_type: String,
+}
+
+impl Hl7Probe {
+    pub async fn run(&self) -> Outcome {
+        let mut stream = match super::connect(&self.host, self.port).await {
+            Ok(s) => s,
+            Err(why) => return Outcome::fail(why),
+        };
+        let start = tokio::time::Instant::now();
+        let control_id = control_id();
+        let message = self.message(&control_id, SystemTime::now());
+        if let Err(e) = stream.write_all(&frame(&message)).await {
+            return Outcome::fail(format!("sending the message failed: {}", super::describe_io(&e)));
+        }
+        let answer = match read_frame(&mut stream).await {
+            Ok(answer) => answer,
+            Err(why) => return Outcome::fail(why),
+        };
+        let elapsed = human::duration(start.elapsed());
+        judge_ack(&answer, &control_id, &elapsed)
+    }
+
+    /// An HL7 v2.5.1 message of one MSH segment.
+    fn message(&self, control_id: &str, now: SystemTime) -> String {
+        format!(
+            "MSH|^~\\&|{}|{}|{}|{}|{}||{}|{control_id}|P|2.5.1\r",
+            self.sending_app,
+            self.sending_facility,
+            self.receiving_app,
+            self.receiving_facility,
+            hl7_timestamp(now),
+            self.message_type,
+        )
+    }
+}
+
+/// Unique per message: a late ACK for an earlier run is then recognised as not ours.
+fn control_id() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    format!("RND{}", nanos % 100_000_000_000_000)
+}
+
+/// `YYYYMMDDHHMMSS` in UTC.
+fn hl7_timestamp(now: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(now).to_string().chars().filter(char::is_ascii_digit).take(14).collect()
+}
+
+pub fn frame(message: &str) -> Vec<u8> {
+    let mut framed = Vec::with_capacity(message.len() + 3);
+    framed.push(START);
+    framed.extend_from_slice(message.as_bytes());
+    framed.extend_from_slice(&END);
+    framed
+}
+
+/// Reads one MLLP frame and returns the message inside it.
+async fn read_frame(stream: &mut tokio::net::TcpStream) -> Result<String, String> {
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n =
+            stream.read(&mut buf).await.map_err(|e| format!("reading the ACK failed: {}", super::describe_io(&e)))?;
+        if n == 0 {
+            return Err(if answer.is_empty() {
+                "the engine closed the connection without an ACK".into()
+            } else {
+                "bad framing: the answer ended without MLLP's end bytes 0x1C 0x0D".into()
+            });
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let trimmed = answer.iter().position(|b| !b.is_ascii_whitespace()).map_or(&answer[..0], |i| &answer[i..]);
+        if let Some(&first) = trimmed.first() {
+            if first != START {
+                return Err(format!("bad framing: the answer starts with {first:#04x}, not MLLP's 0x0B"));
+            }
+        }
+        if let Some(end) = trimmed.windows(2).position(|w| w == END) {
+            return Ok(String::from_utf8_lossy(&trimmed[1..end]).into_owned());
+        }
+        if answer.len() > MAX_ANSWER {
+            return Err("bad framing: no MLLP end bytes in the first 1 MiB".into());
+        }
+    }
+}
+
+/// The fields of one segment: `fields[n]` is SEG-n (for MSH too: its field separator is MSH-1).
+fn segment<'a>(message: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    let line = message.split(['\r', '\n']).find(|s| s.starts_with(name))?;
+    let mut fields: Vec<&str> = line.split('|').collect();
+    if name == "MSH" {
+        fields.insert(1, "|");
+    }
+    Some(fields)
+}
+
+pub fn field<'a>(fields: &[&'a str], n: usize) -> &'a str {
+    fields.get(n).copied().unwrap_or_default()
+}
+
+fn judge_ack(answer: &str, control_id: &str, elapsed: &str) -> Outcome {
+    let Some(msa) = segment(answer, "MSA") else {
+        return Outcome::fail("the answer has no MSA segment: it is not an HL7 ACK");
+    };
+    let code = field(&msa, 1);
+    let acked = field(&msa, 2);
+    let from = segment(answer, "MSH").map(|msh| field(&msh, 3).to_owned()).filter(|a| !a.is_empty());
+    let from = from.map(|a| format!(" from {a}")).unwrap_or_default();
+    let meaning = match code {
+        "AA" | "CA" => None,
+        "AE" => Some("application error"),
+        "AR" => Some("application reject"),
+        "CE" => Some("commit error"),
+        "CR" => Some("commit reject"),
+        other => return Outcome::fail(format!("unknown acknowledgment code {other:?} in MSA-1")),
+    };
+    if let Some(meaning) = meaning {
+        let reasons: Vec<String> =
+            [field(&msa, 3).to_owned(), error_text(answer)].into_iter().filter(|r| !r.is_empty()).collect();
+        let reasons = if reasons.is_empty() { String::new() } else { format!(": {}", reasons.join("; ")) };
+        return Outcome::fail(format!("{code} ({meaning}){from}{reasons}"));
+    }
+    if acked != control_id {
+        return Outcome::fail(format!("{code}{from}, but for control id {acked:?}, not ours ({control_id:?})"));
+    }
+    Outcome::pass(format!("{code}{from} in {elapsed}"))
+}
+
+/// What the ERR segment says, for people: ERR-8 (user message), else the text of ERR-3
+/// (v2.5 error code), else ERR-1 (v2.3 error code and location).
+fn error_text(answer: &str) -> String {
+    let Some(err) = segment(answer, "ERR") else { return String::new() };
+    let readable = |f: &str| f.split(['^', '&']).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
+    let user_message = field(&err, 8);
+    if !user_message.is_empty() {
+        return user_message.to_owned();
+    }
+    let code_text = field(&err, 3).split('^').nth(1).unwrap_or_default();
+    if !code_text.is_empty() {
+        return code_text.to_owned();
+    }
+    readable(field(&err, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ADT: &str = include_str!("../../tests/data/hl7/adt_a01.hl7");
+    const ORU: &str = include_str!("../../tests/data/hl7/oru_r01.hl7");
+    const ACK_AE: &str = include_str!("../../tests/data/hl7/ack_ae.hl7");
+
+    #[test]
+    fn reads_msh_fields_of_real_messages() {
+        let msh = segment(ADT, "MSH").unwrap();
+        assert_eq!((field(&msh, 3), field(&msh, 9), field(&msh, 10)), ("EPICADT", "ADT^A01^ADT_A01", "MSG00001"));
+        let msh = segment(ORU, "MSH").unwrap();
+        assert_eq!((field(&msh, 9), field(&msh, 10), field(&msh, 12)), ("ORU^R01^ORU_R01", "LAB7788123", "2.5.1"));
+        assert!(judge_ack(ORU, "x", "1 ms").detail.contains("no MSA segment"));
+    }
+
+    #[test]
+    fn an_application_error_says_why() {
+        let outcome = judge_ack(ACK_AE, "CONTROLID", "1 ms");
+        assert_eq!(
+            outcome.detail,
+            "AE (application error) from LIS: Required field missing; Patient identifier list (PID-3) is required"
+        );
+    }
+
+    #[test]
+    fn accepted_ack_must_echo_our_control_id() {
+        let ack = "MSH|^~\\&|LIS||||20261124||ACK|1|P|2.5.1\rMSA|AA|RND42\r";
+        assert_eq!(judge_ack(ack, "RND42", "3 ms"), Outcome::pass("AA from LIS in 3 ms"));
+        assert!(judge_ack(ack, "RND43", "3 ms").detail.contains("not ours"));
+    }
+
+    #[test]
+    fn the_message_is_one_msh_segment() {
+        let probe = Hl7Probe {
+            host: "h".into(),
+            port: 1,
+            sending_app: "ROUNDS".into(),
+            sending_facility: "".into(),
+            receiving_app: "LIS".into(),
+            receiving_facility: "".into(),
+            message_type: DEFAULT_MESSAGE_TYPE.into(),
+        };
+        let msg = probe.message("RND1", UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000));
+        assert_eq!(msg, "MSH|^~\\&|ROUNDS||LIS||20261118110640||NMD^N02|RND1|P|2.5.1\r");
+    }
+}
