@@ -258,3 +258,48 @@ fn hl7_engine_answers_are_judged() {
     assert_eq!(verdict(&doc, "down"), ("fail".into(), "connection refused".into()));
     assert_eq!(code, 2);
 }
+
+// ---- system and process -----------------------------------------------------------------
+
+#[test]
+fn system_reports_memory_load_and_swap_of_this_machine() {
+    let toml = "[[system]]\nname = \"host\"\nmin_memory_available = \"0%\"\nmax_load_per_cpu = 1000.0\n\n\
+                [[system]]\nname = \"impossible\"\nmin_memory_available = \"100%\"\n";
+    let (doc, _) = inventory(toml).run_json(&[]);
+    let (status, detail) = verdict(&doc, "host");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(
+        detail.starts_with("memory ") && detail.contains(" available of ") && detail.contains("per CPU"),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "impossible");
+    assert_eq!(status, "fail");
+    assert!(detail.ends_with("below 100%"), "{detail}");
+}
+
+/// `sleep` under a name no other process has (a symlink: the kernel names a process after
+/// the path it was started by), killed on drop.
+struct Sleeper(std::process::Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn process_check_finds_a_running_program_by_name() {
+    let inv = inventory("[[process]]\nname = \"agent\"\nprocess = \"rounds-sleeper\"\n");
+    let program = inv.dir.path().join("rounds-sleeper");
+    std::os::unix::fs::symlink("/bin/sleep", &program).expect("link sleep");
+    let sleeper = Sleeper(std::process::Command::new(&program).arg("60").spawn().expect("start sleeper"));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "agent");
+    assert_eq!(status, "pass", "{detail}");
+    assert_eq!(detail, format!("running: 1 process (pid {})", sleeper.0.id()));
+    drop(sleeper);
+    let (doc, code) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "agent"), ("fail".into(), "no process named rounds-sleeper is running".into()));
+    assert_eq!(code, 2);
+}

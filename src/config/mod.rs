@@ -24,7 +24,7 @@ pub use self::error::{ConfigError, Location};
 use self::values::HumanDuration;
 use crate::certs::{CertLimits, Trust};
 use crate::check::{Check, Severity};
-use crate::probe::{backup, command, disk, fhir, hl7, http, tcp, tls, Probe};
+use crate::probe::{backup, command, disk, fhir, hl7, http, process, system, tcp, tls, Probe};
 use crate::secrets::Secrets;
 
 /// The default per-check timeout. Long enough for a slow EHR login page, short enough that
@@ -74,6 +74,10 @@ struct InventoryFile {
     command: Vec<command::CommandTable>,
     #[serde(default)]
     hl7: Vec<hl7::Hl7Table>,
+    #[serde(default)]
+    system: Vec<system::SystemTable>,
+    #[serde(default)]
+    process: Vec<process::ProcessTable>,
 }
 
 #[derive(Deserialize, Default)]
@@ -221,6 +225,8 @@ pub fn parse(path: &Path, source: &str, env: &dyn Fn(&str) -> Option<String>) ->
     plan_all(file.fhir, &mut loader, &mut planned)?;
     plan_all(file.command, &mut loader, &mut planned)?;
     plan_all(file.hl7, &mut loader, &mut planned)?;
+    plan_all(file.system, &mut loader, &mut planned)?;
+    plan_all(file.process, &mut loader, &mut planned)?;
     // Each kind is its own array in TOML; the file's order is the order people wrote.
     planned.sort_by_key(|p| p.name_span.start);
     reject_duplicate_names(&loader, &planned)?;

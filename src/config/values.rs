@@ -57,45 +57,53 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
-/// Free space below which a disk check warns or fails: a share of the filesystem or a size.
+/// A limit on an amount of bytes: a share of the whole ("10%") or a size ("5 GiB").
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum FreeSpace {
+pub enum Threshold {
     Percent(f64),
     Bytes(u64),
 }
 
-impl FreeSpace {
-    /// Whether `free` bytes out of `total` are below this threshold.
+impl Threshold {
+    /// Whether `used` bytes out of `total` are more than this threshold.
+    pub fn is_exceeded_by(&self, used: u64, total: u64) -> bool {
+        match *self {
+            Threshold::Percent(p) => total > 0 && (used as f64) * 100.0 > p * (total as f64),
+            Threshold::Bytes(b) => used > b,
+        }
+    }
+
+    /// Whether `free` bytes out of `total` are at or above this threshold.
     pub fn is_above(&self, free: u64, total: u64) -> bool {
         match *self {
-            FreeSpace::Percent(p) => total == 0 || (free as f64) * 100.0 >= p * (total as f64),
-            FreeSpace::Bytes(b) => free >= b,
+            Threshold::Percent(p) => total == 0 || (free as f64) * 100.0 >= p * (total as f64),
+            Threshold::Bytes(b) => free >= b,
         }
     }
 }
 
-impl fmt::Display for FreeSpace {
+impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FreeSpace::Percent(p) => write!(f, "{p}%"),
-            FreeSpace::Bytes(b) => f.write_str(&crate::human::size(*b)),
+            Threshold::Percent(p) => write!(f, "{p}%"),
+            Threshold::Bytes(b) => f.write_str(&crate::human::size(*b)),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for FreeSpace {
+impl<'de> Deserialize<'de> for Threshold {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         let text = text.trim();
         if let Some(number) = text.strip_suffix('%') {
             return match number.trim().parse::<f64>() {
-                Ok(p) if (0.0..=100.0).contains(&p) => Ok(FreeSpace::Percent(p)),
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(Threshold::Percent(p)),
                 _ => Err(de::Error::custom(format!(
                     "invalid percentage {text:?}; write a number from 0 to 100 followed by %, like \"10%\""
                 ))),
             };
         }
-        Size::parse(text).map(|s| FreeSpace::Bytes(s.0)).map_err(|_| {
+        Size::parse(text).map(|s| Threshold::Bytes(s.0)).map_err(|_| {
             de::Error::custom(format!(
                 "invalid free space {text:?}; write a share like \"10%\" or a size like \"5 GiB\""
             ))
@@ -152,9 +160,9 @@ mod tests {
 
     #[test]
     fn free_space_thresholds() {
-        assert!(FreeSpace::Percent(10.0).is_above(11, 100));
-        assert!(!FreeSpace::Percent(10.0).is_above(9, 100));
-        assert!(!FreeSpace::Bytes(1000).is_above(999, 10_000));
+        assert!(Threshold::Percent(10.0).is_above(11, 100));
+        assert!(!Threshold::Percent(10.0).is_above(9, 100));
+        assert!(!Threshold::Bytes(1000).is_above(999, 10_000));
     }
 
     #[test]

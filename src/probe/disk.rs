@@ -10,13 +10,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::check::{Outcome, Severity};
-use crate::config::values::{FreeSpace, HumanDuration};
+use crate::config::values::{HumanDuration, Threshold};
 use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::probe::Probe;
 
 /// With no threshold given, fail below this share free: a full disk stops an EHR database.
-pub const DEFAULT_MIN_FREE: FreeSpace = FreeSpace::Percent(10.0);
+pub const DEFAULT_MIN_FREE: Threshold = Threshold::Percent(10.0);
 
 /// `[[disk]]` as written in the inventory.
 #[derive(Deserialize)]
@@ -31,9 +31,9 @@ pub struct DiskTable {
     /// Any path on the filesystem to check; relative paths are relative to the inventory.
     path: Spanned<String>,
     /// Below this: fail. "10%" or a size like "5 GiB".
-    min_free: Option<FreeSpace>,
+    min_free: Option<Threshold>,
     /// Below this: warn.
-    warn_free: Option<FreeSpace>,
+    warn_free: Option<Threshold>,
 }
 
 impl Table for DiskTable {
@@ -55,8 +55,8 @@ impl Table for DiskTable {
 #[derive(Debug)]
 pub struct DiskProbe {
     pub path: PathBuf,
-    pub min_free: Option<FreeSpace>,
-    pub warn_free: Option<FreeSpace>,
+    pub min_free: Option<Threshold>,
+    pub warn_free: Option<Threshold>,
 }
 
 impl DiskProbe {
@@ -91,10 +91,10 @@ impl DiskProbe {
 mod tests {
     use super::*;
 
-    fn free(text: &str) -> Option<FreeSpace> {
+    fn free(text: &str) -> Option<Threshold> {
         #[derive(Deserialize)]
         struct T {
-            v: FreeSpace,
+            v: Threshold,
         }
         toml::from_str::<T>(&format!("v = {text:?}")).ok().map(|t| t.v)
     }

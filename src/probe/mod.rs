@@ -14,6 +14,8 @@ pub mod disk;
 pub mod fhir;
 pub mod hl7;
 pub mod http;
+pub mod process;
+pub mod system;
 pub mod tcp;
 pub mod tls;
 
@@ -37,6 +39,8 @@ pub enum Probe {
     Disk(disk::DiskProbe),
     Command(command::CommandProbe),
     Hl7(hl7::Hl7Probe),
+    System(system::SystemProbe),
+    Process(process::ProcessProbe),
 }
 
 /// The time a probe has: the runner gives up at `deadline`; probes that can say which step
@@ -65,6 +69,8 @@ impl Probe {
             Probe::Disk(_) => "disk",
             Probe::Command(_) => "command",
             Probe::Hl7(_) => "hl7",
+            Probe::System(_) => "system",
+            Probe::Process(_) => "process",
         }
     }
 
@@ -77,6 +83,8 @@ impl Probe {
             Probe::Disk(p) => p.run().await,
             Probe::Command(p) => p.run().await,
             Probe::Hl7(p) => p.run().await,
+            Probe::System(p) => p.run().await,
+            Probe::Process(p) => p.run().await,
         }
     }
 
