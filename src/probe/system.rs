@@ -30,7 +30,7 @@ pub struct SystemTable {
 
 impl Table for SystemTable {
     fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
-        if let Some(load) = self.max_load_per_cpu.as_ref().filter(|l| !(*l.get_ref() > 0.0)) {
+        if let Some(load) = self.max_load_per_cpu.as_ref().filter(|l| !l.get_ref().is_finite() || *l.get_ref() <= 0.0) {
             return Err(loader.error(load.span(), "max_load_per_cpu must be more than 0, like 2.0"));
         }
         let probe = SystemProbe {
