@@ -303,3 +303,23 @@ fn process_check_finds_a_running_program_by_name() {
     assert_eq!(verdict(&doc, "agent"), ("fail".into(), "no process named rounds-sleeper is running".into()));
     assert_eq!(code, 2);
 }
+
+// ---- DNS (system resolver) -----------------------------------------------------------------
+
+#[test]
+fn dns_through_the_system_resolver() {
+    let toml = "[[dns]]\nname = \"loopback\"\nhost = \"localhost\"\nexpect = [\"127.0.0.1\"]\n\n\
+                [[dns]]\nname = \"moved\"\nhost = \"localhost\"\nexpect = [\"10.9.9.9\"]\n\n\
+                [[dns]]\nname = \"gone\"\nhost = \"no-such-host.invalid\"\n";
+    let (doc, code) = inventory(toml).run_json(&[]);
+    let (status, detail) = verdict(&doc, "loopback");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("127.0.0.1") && detail.contains(" in "), "{detail}");
+    let (status, detail) = verdict(&doc, "moved");
+    assert_eq!(status, "fail");
+    assert!(detail.ends_with("missing expected 10.9.9.9"), "{detail}");
+    let (status, detail) = verdict(&doc, "gone");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with("cannot resolve no-such-host.invalid"), "{detail}");
+    assert_eq!(code, 2);
+}

@@ -11,6 +11,7 @@
 pub mod backup;
 pub mod command;
 pub mod disk;
+pub mod dns;
 pub mod fhir;
 pub mod hl7;
 pub mod http;
@@ -41,6 +42,7 @@ pub enum Probe {
     Hl7(hl7::Hl7Probe),
     System(system::SystemProbe),
     Process(process::ProcessProbe),
+    Dns(dns::DnsProbe),
 }
 
 /// The time a probe has: the runner gives up at `deadline`; probes that can say which step
@@ -71,6 +73,7 @@ impl Probe {
             Probe::Hl7(_) => "hl7",
             Probe::System(_) => "system",
             Probe::Process(_) => "process",
+            Probe::Dns(_) => "dns",
         }
     }
 
@@ -85,6 +88,7 @@ impl Probe {
             Probe::Hl7(p) => p.run().await,
             Probe::System(p) => p.run().await,
             Probe::Process(p) => p.run().await,
+            Probe::Dns(p) => p.run().await,
         }
     }
 
@@ -149,7 +153,7 @@ pub async fn connect(host: &str, port: u16) -> Result<tokio::net::TcpStream, Str
     Err(last)
 }
 
-fn lookup_reason(e: &io::Error) -> String {
+pub fn lookup_reason(e: &io::Error) -> String {
     let text = e.to_string();
     text.strip_prefix("failed to lookup address information: ").map(str::to_owned).unwrap_or(text)
 }
