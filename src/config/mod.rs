@@ -24,7 +24,7 @@ pub use self::error::{ConfigError, Location};
 use self::values::HumanDuration;
 use crate::certs::{CertLimits, Trust};
 use crate::check::{Check, Severity};
-use crate::probe::{backup, command, disk, dns, fhir, hl7, http, process, system, tcp, tls, Probe};
+use crate::probe::{backup, command, dicom, disk, dns, fhir, hl7, http, process, system, tcp, tls, Probe};
 use crate::secrets::Secrets;
 
 /// The default per-check timeout. Long enough for a slow EHR login page, short enough that
@@ -80,6 +80,8 @@ struct InventoryFile {
     process: Vec<process::ProcessTable>,
     #[serde(default)]
     dns: Vec<dns::DnsTable>,
+    #[serde(default)]
+    dicom: Vec<dicom::DicomTable>,
 }
 
 #[derive(Deserialize, Default)]
@@ -230,6 +232,7 @@ pub fn parse(path: &Path, source: &str, env: &dyn Fn(&str) -> Option<String>) ->
     plan_all(file.system, &mut loader, &mut planned)?;
     plan_all(file.process, &mut loader, &mut planned)?;
     plan_all(file.dns, &mut loader, &mut planned)?;
+    plan_all(file.dicom, &mut loader, &mut planned)?;
     // Each kind is its own array in TOML; the file's order is the order people wrote.
     planned.sort_by_key(|p| p.name_span.start);
     reject_duplicate_names(&loader, &planned)?;

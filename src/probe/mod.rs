@@ -10,6 +10,7 @@
 
 pub mod backup;
 pub mod command;
+pub mod dicom;
 pub mod disk;
 pub mod dns;
 pub mod fhir;
@@ -43,6 +44,7 @@ pub enum Probe {
     System(system::SystemProbe),
     Process(process::ProcessProbe),
     Dns(dns::DnsProbe),
+    Dicom(dicom::DicomProbe),
 }
 
 /// The time a probe has: the runner gives up at `deadline`; probes that can say which step
@@ -74,6 +76,7 @@ impl Probe {
             Probe::System(_) => "system",
             Probe::Process(_) => "process",
             Probe::Dns(_) => "dns",
+            Probe::Dicom(_) => "dicom",
         }
     }
 
@@ -89,6 +92,7 @@ impl Probe {
             Probe::System(p) => p.run().await,
             Probe::Process(p) => p.run().await,
             Probe::Dns(p) => p.run().await,
+            Probe::Dicom(p) => p.run(budget).await,
         }
     }
 

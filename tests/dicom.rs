@@ -1,0 +1,119 @@
+//! `[[dicom]]` against dcmtk's real DICOM peers, started on free loopback ports.
+//! `.ci/run` installs dcmtk; without it these tests fail and say so.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{inventory, verdict};
+
+/// A dcmtk server process, killed on drop.
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dcmtk(program: &str) -> Command {
+    let found = ["/usr/bin", "/usr/local/bin"].iter().any(|dir| Path::new(dir).join(program).exists());
+    assert!(found, "dcmtk's {program} is not installed: apt-get install -y dcmtk (.ci/run does this)");
+    let mut command = Command::new(program);
+    // dcmtk sends a P-DATA header and its payload in two writes: without TCP_NODELAY every
+    // echo waits ~40 ms for Nagle, which is the peer's quirk, not a slow PACS.
+    command.env("TCP_NODELAY", "1").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    command
+}
+
+/// Starts `command` (which listens on `port`) and waits until it accepts connections.
+fn start(mut command: Command, port: u16) -> Peer {
+    let peer = Peer { child: command.spawn().expect("start dcmtk peer"), port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the dcmtk peer did not start listening on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    peer
+}
+
+fn storescp(ae_title: &str) -> Peer {
+    let port = support::closed_port();
+    let mut command = dcmtk("storescp");
+    command.args(["--aetitle", ae_title, &port.to_string()]);
+    start(command, port)
+}
+
+/// dcmqrscp knows only the AE title PACS, and rejects associations called anything else.
+fn dcmqrscp(dir: &Path) -> Peer {
+    let port = support::closed_port();
+    let storage = dir.join("db");
+    std::fs::create_dir_all(&storage).unwrap();
+    let config = dir.join("dcmqrscp.cfg");
+    std::fs::write(
+        &config,
+        format!(
+            "NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n\
+             HostTable BEGIN\nHostTable END\nVendorTable BEGIN\nVendorTable END\n\
+             AETable BEGIN\nPACS {} RW (10, 1024mb) ANY\nAETable END\n",
+            storage.display()
+        ),
+    )
+    .unwrap();
+    let mut command = dcmtk("dcmqrscp");
+    command.args(["--fork", "-c"]).arg(&config);
+    start(command, port)
+}
+
+fn dicom(name: &str, port: u16, called: &str) -> String {
+    format!(
+        "[[dicom]]\nname = {name:?}\nhost = \"127.0.0.1\"\nport = {port}\ncalled_ae = {called:?}\ntimeout = \"10s\"\n"
+    )
+}
+
+#[test]
+fn accepted_echo_passes() {
+    let pacs = storescp("PACS");
+    let (doc, code) = inventory(&dicom("PACS", pacs.port, "PACS")).run_json(&[]);
+    let (status, detail) = verdict(&doc, "PACS");
+    assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
+    assert!(detail.starts_with("C-ECHO accepted by PACS in "), "{detail}");
+    assert_eq!(support::check(&doc, "PACS")["target"], format!("PACS@127.0.0.1:{}", pacs.port));
+}
+
+#[test]
+fn a_called_ae_title_the_peer_does_not_know_is_rejected_with_the_reason() {
+    let inv = inventory("");
+    let pacs = dcmqrscp(inv.dir.path());
+    std::fs::write(&inv.path, dicom("known", pacs.port, "PACS") + &dicom("unknown", pacs.port, "NOT-PACS")).unwrap();
+    let (doc, code) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "known").0, "pass", "{:?}", verdict(&doc, "known"));
+    assert_eq!(
+        verdict(&doc, "unknown"),
+        ("fail".into(), "association rejected: called AE title not recognized".into())
+    );
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn a_closed_port_fails() {
+    let port = support::closed_port();
+    let (doc, _) = inventory(&dicom("gone", port, "PACS")).run_json(&[]);
+    assert_eq!(verdict(&doc, "gone"), ("fail".into(), "connection refused".into()));
+}
+
+#[test]
+fn a_silent_peer_fails_at_the_timeout() {
+    let silent = support::silent();
+    let toml =
+        format!("[[dicom]]\nname = \"hung\"\nhost = \"127.0.0.1\"\nport = {}\ntimeout = \"1s\"\n", silent.port());
+    let (doc, _) = inventory(&toml).run_json(&[]);
+    assert_eq!(verdict(&doc, "hung"), ("fail".into(), "no answer in 1 s".into()));
+}
