@@ -200,3 +200,62 @@ fn disk_path_that_does_not_exist_fails() {
     assert_eq!(status, "fail");
     assert!(detail.starts_with("cannot read free space"), "{detail}");
 }
+
+// ---- ping -------------------------------------------------------------------------------
+
+#[test]
+fn ping_loopback_gets_an_echo_reply() {
+    let inv = inventory("[[server]]\nname = \"me\"\nhost = \"127.0.0.1\"\nping = true\n");
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "me:ping");
+    // As root (CI) or where unprivileged ICMP is allowed, loopback answers; anywhere else the
+    // check must say why it cannot ping, never panic.
+    if status == "pass" {
+        assert!(detail.starts_with("echo reply in "), "{detail}");
+    } else {
+        assert!(detail.starts_with("cannot ping: ICMP sockets are not allowed"), "{detail}");
+    }
+}
+
+/// Without root, cap_net_raw or ping_group_range, the check fails and says why.
+#[test]
+fn ping_without_privileges_says_why() {
+    let is_root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if !is_root {
+        return; // this test drops root privileges; as a normal user the other ping test covers it
+    }
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let inv = inventory("[[server]]\nname = \"me\"\nhost = \"127.0.0.1\"\nping = true\n");
+    std::fs::set_permissions(inv.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A copy the unprivileged user can reach: the checkout may sit under a private home.
+    let bin = inv.dir.path().join("rounds");
+    std::fs::copy(assert_cmd::cargo::cargo_bin!("rounds"), &bin).unwrap();
+    let run = || {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
+            .arg(&bin)
+            .args(["--format", "json", "--config"])
+            .arg(&inv.path)
+            .output()
+            .expect("util-linux setpriv")
+    };
+    // Another test thread forking while the copy was open for writing makes exec fail with
+    // "Text file busy" for a moment.
+    let mut output = run();
+    for _ in 0..20 {
+        if !String::from_utf8_lossy(&output.stderr).contains("Text file busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        output = run();
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    let (status, detail) = verdict(&doc, "me:ping");
+    if range.split_whitespace().collect::<Vec<_>>() == ["1", "0"] {
+        assert_eq!(status, "fail");
+        assert!(detail.starts_with("cannot ping: ICMP sockets are not allowed"), "{detail}");
+    } else {
+        assert!(status == "pass" || detail.starts_with("cannot ping"), "{detail}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod dns;
 pub mod fhir;
 pub mod hl7;
 pub mod http;
+pub mod ping;
 pub mod process;
 pub mod system;
 pub mod tcp;
@@ -45,6 +46,7 @@ pub enum Probe {
     Process(process::ProcessProbe),
     Dns(dns::DnsProbe),
     Dicom(dicom::DicomProbe),
+    Ping(ping::PingProbe),
 }
 
 /// The time a probe has: the runner gives up at `deadline`; probes that can say which step
@@ -77,6 +79,7 @@ impl Probe {
             Probe::Process(_) => "process",
             Probe::Dns(_) => "dns",
             Probe::Dicom(_) => "dicom",
+            Probe::Ping(_) => "ping",
         }
     }
 
@@ -93,6 +96,7 @@ impl Probe {
             Probe::Process(p) => p.run().await,
             Probe::Dns(p) => p.run().await,
             Probe::Dicom(p) => p.run(budget).await,
+            Probe::Ping(p) => p.run(budget).await,
         }
     }
 

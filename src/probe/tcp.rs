@@ -7,6 +7,7 @@ use crate::check::{Outcome, Severity};
 use crate::config::values::HumanDuration;
 use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
+use crate::probe::ping::PingProbe;
 use crate::probe::Probe;
 
 /// `[[server]]` as written in the inventory.
@@ -22,7 +23,10 @@ pub struct ServerTable {
     /// Host name or IP address.
     host: Spanned<String>,
     /// Each port becomes its own check, so "PACS answers on 104 but not on 443" is visible.
-    ports: Spanned<Vec<u16>>,
+    ports: Option<Spanned<Vec<u16>>>,
+    /// Also an ICMP echo check, named "NAME:ping".
+    #[serde(default)]
+    ping: bool,
 }
 
 impl Table for ServerTable {
@@ -31,19 +35,26 @@ impl Table for ServerTable {
         if host.is_empty() {
             return Err(loader.error(self.host.span(), "host cannot be empty"));
         }
-        if self.ports.get_ref().is_empty() {
-            return Err(loader.error(self.ports.span(), "ports needs at least one port, like ports = [443]"));
-        }
+        let ports = match &self.ports {
+            Some(p) if p.get_ref().is_empty() => {
+                return Err(loader.error(p.span(), "ports needs at least one port, like ports = [443]"))
+            }
+            Some(p) => p.get_ref().clone(),
+            None if self.ping => Vec::new(),
+            None => return Err(loader.error(self.name.span(), "a server needs ports = [...] or ping = true")),
+        };
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        self.ports
-            .get_ref()
-            .iter()
-            .map(|&port| {
-                let name = format!("{}:{port}", common.name.get_ref());
-                let probe = Probe::Server(ServerProbe { host: host.clone(), port });
-                loader.check(&common, name, format!("{host}:{port}"), probe)
-            })
-            .collect()
+        let mut checks = Vec::new();
+        if self.ping {
+            let probe = Probe::Ping(PingProbe { host: host.clone() });
+            checks.push(loader.check(&common, format!("{}:ping", common.name.get_ref()), host.clone(), probe)?);
+        }
+        for port in ports {
+            let name = format!("{}:{port}", common.name.get_ref());
+            let probe = Probe::Server(ServerProbe { host: host.clone(), port });
+            checks.push(loader.check(&common, name, format!("{host}:{port}"), probe)?);
+        }
+        Ok(checks)
     }
 }
 
