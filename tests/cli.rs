@@ -243,7 +243,7 @@ fn the_shipped_inventories_are_valid() {
         .env("EHR_TOKEN", "example")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 22 checks"));
+        .stdout(predicate::str::contains("OK, 24 checks"));
 }
 
 /// Runs `rounds ARGS` on a real pseudo-terminal (util-linux `script`) and returns its output.

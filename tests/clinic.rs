@@ -323,3 +323,72 @@ fn dns_through_the_system_resolver() {
     assert!(detail.starts_with("cannot resolve no-such-host.invalid"), "{detail}");
     assert_eq!(code, 2);
 }
+
+/// Debian's dnsmasq as a real DNS server on a free loopback UDP port, killed on drop.
+struct Dnsmasq {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn dnsmasq(records: &[&str]) -> Dnsmasq {
+    let program = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let program = program.expect("dnsmasq is not installed: apt-get install -y dnsmasq-base (.ci/run does this)");
+    let port = free_udp_port();
+    let mut command = std::process::Command::new(program);
+    command
+        .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"])
+        .args(["--listen-address=127.0.0.1", "--pid-file=", &format!("--port={port}")])
+        .args(records.iter().map(|r| format!("--address={r}")))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let server = Dnsmasq { child: command.spawn().expect("start dnsmasq"), port };
+    // Ready once the port is taken.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "dnsmasq did not start on port {port}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server
+}
+
+#[test]
+fn dns_asks_a_given_server_directly() {
+    let server = dnsmasq(&["/ehr.clinic.test/10.0.0.10", "/gone.clinic.test/"]);
+    let closed = free_udp_port();
+    let ask = |name: &str, host: &str, port: u16, expect: &str| {
+        format!("[[dns]]\nname = {name:?}\nhost = {host:?}\nserver = \"127.0.0.1:{port}\"\nexpect = [{expect}]\ntimeout = \"3s\"\n")
+    };
+    let toml = ask("ehr", "ehr.clinic.test", server.port, "\"10.0.0.10\"")
+        + &ask("moved", "ehr.clinic.test", server.port, "\"10.0.0.99\"")
+        + &ask("gone", "gone.clinic.test", server.port, "")
+        + &ask("no server", "ehr.clinic.test", closed, "");
+    let (doc, code) = inventory(&toml).run_json(&[]);
+    let (status, detail) = verdict(&doc, "ehr");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("10.0.0.10 in "), "{detail}");
+    assert_eq!(support::check(&doc, "ehr")["target"], format!("ehr.clinic.test @127.0.0.1:{}", server.port));
+    assert_eq!(verdict(&doc, "moved"), ("fail".into(), "resolves to 10.0.0.10, missing expected 10.0.0.99".into()));
+    assert_eq!(
+        verdict(&doc, "gone"),
+        (
+            "fail".into(),
+            format!("DNS server 127.0.0.1:{} says gone.clinic.test does not exist (NXDOMAIN)", server.port)
+        )
+    );
+    assert_eq!(
+        verdict(&doc, "no server"),
+        ("fail".into(), format!("DNS server 127.0.0.1:{closed}: connection refused"))
+    );
+    assert_eq!(code, 2);
+}

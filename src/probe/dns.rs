@@ -1,11 +1,17 @@
 //! `[[dns]]`: a name resolves, to the addresses expected.
 //!
-//! Through the system resolver (/etc/hosts, nsswitch, the configured DNS servers), which is
-//! what the clinic's programs use: a name that this machine cannot resolve is a name the EHR
-//! client on it cannot reach either.
+//! By default through the system resolver (/etc/hosts, nsswitch, the configured DNS servers),
+//! which is what the clinic's programs use: a name that this machine cannot resolve is a name
+//! the EHR client on it cannot reach either. With `server`, one DNS server is asked directly
+//! (A and AAAA over UDP), to check that server itself. Messages are encoded and parsed by
+//! hickory-proto; the exchange is a few lines of tokio.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+use tokio::net::UdpSocket;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -31,6 +37,9 @@ pub struct DnsTable {
     /// Addresses that must be among the answers.
     #[serde(default)]
     expect: Vec<Spanned<String>>,
+    /// Ask this DNS server directly ("10.0.0.2", or "10.0.0.2:5353") instead of the system
+    /// resolver.
+    server: Option<Spanned<String>>,
 }
 
 impl Table for DnsTable {
@@ -47,28 +56,117 @@ impl Table for DnsTable {
                 .map_err(|_| loader.error(address.span(), format!("{:?} is not an IP address", address.get_ref())))?;
             expect.insert(ip);
         }
-        let target = host.clone();
+        let server = match &self.server {
+            Some(s) => Some(parse_server(s.get_ref()).ok_or_else(|| {
+                loader.error(s.span(), format!("{:?} is not an IP address (with an optional :port)", s.get_ref()))
+            })?),
+            None => None,
+        };
+        if server.is_some() && Name::from_utf8(format!("{host}.")).is_err() {
+            return Err(loader.error(self.host.span(), format!("{host:?} is not a valid DNS name")));
+        }
+        let target = match server {
+            Some(s) => format!("{host} @{s}"),
+            None => host.clone(),
+        };
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Dns(DnsProbe { host, expect }))?])
+        let probe = DnsProbe { host, expect, server };
+        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Dns(probe))?])
     }
+}
+
+/// "10.0.0.2", "10.0.0.2:5353", "::1" or "[::1]:5353"; port 53 unless given.
+fn parse_server(text: &str) -> Option<SocketAddr> {
+    let text = text.trim();
+    text.parse::<SocketAddr>().ok().or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
 }
 
 #[derive(Debug)]
 pub struct DnsProbe {
     pub host: String,
     pub expect: BTreeSet<IpAddr>,
+    pub server: Option<SocketAddr>,
 }
 
 impl DnsProbe {
     pub async fn run(&self) -> Outcome {
         let start = tokio::time::Instant::now();
-        let answers: BTreeSet<IpAddr> = match tokio::net::lookup_host((self.host.as_str(), 0)).await {
-            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-            Err(e) => return Outcome::fail(format!("cannot resolve {}: {}", self.host, super::lookup_reason(&e))),
+        let answers = match self.server {
+            Some(server) => ask_server(server, &self.host).await,
+            None => match tokio::net::lookup_host((self.host.as_str(), 0)).await {
+                Ok(addrs) => Ok(addrs.map(|a| a.ip()).collect()),
+                Err(e) => Err(format!("cannot resolve {}: {}", self.host, super::lookup_reason(&e))),
+            },
+        };
+        let answers = match answers {
+            Ok(answers) => answers,
+            Err(why) => return Outcome::fail(why),
         };
         let elapsed = human::duration(start.elapsed());
         judge(&answers, &self.expect, &elapsed)
     }
+}
+
+/// Asks `server` for the A and AAAA records of `host`. An error for one record type (some
+/// servers refuse AAAA for a name they only hold an IPv4 address for) counts only when the
+/// other brought no address either.
+async fn ask_server(server: SocketAddr, host: &str) -> Result<BTreeSet<IpAddr>, String> {
+    let name = Name::from_utf8(format!("{host}.")).map_err(|e| format!("{host:?} is not a DNS name: {e}"))?;
+    let local: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let socket = UdpSocket::bind(local).await.map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    socket
+        .connect(server)
+        .await
+        .map_err(|e| format!("cannot reach DNS server {server}: {}", super::describe_io(&e)))?;
+    let mut answers = BTreeSet::new();
+    let mut first_error = None;
+    for (n, record_type) in [RecordType::A, RecordType::AAAA].into_iter().enumerate() {
+        let id = query_id().wrapping_add(n as u16);
+        let mut query = Message::new();
+        query
+            .set_id(id)
+            .set_message_type(MessageType::Query)
+            .set_op_code(OpCode::Query)
+            .set_recursion_desired(true)
+            .add_query(Query::query(name.clone(), record_type));
+        let bytes = query.to_vec().map_err(|e| format!("cannot encode the DNS query: {e}"))?;
+        let no_answer = |e: std::io::Error| format!("DNS server {server}: {}", super::describe_io(&e));
+        socket.send(&bytes).await.map_err(no_answer)?;
+        let response = loop {
+            let mut buf = [0u8; 4096];
+            let n = socket.recv(&mut buf).await.map_err(no_answer)?;
+            // Anything else arriving on this port (a late answer, a stray packet) is ignored.
+            match Message::from_vec(&buf[..n]) {
+                Ok(m) if m.id() == id && m.message_type() == MessageType::Response => break m,
+                _ => continue,
+            }
+        };
+        let error = match response.response_code() {
+            ResponseCode::NoError => None,
+            ResponseCode::NXDomain => Some(format!("DNS server {server} says {host} does not exist (NXDOMAIN)")),
+            code => Some(format!("DNS server {server} answered {code} for {host}")),
+        };
+        if let Some(error) = error {
+            first_error.get_or_insert(error);
+            continue;
+        }
+        answers.extend(response.answers().iter().filter_map(|r| match r.data() {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        }));
+    }
+    match first_error {
+        Some(error) if answers.is_empty() => Err(error),
+        _ => Ok(answers),
+    }
+}
+
+/// Not guessable by an off-path spoofer in practice, and different per run.
+fn query_id() -> u16 {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    (nanos ^ std::process::id()) as u16
 }
 
 fn judge(answers: &BTreeSet<IpAddr>, expect: &BTreeSet<IpAddr>, elapsed: &str) -> Outcome {
@@ -90,6 +188,14 @@ mod tests {
 
     fn set(ips: &[&str]) -> BTreeSet<IpAddr> {
         ips.iter().map(|i| i.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn server_addresses_default_to_port_53() {
+        assert_eq!(parse_server("10.0.0.2"), Some(SocketAddr::from(([10, 0, 0, 2], 53))));
+        assert_eq!(parse_server("127.0.0.1:5353"), Some(SocketAddr::from(([127, 0, 0, 1], 5353))));
+        assert_eq!(parse_server("::1").map(|s| s.port()), Some(53));
+        assert_eq!(parse_server("dns.example"), None);
     }
 
     #[test]
