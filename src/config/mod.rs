@@ -167,6 +167,20 @@ impl Loader<'_> {
         Ok(trust)
     }
 
+    /// A host name or address from the inventory, trimmed; empty is an error.
+    pub fn host(&self, host: &Spanned<String>) -> Result<String, ConfigError> {
+        let trimmed = host.get_ref().trim();
+        if trimmed.is_empty() {
+            return Err(self.error(host.span(), "host cannot be empty"));
+        }
+        Ok(trimmed.to_owned())
+    }
+
+    /// The one check of a table that makes one check, named after the table.
+    pub fn single(&self, common: &CommonKeys, target: String, probe: Probe) -> Result<Vec<Planned>, ConfigError> {
+        Ok(vec![self.check(common, common.name.get_ref().clone(), target, probe)?])
+    }
+
     /// Builds a check from the common keys and what the table worked out.
     pub fn check(
         &self,

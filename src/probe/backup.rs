@@ -62,7 +62,7 @@ impl Table for BackupTable {
             None => self.path.get_ref().clone(),
         };
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Backup(probe))?])
+        loader.single(&common, target, Probe::Backup(probe))
     }
 }
 

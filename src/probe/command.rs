@@ -48,7 +48,7 @@ impl Table for CommandTable {
         let probe = CommandProbe { program: program_path, args: args.to_vec() };
         let target = self.run.get_ref().join(" ");
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Command(probe))?])
+        loader.single(&common, target, Probe::Command(probe))
     }
 }
 

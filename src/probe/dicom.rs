@@ -56,10 +56,7 @@ impl Table for DicomTable {
             }
             Ok(title.to_owned())
         };
-        let host = self.host.get_ref().trim().to_owned();
-        if host.is_empty() {
-            return Err(loader.error(self.host.span(), "host cannot be empty"));
-        }
+        let host = loader.host(&self.host)?;
         let probe = DicomProbe {
             host: host.clone(),
             port: self.port,
@@ -68,7 +65,7 @@ impl Table for DicomTable {
         };
         let target = format!("{}@{host}:{}", probe.called_ae, self.port);
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Dicom(probe))?])
+        loader.single(&common, target, Probe::Dicom(probe))
     }
 }
 

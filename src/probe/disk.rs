@@ -48,7 +48,7 @@ impl Table for DiskTable {
         let probe = DiskProbe { path: loader.resolve_path(self.path.get_ref()), min_free, warn_free: self.warn_free };
         let target = self.path.get_ref().clone();
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Disk(probe))?])
+        loader.single(&common, target, Probe::Disk(probe))
     }
 }
 

@@ -71,7 +71,7 @@ impl Table for DnsTable {
         };
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
         let probe = DnsProbe { host, expect, server };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Dns(probe))?])
+        loader.single(&common, target, Probe::Dns(probe))
     }
 }
 

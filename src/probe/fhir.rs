@@ -71,7 +71,7 @@ impl Table for FhirTable {
         };
         let target = self.base.get_ref().clone();
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Fhir(probe))?])
+        loader.single(&common, target, Probe::Fhir(probe))
     }
 }
 

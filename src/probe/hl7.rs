@@ -64,10 +64,7 @@ impl Table for Hl7Table {
                 return Err(loader.error(t.span(), "message_type looks like \"ADT^A01\": message code ^ trigger event"));
             }
         }
-        let host = self.host.get_ref().trim().to_owned();
-        if host.is_empty() {
-            return Err(loader.error(self.host.span(), "host cannot be empty"));
-        }
+        let host = loader.host(&self.host)?;
         let probe = Hl7Probe {
             host: host.clone(),
             port: self.port,
@@ -79,7 +76,7 @@ impl Table for Hl7Table {
         };
         let target = format!("{host}:{}", self.port);
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Hl7(probe))?])
+        loader.single(&common, target, Probe::Hl7(probe))
     }
 }
 

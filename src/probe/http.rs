@@ -100,7 +100,7 @@ impl Table for EndpointTable {
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Endpoint(probe))?])
+        loader.single(&common, target, Probe::Endpoint(probe))
     }
 }
 

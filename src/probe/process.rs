@@ -34,12 +34,7 @@ impl Table for ProcessTable {
         }
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
         let target = format!("process {wanted}");
-        Ok(vec![loader.check(
-            &common,
-            common.name.get_ref().clone(),
-            target,
-            Probe::Process(ProcessProbe { wanted }),
-        )?])
+        loader.single(&common, target, Probe::Process(ProcessProbe { wanted }))
     }
 }
 

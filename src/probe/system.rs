@@ -39,7 +39,7 @@ impl Table for SystemTable {
             max_swap_used: self.max_swap_used,
         };
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), "this machine".into(), Probe::System(probe))?])
+        loader.single(&common, "this machine".into(), Probe::System(probe))
     }
 }
 

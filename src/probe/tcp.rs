@@ -31,10 +31,7 @@ pub struct ServerTable {
 
 impl Table for ServerTable {
     fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
-        let host = self.host.get_ref().trim().to_owned();
-        if host.is_empty() {
-            return Err(loader.error(self.host.span(), "host cannot be empty"));
-        }
+        let host = loader.host(&self.host)?;
         let ports = match &self.ports {
             Some(p) if p.get_ref().is_empty() => {
                 return Err(loader.error(p.span(), "ports needs at least one port, like ports = [443]"))

@@ -46,7 +46,7 @@ impl Table for TlsTable {
         };
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
         let target = format!("{host}:{}", self.port);
-        Ok(vec![loader.check(&common, common.name.get_ref().clone(), target, Probe::Tls(probe))?])
+        loader.single(&common, target, Probe::Tls(probe))
     }
 }
 
