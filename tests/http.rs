@@ -296,3 +296,34 @@ fn secrets_from_the_environment_are_sent_but_never_shown() {
         assert!(all.contains("${API_TOKEN}"), "target should show the placeholder: {all}");
     }
 }
+
+#[test]
+fn credentials_are_not_forwarded_to_another_host() {
+    // The second server is another origin (another port): it must not see the token.
+    let other = support::http(|req| {
+        let leaked = req.headers().contains_key("authorization") || req.headers().contains_key("x-api-key");
+        if leaked {
+            reply(500, "credentials leaked")
+        } else {
+            reply(200, "ok")
+        }
+    });
+    let target = other.url("/landing");
+    let first = support::http(move |req| {
+        if req.headers().contains_key("authorization") && req.headers().contains_key("x-api-key") {
+            redirect(&target)
+        } else {
+            reply(401, "")
+        }
+    });
+    let inv = inventory(&endpoint(
+        "sso",
+        &first.url("/"),
+        "headers = { Authorization = \"Bearer ${SSO_TOKEN}\", X-Api-Key = \"${SSO_TOKEN}\" }",
+    ));
+    let output = inv.rounds(&["--format", "json"]).env("SSO_TOKEN", "tok-123456").output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (status, detail) = verdict(&doc, "sso");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("after 1 redirect"), "{detail}");
+}

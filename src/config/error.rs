@@ -89,7 +89,7 @@ fn with_suggestion(message: &str) -> String {
 fn closest<'a>(typo: &str, valid: &[&'a str]) -> Option<&'a str> {
     valid
         .iter()
-        .map(|v| (strsim::damerau_levenshtein(&typo.to_lowercase(), v), *v))
+        .map(|v| (strsim::damerau_levenshtein(&typo.to_lowercase(), &v.to_lowercase()), *v))
         .filter(|(d, v)| *d <= (v.len() / 3).max(1) + 1)
         .min_by_key(|(d, _)| *d)
         .map(|(_, v)| v)
@@ -103,6 +103,12 @@ mod tests {
     fn suggests_the_closest_key() {
         let m = with_suggestion("unknown field `urll`, expected one of `name`, `url`, `method`");
         assert!(m.ends_with("did you mean `url`?"), "{m}");
+    }
+
+    #[test]
+    fn suggestions_ignore_case() {
+        let m = with_suggestion("unknown variant `get`, expected `GET` or `HEAD`");
+        assert!(m.ends_with("did you mean `GET`?"), "{m}");
     }
 
     #[test]
