@@ -5,7 +5,9 @@ use std::time::Duration;
 /// A latency or elapsed time: sub-millisecond precision where it matters, whole units above.
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
-    if secs < 0.01 {
+    if secs < 0.000_05 {
+        "under 0.1 ms".into()
+    } else if secs < 0.01 {
         format!("{:.1} ms", secs * 1e3)
     } else if secs < 1.0 {
         format!("{:.0} ms", secs * 1e3)
@@ -64,6 +66,7 @@ mod tests {
     #[test]
     fn durations_read_naturally() {
         assert_eq!(duration(Duration::from_micros(400)), "0.4 ms");
+        assert_eq!(duration(Duration::from_micros(20)), "under 0.1 ms");
         assert_eq!(duration(Duration::from_millis(12)), "12 ms");
         assert_eq!(duration(Duration::from_millis(1200)), "1.2 s");
         assert_eq!(duration(Duration::from_secs(5)), "5 s");

@@ -117,3 +117,21 @@ fn a_silent_peer_fails_at_the_timeout() {
     let (doc, _) = inventory(&toml).run_json(&[]);
     assert_eq!(verdict(&doc, "hung"), ("fail".into(), "no answer in 1 s".into()));
 }
+
+/// A peer that answers the association request with an A-ABORT PDU (PS3.8 9.3.8).
+#[test]
+fn an_aborted_association_fails_and_says_so() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let aborting = support::raw(|mut stream| {
+        Box::pin(async move {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            // type 07, reserved, length 4, two reserved bytes, source 2 (provider), reason 0
+            let abort = [0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x00];
+            let _ = stream.write_all(&abort).await;
+            let _ = stream.shutdown().await;
+        })
+    });
+    let (doc, _) = inventory(&dicom("aborting", aborting.port(), "PACS")).run_json(&[]);
+    assert_eq!(verdict(&doc, "aborting"), ("fail".into(), "the peer aborted the association".into()));
+}

@@ -217,27 +217,36 @@ fn ping_loopback_gets_an_echo_reply() {
     }
 }
 
-/// Without root, cap_net_raw or ping_group_range, the check fails and says why.
-#[test]
-fn ping_without_privileges_says_why() {
-    let is_root = std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
-    if !is_root {
-        return; // this test drops root privileges; as a normal user the other ping test covers it
-    }
-    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
-    let inv = inventory("[[server]]\nname = \"me\"\nhost = \"127.0.0.1\"\nping = true\n");
+fn is_root() -> bool {
+    std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
+}
+
+/// Runs `rounds --format json` on `inv` as user nobody without capabilities, inside
+/// `sh -c PREFIX...` (e.g. a network namespace), and returns the JSON document.
+fn run_unprivileged(inv: &support::Inventory, namespace_setup: Option<&str>) -> serde_json::Value {
     std::fs::set_permissions(inv.dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     // A copy the unprivileged user can reach: the checkout may sit under a private home.
     let bin = inv.dir.path().join("rounds");
     std::fs::copy(assert_cmd::cargo::cargo_bin!("rounds"), &bin).unwrap();
+    let unprivileged = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all {} --format json --config {}",
+        bin.display(),
+        inv.path.display()
+    );
     let run = || {
-        std::process::Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all"])
-            .arg(&bin)
-            .args(["--format", "json", "--config"])
-            .arg(&inv.path)
-            .output()
-            .expect("util-linux setpriv")
+        let mut command = match namespace_setup {
+            Some(setup) => {
+                let mut c = std::process::Command::new("unshare");
+                c.args(["--net", "sh", "-c", &format!("{setup} && {unprivileged}")]);
+                c
+            }
+            None => {
+                let mut c = std::process::Command::new("sh");
+                c.args(["-c", &unprivileged]);
+                c
+            }
+        };
+        command.output().expect("util-linux setpriv and unshare")
     };
     // Another test thread forking while the copy was open for writing makes exec fail with
     // "Text file busy" for a moment.
@@ -249,8 +258,20 @@ fn ping_without_privileges_says_why() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         output = run();
     }
-    let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)))
+}
+
+const PING_LOOPBACK: &str = "[[server]]\nname = \"me\"\nhost = \"127.0.0.1\"\nping = true\n";
+
+/// Without root, cap_net_raw or ping_group_range, the check fails and says why.
+#[test]
+fn ping_without_privileges_says_why() {
+    if !is_root() {
+        return; // this test drops root privileges; as a normal user the test above covers it
+    }
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ping_group_range").unwrap_or_default();
+    let doc = run_unprivileged(&inventory(PING_LOOPBACK), None);
     let (status, detail) = verdict(&doc, "me:ping");
     if range.split_whitespace().collect::<Vec<_>>() == ["1", "0"] {
         assert_eq!(status, "fail");
@@ -258,4 +279,19 @@ fn ping_without_privileges_says_why() {
     } else {
         assert!(status == "pass" || detail.starts_with("cannot ping"), "{detail}");
     }
+}
+
+/// Where net.ipv4.ping_group_range allows it, an unprivileged user pings through an ICMP
+/// datagram socket. The range is set inside a network namespace of the test's own, so the
+/// machine's setting is not touched.
+#[test]
+fn ping_with_unprivileged_icmp_sockets() {
+    if !is_root() {
+        return; // creating the namespace needs root
+    }
+    let setup = "ip link set lo up && echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range";
+    let doc = run_unprivileged(&inventory(PING_LOOPBACK), Some(setup));
+    let (status, detail) = verdict(&doc, "me:ping");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("echo reply in "), "{detail}");
 }

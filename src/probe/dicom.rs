@@ -166,7 +166,12 @@ fn describe(error: &AssociationError, budget: Budget) -> String {
         AssociationError::Connect { source, .. } => super::describe_io(source),
         AssociationError::ToAddress { source, .. } => format!("cannot resolve: {}", super::lookup_reason(source)),
         AssociationError::Timeout { .. } => format!("no answer in {}", human::limit(budget.timeout)),
+        // An abort in answer to the association request arrives as an "unexpected" PDU.
         AssociationError::Aborted { .. } => "the peer aborted the association".into(),
+        AssociationError::UnexpectedPdu { pdu, .. } if matches!(**pdu, Pdu::AbortRQ { .. }) => {
+            "the peer aborted the association".into()
+        }
+        AssociationError::UnexpectedPdu { pdu, .. } => format!("unexpected answer from the peer: {}", pdu_name(pdu)),
         AssociationError::NoAcceptedPresentationContexts { .. } => {
             "the peer accepts no Verification (C-ECHO) presentation context".into()
         }
