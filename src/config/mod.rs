@@ -167,6 +167,13 @@ impl Loader<'_> {
         Ok(trust)
     }
 
+    /// A table's own certificate thresholds (`cert_warn_days`, `cert_crit_days`), falling
+    /// back to `[settings]`.
+    pub fn cert_limits(&self, warn: Option<u32>, crit: Option<u32>) -> CertLimits {
+        let defaults = self.settings.cert;
+        CertLimits { warn_days: warn.unwrap_or(defaults.warn_days), crit_days: crit.unwrap_or(defaults.crit_days) }
+    }
+
     /// A host name or address from the inventory, trimmed; empty is an error.
     pub fn host(&self, host: &Spanned<String>) -> Result<String, ConfigError> {
         let trimmed = host.get_ref().trim();

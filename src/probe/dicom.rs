@@ -164,7 +164,9 @@ fn describe(error: &AssociationError, budget: Budget) -> String {
     match error {
         AssociationError::Rejected { association_rj, .. } => format!("association rejected: {}", association_rj.source),
         AssociationError::Connect { source, .. } => super::describe_io(source),
-        AssociationError::ToAddress { source, .. } => format!("cannot resolve: {}", super::lookup_reason(source)),
+        AssociationError::ToAddress { source, .. } => {
+            format!("cannot resolve: {}", super::lookup_reason(&source.to_string()))
+        }
         AssociationError::Timeout { .. } => format!("no answer in {}", human::limit(budget.timeout)),
         // An abort in answer to the association request arrives as an "unexpected" PDU.
         AssociationError::Aborted { .. } => "the peer aborted the association".into(),

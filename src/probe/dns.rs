@@ -93,10 +93,7 @@ impl DnsProbe {
         let start = tokio::time::Instant::now();
         let answers = match self.server {
             Some(server) => ask_server(server, &self.host).await,
-            None => match tokio::net::lookup_host((self.host.as_str(), 0)).await {
-                Ok(addrs) => Ok(addrs.map(|a| a.ip()).collect()),
-                Err(e) => Err(format!("cannot resolve {}: {}", self.host, super::lookup_reason(&e))),
-            },
+            None => super::resolve(&self.host, 0).await.map(|addrs| addrs.iter().map(|a| a.ip()).collect()),
         };
         let answers = match answers {
             Ok(answers) => answers,

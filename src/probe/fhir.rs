@@ -66,7 +66,7 @@ impl Table for FhirTable {
             max_body: self.max_body.map_or(MAX_CAPABILITY_STATEMENT, |s| s.0),
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
-            cert_limits: super::tls::cert_limits(loader, self.cert_warn_days, self.cert_crit_days),
+            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days),
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
         };
         let target = self.base.get_ref().clone();

@@ -95,7 +95,7 @@ impl Table for EndpointTable {
             max_body: self.max_body.map_or(DEFAULT_MAX_BODY, |s| s.0),
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
-            cert_limits: super::tls::cert_limits(loader, self.cert_warn_days, self.cert_crit_days),
+            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days),
         };
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();
@@ -471,7 +471,7 @@ fn dns_failure(error: &reqwest::Error) -> Option<String> {
     let chain = causes(error);
     chain.iter().any(|c| c.to_string() == "dns error").then(|| {
         let reason = chain.last().map(|c| c.to_string()).unwrap_or_default();
-        reason.strip_prefix("failed to lookup address information: ").map(str::to_owned).unwrap_or(reason)
+        super::lookup_reason(&reason).to_owned()
     })
 }
 

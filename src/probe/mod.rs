@@ -151,13 +151,18 @@ pub fn describe_io(e: &io::Error) -> String {
     }
 }
 
-/// Resolves `host:port` through the system resolver (/etc/hosts, DNS) and connects to the
-/// first address that answers.
+/// Resolves `host` through the system resolver (/etc/hosts, nsswitch, DNS), as the clinic's
+/// own programs on this machine would; the error says why in words.
+pub async fn resolve(host: &str, port: u16) -> Result<Vec<std::net::SocketAddr>, String> {
+    match tokio::net::lookup_host((host, port)).await {
+        Ok(addrs) => Ok(addrs.collect()),
+        Err(e) => Err(format!("cannot resolve {host}: {}", lookup_reason(&e.to_string()))),
+    }
+}
+
+/// Resolves `host:port` and connects to the first address that answers.
 pub async fn connect(host: &str, port: u16) -> Result<tokio::net::TcpStream, String> {
-    let addrs: Vec<_> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {}", lookup_reason(&e)))?
-        .collect();
+    let addrs = resolve(host, port).await?;
     let mut last = format!("{host} resolved to no address");
     for addr in addrs {
         match tokio::net::TcpStream::connect(addr).await {
@@ -168,9 +173,9 @@ pub async fn connect(host: &str, port: u16) -> Result<tokio::net::TcpStream, Str
     Err(last)
 }
 
-pub fn lookup_reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    text.strip_prefix("failed to lookup address information: ").map(str::to_owned).unwrap_or(text)
+/// getaddrinfo's reason without the prefix every resolver error repeats.
+pub fn lookup_reason(text: &str) -> &str {
+    text.strip_prefix("failed to lookup address information: ").unwrap_or(text)
 }
 
 #[cfg(test)]

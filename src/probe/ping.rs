@@ -55,13 +55,8 @@ impl PingProbe {
 }
 
 async fn resolve(host: &str) -> Result<IpAddr, String> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(ip);
-    }
-    let mut addrs = tokio::net::lookup_host((host, 0))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {}", super::lookup_reason(&e)))?;
-    addrs.next().map(|a| a.ip()).ok_or_else(|| format!("{host} resolved to no address"))
+    let addrs = super::resolve(host, 0).await?;
+    addrs.first().map(|a| a.ip()).ok_or_else(|| format!("{host} resolved to no address"))
 }
 
 fn judge(packet: &IcmpPacket, rtt: &str) -> Outcome {

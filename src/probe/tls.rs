@@ -42,18 +42,12 @@ impl Table for TlsTable {
             port: self.port,
             server_name,
             trust: loader.trust(self.ca_file.as_ref())?,
-            limits: cert_limits(loader, self.cert_warn_days, self.cert_crit_days),
+            limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days),
         };
         let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
         let target = format!("{host}:{}", self.port);
         loader.single(&common, target, Probe::Tls(probe))
     }
-}
-
-/// A table's own certificate thresholds, falling back to `[settings]`.
-pub fn cert_limits(loader: &Loader, warn: Option<u32>, crit: Option<u32>) -> CertLimits {
-    let defaults = loader.settings.cert;
-    CertLimits { warn_days: warn.unwrap_or(defaults.warn_days), crit_days: crit.unwrap_or(defaults.crit_days) }
 }
 
 #[derive(Debug)]
