@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use comfy_table::{presets, Table};
 
-use crate::check::exit;
 use crate::cli::{CheckArgs, Cli, Command, ConfigArg};
-use crate::config::{self, Inventory};
+use crate::inventory::{self, Inventory};
+use crate::outcome::exit;
 use crate::report::{self, ReportOptions};
 use crate::runner::{self, RunOptions};
 
@@ -24,13 +24,13 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 fn load(args: &ConfigArg) -> Result<Inventory> {
-    Ok(config::load(&args.config)?)
+    Ok(inventory::load(&args.config)?)
 }
 
 fn check(args: CheckArgs) -> Result<u8> {
     let mut inventory = load(&args.config)?;
     if !args.only.is_empty() {
-        inventory.checks.retain(|c| args.only.iter().any(|sel| c.is_selected_by(sel)));
+        inventory.checks.retain(|c| args.only.iter().any(|sel| c.meta.is_selected_by(sel)));
         if inventory.checks.is_empty() {
             bail!("no check matches --only {} (names, server names and tags are matched)", args.only.join(", "));
         }
@@ -42,23 +42,24 @@ fn check(args: CheckArgs) -> Result<u8> {
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    let report = runtime.block_on(runner::run(inventory.checks, options, &inventory.secrets));
+    let mut report = runtime.block_on(runner::run(inventory.checks, options, &inventory.secrets));
     // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
     runtime.shutdown_background();
 
-    let stdout = std::io::stdout();
-    let is_terminal = stdout.is_terminal();
-    let summary = report.summary();
-    if !(args.quiet && summary.pass == summary.total) {
-        let options = ReportOptions {
-            color: is_terminal && !args.no_color && !no_color_env(),
-            quiet: args.quiet,
-            summary_first: !is_terminal,
-        };
-        let bytes = report::reporter_for(args.format, options).render(&report);
-        write_out(&bytes)?;
+    let exit_code = report.exit_code(args.strict);
+    if args.quiet {
+        // Cron mails only when something needs attention; machine formats still get a
+        // whole (filtered) document.
+        if args.format.is_for_people() && !report.needs_attention() {
+            return Ok(exit_code);
+        }
+        report.keep_only_attention();
     }
-    Ok(report.exit_code(args.strict))
+    let is_terminal = std::io::stdout().is_terminal();
+    let options =
+        ReportOptions { color: is_terminal && !args.no_color && !no_color_env(), summary_first: !is_terminal };
+    write_out(&report::reporter_for(args.format, options).render(&report))?;
+    Ok(exit_code)
 }
 
 fn validate(args: &ConfigArg) -> Result<u8> {
@@ -88,7 +89,8 @@ fn list(args: &ConfigArg) -> Result<u8> {
     table.load_style(presets::NOTHING).force_no_tty();
     table.set_header(["name", "kind", "target", "severity", "tags"]);
     for c in &inventory.checks {
-        table.add_row([c.name.as_str(), c.kind(), c.target.as_str(), c.severity.as_str(), &c.tags.join(",")]);
+        let m = &c.meta;
+        table.add_row([m.name.as_str(), c.kind(), m.target.as_str(), m.severity.as_str(), &m.tags.join(",")]);
     }
     write_out(format!("{}\n", table.trim_fmt()).as_bytes())?;
     Ok(exit::OK)

@@ -1,28 +1,33 @@
 //! `rounds`: a clinic's morning systems check.
 //!
-//! The pipeline is one-way, and each stage lives in its own module:
+//! The pipeline is one-way, and so are the imports: each layer uses only the layers below it
+//! (`../shared/tools/import-circles src` keeps it so).
 //!
 //! ```text
-//! checks.toml --config--> Vec<Check> --runner--> RunReport --report--> bytes on stdout
-//!                          (probe::Probe)         (CheckResult)
+//! app, cli          subcommands, flags, the exit code taken from the report
+//! report/<fmt>      RunReport -> bytes (trait Reporter); no filtering, no exit codes
+//! runner            concurrency and timeouts -> RunReport of CheckResults
+//! inventory         checks.toml -> Vec<Check>: file order, unique names, settings, secrets
+//! probe (registry)  the one list of kinds: Probe, InventoryFile, plan calls
+//! probe/<kind>      the kind's table (TOML keys, validation) and its probe
+//! probe/kind, net   what every probe implements (RunProbe, Budget); sockets and resolving
+//! certs             trust stores and certificate verdicts
+//! config            the toolkit tables use: Loader, common keys, values, errors, ${VAR}
+//! outcome, human,   Status, Severity, Outcome, exit codes; numbers in words; secret values
+//! secrets
 //! ```
 //!
-//! * [`config`] reads the inventory and turns every table into ready-to-run [`check::Check`]s.
-//!   Everything a user can get wrong is caught here, with file, line and column.
-//! * [`probe`] holds one file per probe kind. A probe never fails with `Err`: a server that is
-//!   down is an [`check::Outcome`] like any other, so one bad target never stops the run.
-//! * [`runner`] runs all checks concurrently, bounded by the concurrency limit and each
-//!   check's timeout.
-//! * [`report`] turns results into bytes (table, JSON). Reporters never probe and never
-//!   decide the exit code; [`check::RunReport::exit_code`] does.
+//! A probe never fails with `Err`: a server that is down is an [`outcome::Outcome`] like any
+//! other, so one bad target never stops the run.
 
 pub mod app;
-pub mod certs;
-pub mod check;
+pub(crate) mod certs;
 pub mod cli;
-pub mod config;
-pub mod human;
-pub mod probe;
-pub mod report;
-pub mod runner;
-pub mod secrets;
+pub(crate) mod config;
+pub(crate) mod human;
+pub(crate) mod inventory;
+pub mod outcome;
+pub(crate) mod probe;
+pub(crate) mod report;
+pub(crate) mod runner;
+pub(crate) mod secrets;

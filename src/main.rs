@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::Parser;
-use rounds::check::exit;
 use rounds::cli::Cli;
+use rounds::outcome::exit;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

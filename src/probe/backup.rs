@@ -5,39 +5,35 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::probe::Probe;
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
-/// `[[backup]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackupTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// A file, or a folder whose newest matching file counts. Relative to the inventory.
-    path: Spanned<String>,
-    /// Glob on file names in the folder, like "*.dump".
-    pattern: Option<Spanned<String>>,
-    /// Older than this: fail. 26h gives a nightly job two hours of slack.
-    max_age: HumanDuration,
-    /// Older than this: warn.
-    warn_age: Option<Spanned<HumanDuration>>,
-    /// A newest file smaller than this: fail (a job that "finished" but wrote nothing).
-    min_size: Option<Size>,
+check_table! {
+    /// `[[backup]]` as written in the inventory.
+    pub(crate) struct BackupTable {
+        /// A file, or a folder whose newest matching file counts. Relative to the inventory.
+        path: Spanned<String>,
+        /// Glob on file names in the folder, like "*.dump".
+        pattern: Option<Spanned<String>>,
+        /// Older than this: fail. 26h gives a nightly job two hours of slack.
+        max_age: HumanDuration,
+        /// Older than this: warn.
+        warn_age: Option<Spanned<HumanDuration>>,
+        /// A newest file smaller than this: fail (a job that "finished" but wrote nothing).
+        min_size: Option<Size>,
+    }
 }
 
 impl Table for BackupTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = BackupProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<BackupProbe>>, ConfigError> {
+        let common = self.common();
         let pattern = match &self.pattern {
             Some(p) => Some(
                 glob::Pattern::new(p.get_ref())
@@ -61,8 +57,7 @@ impl Table for BackupTable {
             Some(p) => format!("{}/{}", self.path.get_ref().trim_end_matches('/'), p.get_ref()),
             None => self.path.get_ref().clone(),
         };
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, target, Probe::Backup(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -82,16 +77,26 @@ struct Newest {
     size: u64,
 }
 
-impl BackupProbe {
-    pub async fn run(&self) -> Outcome {
+impl RunProbe for BackupProbe {
+    fn kind(&self) -> &'static str {
+        "backup"
+    }
+
+    fn timed_out(&self, timeout: Duration) -> Outcome {
+        Outcome::fail(format!("no answer from the filesystem in {}", human::limit(timeout)))
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
         let probe = self.clone();
-        match super::off_the_runtime(move || probe.inspect()).await {
+        match super::kind::off_the_runtime(move || probe.inspect()).await {
             Some(outcome) => outcome,
             None => Outcome::fail("the filesystem check could not be started"),
         }
     }
+}
 
-    /// Blocking: runs on its own thread (see [`super::off_the_runtime`]).
+impl BackupProbe {
+    /// Blocking: runs on its own thread (see [`super::kind::off_the_runtime`]).
     fn inspect(&self) -> Outcome {
         match self.newest_file() {
             Ok(Some(newest)) => self.judge(&newest, SystemTime::now()),
@@ -100,7 +105,7 @@ impl BackupProbe {
                 None => Outcome::fail("the folder holds no file"),
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => Outcome::fail("path does not exist"),
-            Err(e) => Outcome::fail(format!("cannot read: {}", super::describe_io(&e))),
+            Err(e) => Outcome::fail(format!("cannot read: {}", super::net::describe_io(&e))),
         }
     }
 
@@ -184,7 +189,7 @@ mod tests {
         assert_eq!(old.detail, "newest EHR.dump is 31 h old, limit 26 h");
         assert_eq!(
             p.judge(&file(25 * HOUR + Duration::from_secs(60), 5 << 30, now), now).status,
-            crate::check::Status::Warn
+            crate::outcome::Status::Warn
         );
         let small = p.judge(&file(HOUR, 2048, now), now);
         assert_eq!(small.detail, "newest EHR.dump is 2.0 KiB, below 1.0 MiB");

@@ -7,36 +7,33 @@
 
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
-use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
-use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
-use crate::probe::Probe;
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::human;
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
 /// Plugins print a line; a runaway one must not fill memory.
 const MAX_OUTPUT: usize = 64 * 1024;
 
-/// `[[command]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// The program and its arguments (argv, no shell). A program with a `/` in its name is
-    /// relative to the inventory file; a bare name is looked up in PATH.
-    run: Spanned<Vec<String>>,
+check_table! {
+    /// `[[command]]` as written in the inventory.
+    pub(crate) struct CommandTable {
+        /// The program and its arguments (argv, no shell). A program with a `/` in its name is
+        /// relative to the inventory file; a bare name is looked up in PATH.
+        run: Spanned<Vec<String>>,
+    }
 }
 
 impl Table for CommandTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = CommandProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<CommandProbe>>, ConfigError> {
+        let common = self.common();
         let Some((program, args)) = self.run.get_ref().split_first() else {
             return Err(loader
                 .error(self.run.span(), "run needs a program, like run = [\"/usr/lib/nagios/plugins/check_load\"]"));
@@ -47,8 +44,7 @@ impl Table for CommandTable {
         let program_path = if program.contains('/') { loader.resolve_path(program) } else { PathBuf::from(program) };
         let probe = CommandProbe { program: program_path, args: args.to_vec() };
         let target = self.run.get_ref().join(" ");
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, target, Probe::Command(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -71,8 +67,16 @@ impl Drop for GroupKiller {
     }
 }
 
-impl CommandProbe {
-    pub async fn run(&self) -> Outcome {
+impl RunProbe for CommandProbe {
+    fn kind(&self) -> &'static str {
+        "command"
+    }
+
+    fn timed_out(&self, timeout: Duration) -> Outcome {
+        Outcome::fail(format!("unknown: still running after {}, killed", human::limit(timeout)))
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
         let mut command = tokio::process::Command::new(&self.program);
         command
             .args(&self.args)
@@ -87,7 +91,7 @@ impl CommandProbe {
                 return Outcome::fail(format!(
                     "unknown: cannot run {}: {}",
                     self.program.display(),
-                    super::describe_io(&e)
+                    super::net::describe_io(&e)
                 ))
             }
         };

@@ -9,14 +9,12 @@ use std::collections::HashMap;
 use dicom_ul::association::client::ClientAssociationOptions;
 use dicom_ul::association::Error as AssociationError;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
-use serde::Deserialize;
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
-use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::probe::{Budget, Probe};
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
 const VERIFICATION_SOP_CLASS: &str = "1.2.840.10008.1.1";
 const IMPLICIT_VR_LITTLE_ENDIAN: &str = "1.2.840.10008.1.2";
@@ -25,26 +23,23 @@ const C_ECHO_RSP: u16 = 0x8030;
 const NO_DATA_SET: u16 = 0x0101;
 const MESSAGE_ID: u16 = 1;
 
-/// `[[dicom]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DicomTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    host: Spanned<String>,
-    port: u16,
-    /// The peer's AE title; default "ANY-SCP".
-    called_ae: Option<Spanned<String>>,
-    /// Ours; default "ROUNDS". Some PACS only answer AE titles they know.
-    calling_ae: Option<Spanned<String>>,
+check_table! {
+    /// `[[dicom]]` as written in the inventory.
+    pub(crate) struct DicomTable {
+        host: Spanned<String>,
+        port: u16,
+        /// The peer's AE title; default "ANY-SCP".
+        called_ae: Option<Spanned<String>>,
+        /// Ours; default "ROUNDS". Some PACS only answer AE titles they know.
+        calling_ae: Option<Spanned<String>>,
+    }
 }
 
 impl Table for DicomTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = DicomProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<DicomProbe>>, ConfigError> {
+        let common = self.common();
         let ae_title = |value: &Option<Spanned<String>>, default: &str| -> Result<String, ConfigError> {
             let Some(v) = value else { return Ok(default.to_owned()) };
             let title = v.get_ref().trim();
@@ -64,8 +59,7 @@ impl Table for DicomTable {
             calling_ae: ae_title(&self.calling_ae, "ROUNDS")?,
         };
         let target = format!("{}@{host}:{}", probe.called_ae, self.port);
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, target, Probe::Dicom(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -77,8 +71,12 @@ pub struct DicomProbe {
     pub calling_ae: String,
 }
 
-impl DicomProbe {
-    pub async fn run(&self, budget: Budget) -> Outcome {
+impl RunProbe for DicomProbe {
+    fn kind(&self) -> &'static str {
+        "dicom"
+    }
+
+    async fn run(&self, budget: Budget) -> Outcome {
         let start = tokio::time::Instant::now();
         // dicom-ul sets no timeouts of its own: without these a silent peer would only be
         // stopped by the runner, with less to say about where it hung.
@@ -163,9 +161,9 @@ fn pdu_name(pdu: &Pdu) -> &'static str {
 fn describe(error: &AssociationError, budget: Budget) -> String {
     match error {
         AssociationError::Rejected { association_rj, .. } => format!("association rejected: {}", association_rj.source),
-        AssociationError::Connect { source, .. } => super::describe_io(source),
+        AssociationError::Connect { source, .. } => super::net::describe_io(source),
         AssociationError::ToAddress { source, .. } => {
-            format!("cannot resolve: {}", super::lookup_reason(&source.to_string()))
+            format!("cannot resolve: {}", super::net::lookup_reason(source))
         }
         AssociationError::Timeout { .. } => format!("no answer in {}", human::limit(budget.timeout)),
         // An abort in answer to the association request arrives as an "unexpected" PDU.

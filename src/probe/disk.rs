@@ -5,39 +5,36 @@
 //! holds a bind-mounted or nested path.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use serde::Deserialize;
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
-use crate::config::values::{HumanDuration, Threshold};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::config::values::Threshold;
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::probe::Probe;
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
 /// With no threshold given, fail below this share free: a full disk stops an EHR database.
 pub const DEFAULT_MIN_FREE: Threshold = Threshold::Percent(10.0);
 
-/// `[[disk]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiskTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// Any path on the filesystem to check; relative paths are relative to the inventory.
-    path: Spanned<String>,
-    /// Below this: fail. "10%" or a size like "5 GiB".
-    min_free: Option<Threshold>,
-    /// Below this: warn.
-    warn_free: Option<Threshold>,
+check_table! {
+    /// `[[disk]]` as written in the inventory.
+    pub(crate) struct DiskTable {
+        /// Any path on the filesystem to check; relative paths are relative to the inventory.
+        path: Spanned<String>,
+        /// Below this: fail. "10%" or a size like "5 GiB".
+        min_free: Option<Threshold>,
+        /// Below this: warn.
+        warn_free: Option<Threshold>,
+    }
 }
 
 impl Table for DiskTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = DiskProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<DiskProbe>>, ConfigError> {
+        let common = self.common();
         if self.path.get_ref().is_empty() {
             return Err(loader.error(self.path.span(), "path cannot be empty"));
         }
@@ -47,8 +44,7 @@ impl Table for DiskTable {
         };
         let probe = DiskProbe { path: loader.resolve_path(self.path.get_ref()), min_free, warn_free: self.warn_free };
         let target = self.path.get_ref().clone();
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, target, Probe::Disk(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -59,19 +55,29 @@ pub struct DiskProbe {
     pub warn_free: Option<Threshold>,
 }
 
-impl DiskProbe {
-    pub async fn run(&self) -> Outcome {
+impl RunProbe for DiskProbe {
+    fn kind(&self) -> &'static str {
+        "disk"
+    }
+
+    fn timed_out(&self, timeout: Duration) -> Outcome {
+        Outcome::fail(format!("no answer from the filesystem in {}", human::limit(timeout)))
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
         let path = self.path.clone();
-        let space = super::off_the_runtime(move || rustix::fs::statvfs(&path)).await;
+        let space = super::kind::off_the_runtime(move || rustix::fs::statvfs(&path)).await;
         match space {
             None => Outcome::fail("the filesystem check could not be started"),
-            Some(Err(e)) => Outcome::fail(format!("cannot read free space: {}", super::describe_io(&e.into()))),
+            Some(Err(e)) => Outcome::fail(format!("cannot read free space: {}", super::net::describe_io(&e.into()))),
             Some(Ok(st)) => {
                 self.judge(st.f_bavail.saturating_mul(st.f_frsize), st.f_blocks.saturating_mul(st.f_frsize))
             }
         }
     }
+}
 
+impl DiskProbe {
     /// `free` is what unprivileged programs can still write (statvfs's `f_bavail`), which is
     /// what the EHR and the backup job see, not the root-reserved blocks on top.
     fn judge(&self, free: u64, total: u64) -> Outcome {
@@ -92,7 +98,7 @@ mod tests {
     use super::*;
 
     fn free(text: &str) -> Option<Threshold> {
-        #[derive(Deserialize)]
+        #[derive(serde::Deserialize)]
         struct T {
             v: Threshold,
         }
@@ -108,17 +114,17 @@ mod tests {
     #[test]
     fn fails_below_min_and_warns_below_warn() {
         let p = probe("10%", "20%");
-        assert_eq!(p.judge(50 * GIB, 100 * GIB).status, crate::check::Status::Pass);
-        assert_eq!(p.judge(15 * GIB, 100 * GIB).status, crate::check::Status::Warn);
+        assert_eq!(p.judge(50 * GIB, 100 * GIB).status, crate::outcome::Status::Pass);
+        assert_eq!(p.judge(15 * GIB, 100 * GIB).status, crate::outcome::Status::Warn);
         let fail = p.judge(3 * GIB, 100 * GIB);
-        assert_eq!(fail.status, crate::check::Status::Fail);
+        assert_eq!(fail.status, crate::outcome::Status::Fail);
         assert_eq!(fail.detail, "3.0 GiB free of 100.0 GiB (3%), below 10%");
     }
 
     #[test]
     fn sizes_work_as_thresholds() {
         let p = probe("5 GiB", "10 GiB");
-        assert_eq!(p.judge(4 * GIB, 1000 * GIB).status, crate::check::Status::Fail);
-        assert_eq!(p.judge(6 * GIB, 1000 * GIB).status, crate::check::Status::Warn);
+        assert_eq!(p.judge(4 * GIB, 1000 * GIB).status, crate::outcome::Status::Fail);
+        assert_eq!(p.judge(6 * GIB, 1000 * GIB).status, crate::outcome::Status::Warn);
     }
 }

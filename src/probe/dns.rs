@@ -13,37 +13,32 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::net::UdpSocket;
 
-use serde::Deserialize;
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
-use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::probe::Probe;
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
-/// `[[dns]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DnsTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// The name to resolve.
-    host: Spanned<String>,
-    /// Addresses that must be among the answers.
-    #[serde(default)]
-    expect: Vec<Spanned<String>>,
-    /// Ask this DNS server directly ("10.0.0.2", or "10.0.0.2:5353") instead of the system
-    /// resolver.
-    server: Option<Spanned<String>>,
+check_table! {
+    /// `[[dns]]` as written in the inventory.
+    pub(crate) struct DnsTable {
+        /// The name to resolve.
+        host: Spanned<String>,
+        /// Addresses that must be among the answers.
+        #[serde(default)]
+        expect: Vec<Spanned<String>>,
+        /// Ask this DNS server directly ("10.0.0.2", or "10.0.0.2:5353") instead of the system
+        /// resolver.
+        server: Option<Spanned<String>>,
+    }
 }
 
 impl Table for DnsTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = DnsProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<DnsProbe>>, ConfigError> {
+        let common = self.common();
         let host = self.host.get_ref().trim().trim_end_matches('.').to_owned();
         if host.is_empty() || host.contains(['/', ':', ' ']) {
             return Err(loader.error(self.host.span(), "host is a name to resolve, like \"ehr.clinic.local\""));
@@ -69,9 +64,8 @@ impl Table for DnsTable {
             Some(s) => format!("{host} @{s}"),
             None => host.clone(),
         };
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
         let probe = DnsProbe { host, expect, server };
-        loader.single(&common, target, Probe::Dns(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -88,12 +82,19 @@ pub struct DnsProbe {
     pub server: Option<SocketAddr>,
 }
 
-impl DnsProbe {
-    pub async fn run(&self) -> Outcome {
+impl RunProbe for DnsProbe {
+    fn kind(&self) -> &'static str {
+        "dns"
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
         let start = tokio::time::Instant::now();
         let answers = match self.server {
             Some(server) => ask_server(server, &self.host).await,
-            None => super::resolve(&self.host, 0).await.map(|addrs| addrs.iter().map(|a| a.ip()).collect()),
+            None => super::net::resolve(&self.host, 0)
+                .await
+                .map(|addrs| addrs.iter().map(|a| a.ip()).collect())
+                .map_err(|e| e.to_string()),
         };
         let answers = match answers {
             Ok(answers) => answers,
@@ -114,7 +115,7 @@ async fn ask_server(server: SocketAddr, host: &str) -> Result<BTreeSet<IpAddr>, 
     socket
         .connect(server)
         .await
-        .map_err(|e| format!("cannot reach DNS server {server}: {}", super::describe_io(&e)))?;
+        .map_err(|e| format!("cannot reach DNS server {server}: {}", super::net::describe_io(&e)))?;
     let mut answers = BTreeSet::new();
     let mut first_error = None;
     for (n, record_type) in [RecordType::A, RecordType::AAAA].into_iter().enumerate() {
@@ -127,7 +128,7 @@ async fn ask_server(server: SocketAddr, host: &str) -> Result<BTreeSet<IpAddr>, 
             .set_recursion_desired(true)
             .add_query(Query::query(name.clone(), record_type));
         let bytes = query.to_vec().map_err(|e| format!("cannot encode the DNS query: {e}"))?;
-        let no_answer = |e: std::io::Error| format!("DNS server {server}: {}", super::describe_io(&e));
+        let no_answer = |e: std::io::Error| format!("DNS server {server}: {}", super::net::describe_io(&e));
         socket.send(&bytes).await.map_err(no_answer)?;
         let response = loop {
             let mut buf = [0u8; 4096];

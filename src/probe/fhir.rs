@@ -8,52 +8,48 @@ use std::sync::Arc;
 
 use reqwest::header::{HeaderValue, ACCEPT};
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::Value;
 use toml::Spanned;
 
-use crate::check::Severity;
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
-use crate::probe::http::{self, BodyJudge, EndpointProbe};
-use crate::probe::Probe;
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::outcome::Outcome;
+use crate::probe::endpoint::{self, BodyJudge, EndpointProbe};
+use crate::probe::kind::{Budget, RunProbe};
 
 /// CapabilityStatements of large servers run to a few MiB; more than this is not one.
 const MAX_CAPABILITY_STATEMENT: u64 = 16 * 1024 * 1024;
 
-/// `[[fhir]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FhirTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// The FHIR base URL, like "https://fhir.clinic.local/r4"; may use `${VAR}`.
-    base: Spanned<String>,
-    /// If set, CapabilityStatement.fhirVersion must equal it (e.g. "4.0.1").
-    fhir_version: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<Spanned<String>, Spanned<String>>,
-    ca_file: Option<Spanned<String>>,
-    cert_warn_days: Option<u32>,
-    cert_crit_days: Option<u32>,
-    warn_latency: Option<HumanDuration>,
-    max_body: Option<Size>,
+check_table! {
+    /// `[[fhir]]` as written in the inventory.
+    pub(crate) struct FhirTable {
+        /// The FHIR base URL, like "https://fhir.clinic.local/r4"; may use `${VAR}`.
+        base: Spanned<String>,
+        /// If set, CapabilityStatement.fhirVersion must equal it (e.g. "4.0.1").
+        fhir_version: Option<String>,
+        #[serde(default)]
+        headers: BTreeMap<Spanned<String>, Spanned<String>>,
+        ca_file: Option<Spanned<String>>,
+        cert_warn_days: Option<u32>,
+        cert_crit_days: Option<u32>,
+        warn_latency: Option<HumanDuration>,
+        max_body: Option<Size>,
+    }
 }
 
 impl Table for FhirTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
-        let mut base = http::parse_url(loader, &self.base)?;
+    type Probe = FhirProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<FhirProbe>>, ConfigError> {
+        let common = self.common();
+        let mut base = endpoint::parse_url(loader, &self.base)?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
         let url =
             base.join("metadata").map_err(|e| loader.error(self.base.span(), format!("invalid base URL: {e}")))?;
-        let (mut headers, secret_headers) = http::parse_headers(loader, &self.headers)?;
+        let (mut headers, secret_headers) = endpoint::parse_headers(loader, &self.headers)?;
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static("application/fhir+json"));
         let probe = EndpointProbe {
             url,
@@ -62,7 +58,7 @@ impl Table for FhirTable {
             contains: None,
             headers,
             secret_headers,
-            max_redirects: http::DEFAULT_MAX_REDIRECTS,
+            max_redirects: endpoint::DEFAULT_MAX_REDIRECTS,
             max_body: self.max_body.map_or(MAX_CAPABILITY_STATEMENT, |s| s.0),
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
@@ -70,8 +66,21 @@ impl Table for FhirTable {
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
         };
         let target = self.base.get_ref().clone();
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, target, Probe::Fhir(probe))
+        loader.single(&common, target, FhirProbe(probe))
+    }
+}
+
+/// An endpoint probe of a FHIR server's `/metadata`, reported as kind "fhir".
+#[derive(Debug)]
+pub(crate) struct FhirProbe(EndpointProbe);
+
+impl RunProbe for FhirProbe {
+    fn kind(&self) -> &'static str {
+        "fhir"
+    }
+
+    async fn run(&self, budget: Budget) -> Outcome {
+        self.0.run(budget).await
     }
 }
 

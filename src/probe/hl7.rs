@@ -7,15 +7,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
-use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::probe::Probe;
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
 const START: u8 = 0x0B;
 const END: [u8; 2] = [0x1C, 0x0D];
@@ -23,29 +21,26 @@ const END: [u8; 2] = [0x1C, 0x0D];
 const MAX_ANSWER: usize = 1024 * 1024;
 pub const DEFAULT_MESSAGE_TYPE: &str = "NMD^N02";
 
-/// `[[hl7]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Hl7Table {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    host: Spanned<String>,
-    port: u16,
-    /// MSH-3, MSH-4, MSH-5, MSH-6.
-    sending_app: Option<Spanned<String>>,
-    sending_facility: Option<Spanned<String>>,
-    receiving_app: Option<Spanned<String>>,
-    receiving_facility: Option<Spanned<String>>,
-    /// MSH-9, like "ADT^A01"; default NMD^N02.
-    message_type: Option<Spanned<String>>,
+check_table! {
+    /// `[[hl7]]` as written in the inventory.
+    pub(crate) struct Hl7Table {
+        host: Spanned<String>,
+        port: u16,
+        /// MSH-3, MSH-4, MSH-5, MSH-6.
+        sending_app: Option<Spanned<String>>,
+        sending_facility: Option<Spanned<String>>,
+        receiving_app: Option<Spanned<String>>,
+        receiving_facility: Option<Spanned<String>>,
+        /// MSH-9, like "ADT^A01"; default NMD^N02.
+        message_type: Option<Spanned<String>>,
+    }
 }
 
 impl Table for Hl7Table {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = Hl7Probe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<Hl7Probe>>, ConfigError> {
+        let common = self.common();
         let field =
             |value: &Option<Spanned<String>>, default: &str| -> Result<String, ConfigError> {
                 match value {
@@ -75,8 +70,7 @@ impl Table for Hl7Table {
             message_type,
         };
         let target = format!("{host}:{}", self.port);
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, target, Probe::Hl7(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -91,9 +85,13 @@ pub struct Hl7Probe {
     pub message_type: String,
 }
 
-impl Hl7Probe {
-    pub async fn run(&self) -> Outcome {
-        let mut stream = match super::connect(&self.host, self.port).await {
+impl RunProbe for Hl7Probe {
+    fn kind(&self) -> &'static str {
+        "hl7"
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
+        let mut stream = match super::net::connect(&self.host, self.port).await {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
@@ -101,7 +99,7 @@ impl Hl7Probe {
         let control_id = control_id();
         let message = self.message(&control_id, SystemTime::now());
         if let Err(e) = stream.write_all(&frame(&message)).await {
-            return Outcome::fail(format!("sending the message failed: {}", super::describe_io(&e)));
+            return Outcome::fail(format!("sending the message failed: {}", super::net::describe_io(&e)));
         }
         let answer = match read_frame(&mut stream).await {
             Ok(answer) => answer,
@@ -110,7 +108,9 @@ impl Hl7Probe {
         let elapsed = human::duration(start.elapsed());
         judge_ack(&answer, &control_id, &elapsed)
     }
+}
 
+impl Hl7Probe {
     /// An HL7 v2.5.1 message of one MSH segment.
     fn message(&self, control_id: &str, now: SystemTime) -> String {
         format!(
@@ -149,8 +149,10 @@ async fn read_frame(stream: &mut tokio::net::TcpStream) -> Result<String, String
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let n =
-            stream.read(&mut buf).await.map_err(|e| format!("reading the ACK failed: {}", super::describe_io(&e)))?;
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("reading the ACK failed: {}", super::net::describe_io(&e)))?;
         if n == 0 {
             return Err(if answer.is_empty() {
                 "the engine closed the connection without an ACK".into()

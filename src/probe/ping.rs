@@ -9,21 +9,25 @@ use std::net::IpAddr;
 
 use surge_ping::{Client, Config, IcmpPacket, PingIdentifier, PingSequence, SurgeError, ICMP};
 
-use crate::check::Outcome;
 use crate::human;
-use crate::probe::Budget;
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
 const ECHO_REPLY_V4: u8 = 0;
 const ECHO_REPLY_V6: u8 = 129;
 const PAYLOAD: &[u8] = b"rounds morning check";
 
 #[derive(Debug)]
-pub struct PingProbe {
+pub(crate) struct PingProbe {
     pub host: String,
 }
 
-impl PingProbe {
-    pub async fn run(&self, budget: Budget) -> Outcome {
+impl RunProbe for PingProbe {
+    fn kind(&self) -> &'static str {
+        "ping"
+    }
+
+    async fn run(&self, budget: Budget) -> Outcome {
         let ip = match resolve(&self.host).await {
             Ok(ip) => ip,
             Err(why) => return Outcome::fail(why),
@@ -55,7 +59,7 @@ impl PingProbe {
 }
 
 async fn resolve(host: &str) -> Result<IpAddr, String> {
-    let addrs = super::resolve(host, 0).await?;
+    let addrs = super::net::resolve(host, 0).await.map_err(|e| e.to_string())?;
     addrs.first().map(|a| a.ip()).ok_or_else(|| format!("{host} resolved to no address"))
 }
 

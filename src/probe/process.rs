@@ -3,38 +3,32 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use serde::Deserialize;
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
-use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
-use crate::probe::Probe;
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
-/// `[[process]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProcessTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// The program's name, like "restic" or "postgres".
-    process: Spanned<String>,
+check_table! {
+    /// `[[process]]` as written in the inventory.
+    pub(crate) struct ProcessTable {
+        /// The program's name, like "restic" or "postgres".
+        process: Spanned<String>,
+    }
 }
 
 impl Table for ProcessTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = ProcessProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<ProcessProbe>>, ConfigError> {
+        let common = self.common();
         let wanted = self.process.get_ref().trim().to_owned();
         if wanted.is_empty() || wanted.contains('/') {
             return Err(loader.error(self.process.span(), "process is a program name like \"restic\", not a path"));
         }
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
         let target = format!("process {wanted}");
-        loader.single(&common, target, Probe::Process(ProcessProbe { wanted }))
+        loader.single(&common, target, ProcessProbe { wanted })
     }
 }
 
@@ -43,10 +37,14 @@ pub struct ProcessProbe {
     pub wanted: String,
 }
 
-impl ProcessProbe {
-    pub async fn run(&self) -> Outcome {
+impl RunProbe for ProcessProbe {
+    fn kind(&self) -> &'static str {
+        "process"
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
         let wanted = self.wanted.clone();
-        match super::off_the_runtime(move || find(&wanted)).await {
+        match super::kind::off_the_runtime(move || find(&wanted)).await {
             Some(Ok(pids)) if pids.is_empty() => Outcome::fail(format!("no process named {} is running", self.wanted)),
             Some(Ok(pids)) => {
                 let shown: Vec<String> = pids.iter().take(5).map(u32::to_string).collect();

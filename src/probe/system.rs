@@ -1,35 +1,31 @@
 //! `[[system]]`: this machine's memory, load and swap, through sysinfo.
 
-use serde::Deserialize;
 use sysinfo::{CpuRefreshKind, RefreshKind, System};
 use toml::Spanned;
 
-use crate::check::{Outcome, Severity};
-use crate::config::values::{HumanDuration, Threshold};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::config::values::Threshold;
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::probe::Probe;
+use crate::outcome::Outcome;
+use crate::probe::kind::{Budget, RunProbe};
 
-/// `[[system]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SystemTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// Less memory available than this: fail. "10%" or a size.
-    min_memory_available: Option<Threshold>,
-    /// 5-minute load average divided by CPUs above this: fail.
-    max_load_per_cpu: Option<Spanned<f64>>,
-    /// More swap in use than this: fail. "50%" of the swap space, or a size.
-    max_swap_used: Option<Threshold>,
+check_table! {
+    /// `[[system]]` as written in the inventory.
+    pub(crate) struct SystemTable {
+        /// Less memory available than this: fail. "10%" or a size.
+        min_memory_available: Option<Threshold>,
+        /// 5-minute load average divided by CPUs above this: fail.
+        max_load_per_cpu: Option<Spanned<f64>>,
+        /// More swap in use than this: fail. "50%" of the swap space, or a size.
+        max_swap_used: Option<Threshold>,
+    }
 }
 
 impl Table for SystemTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = SystemProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<SystemProbe>>, ConfigError> {
+        let common = self.common();
         if let Some(load) = self.max_load_per_cpu.as_ref().filter(|l| !l.get_ref().is_finite() || *l.get_ref() <= 0.0) {
             return Err(loader.error(load.span(), "max_load_per_cpu must be more than 0, like 2.0"));
         }
@@ -38,8 +34,7 @@ impl Table for SystemTable {
             max_load_per_cpu: self.max_load_per_cpu.map(Spanned::into_inner),
             max_swap_used: self.max_swap_used,
         };
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, "this machine".into(), Probe::System(probe))
+        loader.single(&common, "this machine".into(), probe)
     }
 }
 
@@ -61,15 +56,21 @@ struct Reading {
     load_per_cpu: Option<f64>,
 }
 
-impl SystemProbe {
-    pub async fn run(&self) -> Outcome {
-        match super::off_the_runtime(read_machine).await {
+impl RunProbe for SystemProbe {
+    fn kind(&self) -> &'static str {
+        "system"
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
+        match super::kind::off_the_runtime(read_machine).await {
             Some(Ok(reading)) => self.judge(&reading),
             Some(Err(why)) => Outcome::fail(why),
             None => Outcome::fail("the system check could not be started"),
         }
     }
+}
 
+impl SystemProbe {
     fn judge(&self, r: &Reading) -> Outcome {
         let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
         let memory = format!(

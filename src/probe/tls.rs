@@ -4,36 +4,31 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use rustls::pki_types::ServerName;
-use serde::Deserialize;
 use toml::Spanned;
 
 use crate::certs::{self, CertInfo, CertLimits, Trust};
-use crate::check::{Outcome, Severity, Status};
-use crate::config::values::HumanDuration;
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
-use crate::probe::Probe;
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::outcome::{Outcome, Status};
+use crate::probe::kind::{Budget, RunProbe};
 
-/// `[[tls]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// Host name (checked against the certificate, and sent as SNI) or IP address.
-    host: Spanned<String>,
-    port: u16,
-    /// Extra trusted CA (PEM), relative to the inventory file.
-    ca_file: Option<Spanned<String>>,
-    cert_warn_days: Option<u32>,
-    cert_crit_days: Option<u32>,
+check_table! {
+    /// `[[tls]]` as written in the inventory.
+    pub(crate) struct TlsTable {
+        /// Host name (checked against the certificate, and sent as SNI) or IP address.
+        host: Spanned<String>,
+        port: u16,
+        /// Extra trusted CA (PEM), relative to the inventory file.
+        ca_file: Option<Spanned<String>>,
+        cert_warn_days: Option<u32>,
+        cert_crit_days: Option<u32>,
+    }
 }
 
 impl Table for TlsTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = TlsProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<TlsProbe>>, ConfigError> {
+        let common = self.common();
         let host = self.host.get_ref().trim().to_owned();
         let server_name = ServerName::try_from(host.clone())
             .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;
@@ -44,9 +39,8 @@ impl Table for TlsTable {
             trust: loader.trust(self.ca_file.as_ref())?,
             limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days),
         };
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
         let target = format!("{host}:{}", self.port);
-        loader.single(&common, target, Probe::Tls(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -59,9 +53,13 @@ pub struct TlsProbe {
     pub limits: CertLimits,
 }
 
-impl TlsProbe {
-    pub async fn run(&self) -> Outcome {
-        let stream = match super::connect(&self.host, self.port).await {
+impl RunProbe for TlsProbe {
+    fn kind(&self) -> &'static str {
+        "tls"
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
+        let stream = match super::net::connect(&self.host, self.port).await {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
@@ -71,7 +69,7 @@ impl TlsProbe {
         };
         let Some(handshake) = seen else {
             // The server never showed a certificate: not TLS on this port, or it hung up.
-            let why = ended.err().map_or_else(|| "no certificate".to_owned(), |e| super::describe_io(&e));
+            let why = ended.err().map_or_else(|| "no certificate".to_owned(), |e| super::net::describe_io(&e));
             return Outcome::fail(format!("TLS handshake failed: {why}"));
         };
         let verdict = certs::assess(&handshake, self.limits, SystemTime::now());
@@ -81,7 +79,7 @@ impl TlsProbe {
         };
         match (ended, verdict.status) {
             (Err(e), Status::Pass | Status::Warn) => {
-                Outcome::fail(format!("TLS handshake failed: {}", super::describe_io(&e)))
+                Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e)))
             }
             (_, status) => Outcome { status, detail },
         }

@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
-use super::Reporter;
-use crate::check::{RunReport, Summary};
+use super::reporter::Reporter;
+use crate::runner::results::{RunReport, Summary};
 
-pub struct JsonReporter;
+pub(crate) struct JsonReporter;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -37,19 +37,19 @@ impl Reporter for JsonReporter {
             version: 1,
             started_at: humantime::format_rfc3339_millis(report.started_at).to_string(),
             duration_ms: report.duration.as_millis(),
-            summary: report.summary(),
+            summary: report.summary,
             checks: report
                 .results
                 .iter()
                 .map(|r| CheckJson {
-                    name: &r.name,
+                    name: &r.meta.name,
                     kind: r.kind,
-                    target: &r.target,
+                    target: &r.meta.target,
                     status: r.status.as_str(),
-                    severity: r.severity.as_str(),
+                    severity: r.meta.severity.as_str(),
                     detail: &r.detail,
                     duration_ms: r.duration.as_millis(),
-                    tags: &r.tags,
+                    tags: &r.meta.tags,
                 })
                 .collect(),
         };

@@ -2,21 +2,20 @@
 
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
-use super::{summary_line, ReportOptions, Reporter};
-use crate::check::{RunReport, Status};
+use super::reporter::{summary_line, ReportOptions, Reporter};
 use crate::human;
+use crate::outcome::Status;
+use crate::runner::results::RunReport;
 
 /// Narrower terminals get the table unwrapped: long lines beat unreadable columns.
 const MIN_WRAP_WIDTH: u16 = 60;
 
-pub struct TableReporter {
+pub(crate) struct TableReporter {
     pub options: ReportOptions,
 }
 
 impl Reporter for TableReporter {
     fn render(&self, report: &RunReport) -> Vec<u8> {
-        let rows: Vec<_> =
-            report.results.iter().filter(|r| !(self.options.quiet && r.status == Status::Pass)).collect();
         let mut table = Table::new();
         if self.options.color {
             // Box drawing and colour on a terminal, wrapped to its width when that is known
@@ -30,12 +29,12 @@ impl Reporter for TableReporter {
             table.load_style(presets::ASCII_FULL_CONDENSED).force_no_tty();
         }
         table.set_header(["status", "check", "kind", "target", "detail", "time"]);
-        for r in &rows {
+        for r in &report.results {
             table.add_row(vec![
                 self.status_cell(r.status),
-                Cell::new(&r.name),
+                Cell::new(&r.meta.name),
                 Cell::new(r.kind),
-                Cell::new(&r.target),
+                Cell::new(&r.meta.target),
                 Cell::new(&r.detail),
                 Cell::new(human::duration(r.duration)),
             ]);
@@ -46,7 +45,7 @@ impl Reporter for TableReporter {
             out.push_str(&summary);
             out.push('\n');
         }
-        if !rows.is_empty() {
+        if !report.results.is_empty() {
             out.push_str(&table.to_string());
             out.push('\n');
         }

@@ -1,37 +1,28 @@
-//! Reporters over fixed results: exact output, so a change in format is a visible diff.
+//! Reporters over fixed results: exact output pinned by snapshots, so a change in format is
+//! a reviewed diff (`cargo insta review`).
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::reporter::summary_line;
 use super::*;
-use crate::check::{CheckResult, Severity, Status};
-
-fn result(name: &str, status: Status, detail: &str) -> CheckResult {
-    CheckResult {
-        name: name.into(),
-        kind: "endpoint",
-        target: "https://ehr.example.org/health".into(),
-        severity: Severity::Critical,
-        tags: vec!["ehr".into()],
-        status,
-        detail: detail.into(),
-        duration: Duration::from_millis(12),
-    }
-}
+use crate::outcome::Status;
+use crate::runner::results::tests::result;
+use crate::runner::results::RunReport;
 
 fn report() -> RunReport {
-    RunReport {
-        started_at: UNIX_EPOCH + Duration::from_secs(1_795_000_000),
-        duration: Duration::from_millis(1200),
-        results: vec![
+    RunReport::new(
+        UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+        Duration::from_millis(1200),
+        vec![
             result("EHR portal", Status::Pass, "200 OK in 12 ms"),
             result("FHIR API", Status::Fail, "500 Internal Server Error, expected 2xx"),
             result("lab", Status::Warn, "certificate expires in 5 days (2026-11-29), warn below 30 days"),
         ],
-    }
+    )
 }
 
-fn render(format: Format, options: ReportOptions) -> String {
-    String::from_utf8(reporter_for(format, options).render(&report())).unwrap()
+fn render(format: Format, options: ReportOptions, report: &RunReport) -> String {
+    String::from_utf8(reporter_for(format, options).render(report)).unwrap()
 }
 
 #[test]
@@ -40,48 +31,49 @@ fn summary_counts_in_words() {
 }
 
 #[test]
-fn plain_table_has_no_escape_codes_and_every_row() {
-    let out = render(Format::Table, ReportOptions::default());
+fn plain_table() {
+    let out = render(Format::Table, ReportOptions::default(), &report());
     assert!(!out.contains('\x1b'), "{out}");
-    for needle in ["PASS", "FAIL", "WARN", "EHR portal", "500 Internal Server Error, expected 2xx", "12 ms"] {
-        assert!(out.contains(needle), "{needle} missing in\n{out}");
-    }
-    assert!(out.ends_with("1 failed, 1 warning, 1 passed in 1.2 s\n"), "{out}");
+    insta::assert_snapshot!(out);
 }
 
 #[test]
 fn colour_table_colours_the_status() {
-    let out = render(Format::Table, ReportOptions { color: true, ..ReportOptions::default() });
+    let out = render(Format::Table, ReportOptions { color: true, ..ReportOptions::default() }, &report());
     assert!(out.contains("\x1b["), "{out}");
 }
 
 #[test]
-fn quiet_table_leaves_out_passing_checks() {
-    let out = render(Format::Table, ReportOptions { quiet: true, ..ReportOptions::default() });
+fn quiet_table_shows_what_the_filter_kept_and_the_whole_summary() {
+    let mut report = report();
+    report.keep_only_attention();
+    let out = render(Format::Table, ReportOptions::default(), &report);
     assert!(!out.contains("EHR portal"), "{out}");
-    assert!(out.contains("FHIR API"), "{out}");
+    insta::assert_snapshot!(out);
 }
 
 #[test]
 fn summary_first_for_mail() {
-    let out = render(Format::Table, ReportOptions { summary_first: true, ..ReportOptions::default() });
+    let out = render(Format::Table, ReportOptions { summary_first: true, ..ReportOptions::default() }, &report());
     assert!(out.starts_with("1 failed, 1 warning, 1 passed in 1.2 s\n"), "{out}");
+    insta::assert_snapshot!(out);
 }
 
 #[test]
-fn json_document_has_the_documented_shape() {
-    let out = render(Format::Json, ReportOptions::default());
+fn json_document() {
+    let out = render(Format::Json, ReportOptions::default(), &report());
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["version"], 1);
     assert_eq!(v["started_at"], "2026-11-18T11:06:40.000Z");
-    assert_eq!(v["duration_ms"], 1200);
     assert_eq!(v["summary"], serde_json::json!({"total": 3, "pass": 1, "warn": 1, "fail": 1}));
-    let check = &v["checks"][1];
-    assert_eq!(check["name"], "FHIR API");
-    assert_eq!(check["status"], "fail");
-    assert_eq!(check["severity"], "critical");
-    assert_eq!(check["kind"], "endpoint");
-    assert_eq!(check["duration_ms"], 12);
-    assert_eq!(check["tags"], serde_json::json!(["ehr"]));
-    assert_eq!(check["target"], "https://ehr.example.org/health");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn quiet_json_is_a_whole_document_with_every_check_counted() {
+    let mut report = report();
+    report.keep_only_attention();
+    let v: serde_json::Value = serde_json::from_str(&render(Format::Json, ReportOptions::default(), &report)).unwrap();
+    assert_eq!(v["checks"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["summary"]["total"], 3);
 }

@@ -4,25 +4,29 @@
 //! timeout. A run therefore takes about as long as its slowest check, never the sum, and a
 //! server that hangs costs exactly its timeout.
 
+pub(crate) mod results;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::check::{Check, CheckResult, Outcome, RunReport};
-use crate::probe::Budget;
+use self::results::{CheckResult, RunReport};
+use crate::outcome::Outcome;
+use crate::probe::kind::Budget;
+use crate::probe::Check;
 use crate::secrets::Secrets;
 
 #[derive(Debug, Clone, Copy)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     pub concurrency: usize,
     /// For checks without a `timeout` of their own.
     pub default_timeout: Duration,
 }
 
 /// Probes `checks` and returns one result per check, in the same order.
-pub async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secrets) -> RunReport {
+pub(crate) async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secrets) -> RunReport {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let checks: Arc<[Check]> = checks.into();
@@ -50,26 +54,23 @@ pub async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secrets) -> 
         .zip(checks.iter())
         .map(|(result, check)| {
             let mut result = result.unwrap_or_else(|| {
-                CheckResult::new(
-                    check,
-                    Outcome::fail("internal error: the probe crashed (please report this)"),
-                    Duration::ZERO,
-                )
+                let crashed = Outcome::fail("internal error: the probe crashed (please report this)");
+                CheckResult::new(&check.meta, check.kind(), crashed, Duration::ZERO)
             });
             result.detail = secrets.redact(&result.detail);
             result
         })
         .collect();
 
-    RunReport { started_at, duration: clock.elapsed(), results }
+    RunReport::new(started_at, clock.elapsed(), results)
 }
 
 async fn run_one(check: &Check, default_timeout: Duration) -> CheckResult {
-    let budget = Budget::starting_now(check.timeout.unwrap_or(default_timeout));
+    let budget = Budget::starting_now(check.meta.timeout.unwrap_or(default_timeout));
     let start = Instant::now();
     let outcome = match tokio::time::timeout_at(budget.deadline, check.probe.run(budget)).await {
         Ok(outcome) => outcome,
         Err(_) => check.probe.timed_out(budget.timeout),
     };
-    CheckResult::new(check, outcome, start.elapsed())
+    CheckResult::new(&check.meta, check.kind(), outcome, start.elapsed())
 }

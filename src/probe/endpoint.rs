@@ -16,12 +16,13 @@ use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::certs::{self, CertLimits, CertVerdict, Recorder, Trust};
-use crate::check::{Outcome, Severity};
+use crate::certs::{self, CertLimits, CertVerdict, HttpClient, Recorder, Trust};
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{CommonKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::probe::{Budget, Probe};
+use crate::outcome::{Outcome, Status};
+use crate::probe::kind::{Budget, RunProbe};
+use crate::probe::net::{LookupError, SystemResolver};
 
 /// Read at most this much of a body by default: enough for any health page, and a cap on
 /// memory when a server streams without end.
@@ -37,39 +38,36 @@ pub enum MethodKey {
     Head,
 }
 
-/// `[[endpoint]]` as written in the inventory.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointTable {
-    name: Spanned<String>,
-    #[serde(default)]
-    severity: Severity,
-    #[serde(default)]
-    tags: Vec<String>,
-    timeout: Option<HumanDuration>,
-    /// `http://` or `https://`; may use `${VAR}`.
-    url: Spanned<String>,
-    #[serde(default)]
-    method: MethodKey,
-    /// Accepted status codes; default any 2xx.
-    expect_status: Option<Spanned<Vec<u16>>>,
-    /// Text that must appear in the body (within `max_body`).
-    contains: Option<String>,
-    /// Request headers; values may use `${VAR}` for tokens.
-    #[serde(default)]
-    headers: BTreeMap<Spanned<String>, Spanned<String>>,
-    max_redirects: Option<usize>,
-    max_body: Option<Size>,
-    warn_latency: Option<HumanDuration>,
-    ca_file: Option<Spanned<String>>,
-    cert_warn_days: Option<u32>,
-    cert_crit_days: Option<u32>,
-    /// JSON Pointer -> expected value, checked on the body parsed as JSON.
-    json: Option<BTreeMap<Spanned<String>, toml::Value>>,
+check_table! {
+    /// `[[endpoint]]` as written in the inventory.
+    pub(crate) struct EndpointTable {
+        /// `http://` or `https://`; may use `${VAR}`.
+        url: Spanned<String>,
+        #[serde(default)]
+        method: MethodKey,
+        /// Accepted status codes; default any 2xx.
+        expect_status: Option<Spanned<Vec<u16>>>,
+        /// Text that must appear in the body (within `max_body`).
+        contains: Option<String>,
+        /// Request headers; values may use `${VAR}` for tokens.
+        #[serde(default)]
+        headers: BTreeMap<Spanned<String>, Spanned<String>>,
+        max_redirects: Option<usize>,
+        max_body: Option<Size>,
+        warn_latency: Option<HumanDuration>,
+        ca_file: Option<Spanned<String>>,
+        cert_warn_days: Option<u32>,
+        cert_crit_days: Option<u32>,
+        /// JSON Pointer -> expected value, checked on the body parsed as JSON.
+        json: Option<BTreeMap<Spanned<String>, toml::Value>>,
+    }
 }
 
 impl Table for EndpointTable {
-    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned>, ConfigError> {
+    type Probe = EndpointProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<EndpointProbe>>, ConfigError> {
+        let common = self.common();
         let url = parse_url(loader, &self.url)?;
         let (headers, secret_headers) = parse_headers(loader, &self.headers)?;
         let expect_status = match &self.expect_status {
@@ -99,8 +97,7 @@ impl Table for EndpointTable {
         };
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();
-        let common = CommonKeys { name: self.name, severity: self.severity, tags: self.tags, timeout: self.timeout };
-        loader.single(&common, target, Probe::Endpoint(probe))
+        loader.single(&common, target, probe)
     }
 }
 
@@ -215,8 +212,21 @@ struct Answer {
     elapsed: Duration,
     /// Every URL visited, the first included.
     hops: Vec<Url>,
-    /// The leaf certificate (DER) of every https hop.
-    leaves: Vec<Vec<u8>>,
+    /// The certificate every https hop showed.
+    shown: Vec<Shown>,
+}
+
+/// A leaf certificate one hop's connection showed, with the recorder of that server's
+/// handshakes: together they name the chains this very server presented.
+struct Shown {
+    recorder: Arc<Recorder>,
+    leaf: Vec<u8>,
+}
+
+impl PartialEq for Shown {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.recorder, &other.recorder) && self.leaf == other.leaf
+    }
 }
 
 enum Body {
@@ -224,34 +234,43 @@ enum Body {
     TooLarge,
 }
 
-impl EndpointProbe {
-    pub async fn run(&self, budget: Budget) -> Outcome {
-        let (client, recorder) = match self.trust.http_client() {
-            Ok(c) => c,
-            Err(why) => return Outcome::fail(why),
-        };
-        let answer = match self.fetch(&client, budget).await {
+impl RunProbe for EndpointProbe {
+    fn kind(&self) -> &'static str {
+        "endpoint"
+    }
+
+    async fn run(&self, budget: Budget) -> Outcome {
+        let answer = match self.fetch(budget).await {
             Ok(answer) => answer,
             Err(outcome) => return outcome,
         };
         let http = self.judge_answer(&answer);
-        match self.judge_certificates(&recorder, &answer.leaves) {
+        match judge_certificates(&answer.shown, self.cert_limits) {
             Some(cert) => {
-                Outcome { status: http.status.max(cert.status), detail: format!("{}; {}", http.detail, cert.text) }
+                Outcome { status: http.status.worst(cert.status), detail: format!("{}; {}", http.detail, cert.text) }
             }
             None => http,
         }
     }
+}
 
-    async fn fetch(&self, client: &reqwest::Client, budget: Budget) -> Result<Answer, Outcome> {
+impl EndpointProbe {
+    /// The shared client for `url`'s server: one per server and trust store.
+    fn client_for(&self, url: &Url) -> Result<HttpClient, Outcome> {
+        let origin = url.origin().ascii_serialization();
+        self.trust.http_client(&origin, |builder| builder.dns_resolver(Arc::new(SystemResolver))).map_err(Outcome::fail)
+    }
+
+    async fn fetch(&self, budget: Budget) -> Result<Answer, Outcome> {
         let start = tokio::time::Instant::now();
         let no_answer = || Outcome::fail(format!("no answer in {}", human::limit(budget.timeout)));
         let mut hops = vec![self.url.clone()];
-        let mut leaves: Vec<Vec<u8>> = Vec::new();
+        let mut shown: Vec<Shown> = Vec::new();
         let mut method = self.method.clone();
         let mut headers = self.headers.clone();
         loop {
             let url = hops.last().cloned().unwrap_or_else(|| self.url.clone());
+            let (client, recorder) = self.client_for(&url)?;
             let request = client.request(method.clone(), url.clone()).headers(headers.clone()).send();
             let response = match tokio::time::timeout_at(budget.deadline, request).await {
                 Err(_) => return Err(no_answer()),
@@ -259,8 +278,9 @@ impl EndpointProbe {
                 Ok(Ok(r)) => r,
             };
             if let Some(leaf) = response.extensions().get::<TlsInfo>().and_then(TlsInfo::peer_certificate) {
-                if !leaves.iter().any(|l| l == leaf) {
-                    leaves.push(leaf.to_vec());
+                let hop = Shown { recorder, leaf: leaf.to_vec() };
+                if !shown.contains(&hop) {
+                    shown.push(hop);
                 }
             }
             if let Some(next) = redirect_target(&response, &url) {
@@ -300,7 +320,7 @@ impl EndpointProbe {
                 }
                 Ok(Ok(body)) => body,
             };
-            return Ok(Answer { status, body, elapsed: start.elapsed(), hops, leaves });
+            return Ok(Answer { status, body, elapsed: start.elapsed(), hops, shown });
         }
     }
 
@@ -381,24 +401,6 @@ impl EndpointProbe {
         }
     }
 
-    /// The worst certificate among all https hops; which host it was is said when there
-    /// were several.
-    fn judge_certificates(&self, recorder: &Recorder, leaves: &[Vec<u8>]) -> Option<CertVerdict> {
-        let handshakes: Vec<_> = leaves.iter().filter_map(|leaf| recorder.handshake_with(leaf)).collect();
-        let several_hosts = handshakes.iter().any(|h| h.server_name != handshakes[0].server_name);
-        let now = SystemTime::now();
-        handshakes
-            .iter()
-            .map(|h| {
-                let mut verdict = certs::assess(h, self.cert_limits, now);
-                if several_hosts {
-                    verdict.text = format!("{}: {}", h.server_name, verdict.text);
-                }
-                verdict
-            })
-            .max_by_key(|v| (v.status, std::cmp::Reverse(v.days_left)))
-    }
-
     async fn request_failed(&self, error: &reqwest::Error, url: &Url) -> Outcome {
         let described = describe_reqwest(error);
         if let Some(reason) = dns_failure(error) {
@@ -419,11 +421,40 @@ impl EndpointProbe {
     async fn diagnose_tls(&self, url: &Url) -> Option<String> {
         let host = tls_name(url);
         let server_name = ServerName::try_from(host.clone()).ok()?;
-        let stream = super::connect(&host, url.port_or_known_default()?).await.ok()?;
+        let stream = super::net::connect(&host, url.port_or_known_default()?).await.ok()?;
         let (seen, _) = certs::handshake(&self.trust, stream, server_name).await.ok()?;
         let handshake = seen.filter(|h| h.error.is_some())?;
         Some(certs::assess(&handshake, self.cert_limits, SystemTime::now()).text)
     }
+}
+
+/// The worst certificate among all https hops; which host it was is said when there were
+/// several. A leaf no recorded handshake explains cannot be vouched for, so it is not a pass.
+fn judge_certificates(shown: &[Shown], limits: CertLimits) -> Option<CertVerdict> {
+    let now = SystemTime::now();
+    let mut handshakes = Vec::new();
+    for hop in shown {
+        let seen = hop.recorder.handshakes_with(&hop.leaf);
+        if seen.is_empty() {
+            return Some(CertVerdict {
+                status: Status::Warn,
+                text: "a certificate was shown on a connection rounds did not see verified; cannot vouch for it".into(),
+                days_left: None,
+            });
+        }
+        handshakes.extend(seen);
+    }
+    let several_hosts = handshakes.iter().any(|h| h.server_name != handshakes[0].server_name);
+    handshakes
+        .iter()
+        .map(|h| {
+            let mut verdict = certs::assess(h, limits, now);
+            if several_hosts {
+                verdict.text = format!("{}: {}", h.server_name, verdict.text);
+            }
+            verdict
+        })
+        .max_by_key(|v| (v.status.rank(), std::cmp::Reverse(v.days_left)))
 }
 
 /// The TLS server name for `url`'s host.
@@ -466,13 +497,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The resolver's reason, when the request failed at DNS.
+/// The resolver's reason, when the request failed at DNS ([`SystemResolver`]'s error).
 fn dns_failure(error: &reqwest::Error) -> Option<String> {
-    let chain = causes(error);
-    chain.iter().any(|c| c.to_string() == "dns error").then(|| {
-        let reason = chain.last().map(|c| c.to_string()).unwrap_or_default();
-        super::lookup_reason(&reason).to_owned()
-    })
+    causes(error).iter().find_map(|c| c.downcast_ref::<LookupError>()).map(|e| e.reason.clone())
 }
 
 fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
@@ -491,13 +518,13 @@ fn describe_reqwest(error: &reqwest::Error) -> String {
     let chain = causes(error);
     if let Some(io) = chain.iter().find_map(|c| c.downcast_ref::<std::io::Error>()) {
         if io.kind() != std::io::ErrorKind::Other {
-            return super::describe_io(io);
+            return super::net::describe_io(io);
         }
     }
+    if chain.iter().filter_map(|c| c.downcast_ref::<hyper::Error>()).any(hyper::Error::is_incomplete_message) {
+        return "the server closed the connection without answering".into();
+    }
     match chain.last() {
-        Some(root) if root.to_string().contains("connection closed before message completed") => {
-            "the server closed the connection without answering".into()
-        }
         Some(root) => root.to_string(),
         None => error.to_string(),
     }

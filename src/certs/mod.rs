@@ -1,0 +1,10 @@
+//! Certificates: whom to trust, what was served, and how a person should hear about it.
+//!
+//! Below `config` (which hands out trust stores) and the probes (which verify through a
+//! [`Recorder`]); imports only `outcome`.
+
+mod trust;
+mod verdict;
+
+pub(crate) use self::trust::{handshake, CertLimits, HttpClient, Recorder, Trust};
+pub(crate) use self::verdict::{assess, CertInfo, CertVerdict};

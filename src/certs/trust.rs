@@ -1,0 +1,237 @@
+//! Whom to trust, and what each handshake showed.
+//!
+//! Both the HTTPS endpoint probe and the TLS probe verify through a [`Recorder`]: it wraps
+//! the real verifier (the system's CAs plus an optional `ca_file`) and keeps the chain of
+//! every handshake, verified or not. That is how a check can say "certificate expired 3 days
+//! ago" rather than "TLS error", report days left on every redirect hop, and name an
+//! intermediate that expires before the leaf.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+/// When a certificate's remaining lifetime becomes news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CertLimits {
+    /// Fewer days left than this: warn. 30 gives a month to order and install a renewal.
+    pub warn_days: u32,
+    /// Fewer days left than this (or expired): fail.
+    pub crit_days: u32,
+}
+
+impl Default for CertLimits {
+    fn default() -> Self {
+        Self { warn_days: 30, crit_days: 7 }
+    }
+}
+
+/// ring, chosen explicitly rather than installed process-wide: it builds faster and smaller
+/// than aws-lc-rs, and no global state means tests and library users cannot trip over it.
+pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
+}
+
+/// A shared HTTP client and the recorder of every handshake it made.
+pub(crate) type HttpClient = (reqwest::Client, Arc<Recorder>);
+
+/// The CAs a check trusts: the system's store plus the inventory's `ca_file`, if any.
+///
+/// The system store is loaded on first use, not at config time, so `validate` and `list`
+/// stay instant; one `Trust` is shared by every check with the same `ca_file`.
+pub(crate) struct Trust {
+    extra: Vec<CertificateDer<'static>>,
+    verifier: OnceLock<Result<Arc<dyn ServerCertVerifier>, String>>,
+    /// One HTTP client per server (`host:port`), made on first use.
+    http: Mutex<HashMap<String, Result<HttpClient, String>>>,
+}
+
+impl fmt::Debug for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trust").field("extra_cas", &self.extra.len()).finish()
+    }
+}
+
+impl Trust {
+    pub fn system() -> Self {
+        Self::with_roots(Vec::new())
+    }
+
+    fn with_roots(extra: Vec<CertificateDer<'static>>) -> Self {
+        Self { extra, verifier: OnceLock::new(), http: Mutex::new(HashMap::new()) }
+    }
+
+    /// Reads a PEM file of CA certificates; fails if it holds none.
+    pub fn with_ca_file(path: &Path) -> Result<Self, String> {
+        let shown = path.display();
+        let iter = CertificateDer::pem_file_iter(path).map_err(|e| format!("cannot read ca_file {shown}: {e}"))?;
+        let extra =
+            iter.collect::<Result<Vec<_>, _>>().map_err(|e| format!("ca_file {shown} is not valid PEM: {e}"))?;
+        if extra.is_empty() {
+            return Err(format!("ca_file {shown} holds no PEM certificate"));
+        }
+        Ok(Self::with_roots(extra))
+    }
+
+    fn verifier(&self) -> Result<Arc<dyn ServerCertVerifier>, String> {
+        self.verifier
+            .get_or_init(|| {
+                rustls_platform_verifier::Verifier::new_with_extra_roots(self.extra.iter().cloned(), crypto_provider())
+                    .map(|v| Arc::new(v) as Arc<dyn ServerCertVerifier>)
+                    .map_err(|e| format!("no trusted CAs: {e} (install the ca-certificates package, or give ca_file)"))
+            })
+            .clone()
+    }
+
+    /// A TLS client configuration that verifies against this trust store and records every
+    /// chain it is shown, with a recorder of its own.
+    pub fn recording_config(self: &Arc<Self>) -> Result<(ClientConfig, Arc<Recorder>), String> {
+        let recorder = Arc::new(Recorder { trust: Arc::downgrade(self), seen: Mutex::new(Vec::new()) });
+        let config = ClientConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup failed: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(recorder.clone())
+            .with_no_client_auth();
+        Ok((config, recorder))
+    }
+
+    /// The HTTP client every endpoint with this trust store shares for the server `origin`
+    /// (`host:port`), and the recorder of its handshakes.
+    ///
+    /// Shared so that connections are reused across checks of the same server, as curl and
+    /// browsers do: a thousand checks of one API cost a few dozen handshakes, not a thousand.
+    /// One per server, so that every handshake a recorder holds is with that server: two
+    /// servers showing the same leaf (a wildcard certificate) never share a verdict. Each
+    /// response carries its connection's leaf (`tls_info`); the recorder finds the chains
+    /// shown with it.
+    pub fn http_client(
+        self: &Arc<Self>,
+        origin: &str,
+        configure: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Result<HttpClient, String> {
+        let mut clients = self.http.lock().map_err(|_| "the HTTP client cache is poisoned".to_owned())?;
+        if let Some(client) = clients.get(origin) {
+            return client.clone();
+        }
+        let made = self.recording_config().and_then(|(tls, recorder)| {
+            let builder = reqwest::Client::builder()
+                .tls_backend_preconfigured(tls)
+                .tls_info(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("rounds/", env!("CARGO_PKG_VERSION")));
+            let client = configure(builder).build().map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
+            Ok((client, recorder))
+        });
+        clients.insert(origin.to_owned(), made.clone());
+        made
+    }
+}
+
+/// A TLS handshake over `stream`, with a recorder of its own.
+///
+/// `Ok` holds what the verifier saw (if the server got that far) and how the handshake
+/// ended; `Err` means TLS could not even be set up.
+pub(crate) async fn handshake(
+    trust: &Arc<Trust>,
+    stream: tokio::net::TcpStream,
+    server_name: ServerName<'static>,
+) -> Result<(Option<Handshake>, std::io::Result<()>), String> {
+    let (config, recorder) = trust.recording_config()?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let ended = connector.connect(server_name, stream).await.map(|_| ());
+    Ok((recorder.single(), ended))
+}
+
+/// One TLS handshake as the verifier saw it.
+#[derive(Debug, Clone)]
+pub(crate) struct Handshake {
+    pub server_name: String,
+    /// Leaf first, then the intermediates in the order the server sent them.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Why verification failed, if it did.
+    pub error: Option<rustls::Error>,
+}
+
+/// Verifies with the real verifier and keeps what it saw, by leaf certificate.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    /// Asked for its verifier only when a handshake happens: plain-HTTP checks never load
+    /// the system's CA store. Without usable CAs every handshake fails with the reason.
+    /// Weak: the trust store owns the shared HTTP client, which owns this recorder.
+    trust: Weak<Trust>,
+    /// Every distinct chain shown, in the order first seen.
+    seen: Mutex<Vec<Handshake>>,
+}
+
+impl Recorder {
+    /// Every handshake in which this leaf certificate (DER) was presented. Usually one; a
+    /// server behind a load balancer may show the same leaf with different intermediates,
+    /// and then every chain is judged, so none passes for another.
+    pub fn handshakes_with(&self, leaf: &[u8]) -> Vec<Handshake> {
+        let Ok(seen) = self.seen.lock() else { return Vec::new() };
+        seen.iter().filter(|h| h.chain.first().is_some_and(|l| l.as_ref() == leaf)).cloned().collect()
+    }
+
+    /// The only handshake seen, for a recorder used for one connection.
+    pub fn single(&self) -> Option<Handshake> {
+        self.seen.lock().ok()?.first().cloned()
+    }
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verifier = self.trust.upgrade().map_or_else(|| Err("TLS trust store is gone".to_owned()), |t| t.verifier());
+        let result = match verifier {
+            Ok(inner) => inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
+            Err(why) => Err(rustls::Error::General(why)),
+        };
+        let chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
+        if let Ok(mut seen) = self.seen.lock() {
+            let server_name = server_name.to_str().into_owned();
+            let handshake = Handshake { server_name, chain, error: result.as_ref().err().cloned() };
+            if !seen.iter().any(|h| h.chain == handshake.chain && h.server_name == handshake.server_name) {
+                seen.push(handshake);
+            }
+        }
+        result
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = crypto_provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = crypto_provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        crypto_provider().signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,190 @@
+//! How a person should hear about a certificate: "expires in 5 days", "self-signed".
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustls::pki_types::CertificateDer;
+use rustls::CertificateError;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use super::trust::{CertLimits, Handshake};
+use crate::outcome::Status;
+
+/// What a person needs to know about one certificate.
+#[derive(Debug, Clone)]
+pub(crate) struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub not_after: SystemTime,
+    pub not_before: SystemTime,
+    pub self_signed: bool,
+    pub names: Vec<String>,
+}
+
+impl CertInfo {
+    pub fn parse(der: &CertificateDer<'_>) -> Option<Self> {
+        let (_, cert) = X509Certificate::from_der(der.as_ref()).ok()?;
+        let common_name = |name: &x509_parser::x509::X509Name| {
+            name.iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map_or_else(|| name.to_string(), str::to_owned)
+        };
+        let names = match cert.subject_alternative_name() {
+            Ok(Some(san)) => san
+                .value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DNSName(d) => Some((*d).to_owned()),
+                    GeneralName::IPAddress(ip) => ip_to_string(ip),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some(Self {
+            subject: common_name(cert.subject()),
+            issuer: common_name(cert.issuer()),
+            not_after: to_system_time(cert.validity().not_after.timestamp()),
+            not_before: to_system_time(cert.validity().not_before.timestamp()),
+            self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
+            names,
+        })
+    }
+
+    /// Whole days left; negative once expired.
+    pub fn days_left(&self, now: SystemTime) -> i64 {
+        seconds_between(now, self.not_after).div_euclid(86_400)
+    }
+
+    fn expiry_phrase(&self, now: SystemTime) -> String {
+        let date = date(self.not_after);
+        let secs = seconds_between(now, self.not_after);
+        match secs {
+            s if s < 0 => match (-s) / 86_400 {
+                0 => format!("expired today ({date})"),
+                1 => format!("expired yesterday ({date})"),
+                d => format!("expired {d} days ago ({date})"),
+            },
+            s if s < 86_400 => format!("expires in {} h ({date})", s / 3600),
+            s => format!("expires in {} days ({date})", s / 86_400),
+        }
+    }
+}
+
+/// The verdict on one handshake's certificates, for a detail line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CertVerdict {
+    pub status: Status,
+    pub text: String,
+    /// Days left on the leaf, when it could be read.
+    pub days_left: Option<i64>,
+}
+
+/// Judges a handshake: verification errors first, then days left on the leaf and on any
+/// intermediate that expires sooner.
+pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime) -> CertVerdict {
+    let leaf = handshake.chain.first().and_then(CertInfo::parse);
+    let days_left = leaf.as_ref().map(|l| l.days_left(now));
+    if let Some(error) = &handshake.error {
+        return CertVerdict {
+            status: Status::Fail,
+            text: describe_error(error, leaf.as_ref(), handshake, now),
+            days_left,
+        };
+    }
+    let Some(leaf) = leaf else {
+        return CertVerdict { status: Status::Warn, text: "certificate could not be read".into(), days_left };
+    };
+    let (mut status, mut text) = judge_days(&leaf, "certificate", limits, now);
+    let soonest = handshake.chain.iter().skip(1).filter_map(CertInfo::parse).min_by_key(|c| c.not_after);
+    if let Some(inter) = soonest.filter(|i| i.not_after < leaf.not_after) {
+        let (inter_status, inter_text) = judge_days(&inter, &format!("intermediate {:?}", inter.subject), limits, now);
+        status = status.worst(inter_status);
+        text = format!("{text}; {inter_text}");
+    }
+    CertVerdict { status, text, days_left }
+}
+
+fn judge_days(cert: &CertInfo, what: &str, limits: CertLimits, now: SystemTime) -> (Status, String) {
+    let days = cert.days_left(now);
+    let phrase = format!("{what} {}", cert.expiry_phrase(now));
+    if days < i64::from(limits.crit_days) {
+        let limit = if days < 0 { String::new() } else { format!(", limit {} days", limits.crit_days) };
+        (Status::Fail, format!("{phrase}{limit}"))
+    } else if days < i64::from(limits.warn_days) {
+        (Status::Warn, format!("{phrase}, warn below {} days", limits.warn_days))
+    } else {
+        (Status::Pass, phrase)
+    }
+}
+
+fn describe_error(error: &rustls::Error, leaf: Option<&CertInfo>, handshake: &Handshake, now: SystemTime) -> String {
+    let cert_error = match error {
+        rustls::Error::InvalidCertificate(e) => e,
+        rustls::Error::General(why) => return why.clone(),
+        other => return format!("TLS error: {other}"),
+    };
+    let expiry = leaf.map(|l| l.expiry_phrase(now)).unwrap_or_default();
+    match cert_error {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!("certificate {expiry}"),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => match leaf {
+            Some(l) => format!("certificate not valid until {} (is this machine's clock right?)", date(l.not_before)),
+            None => "certificate not valid yet".into(),
+        },
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            let names =
+                leaf.map(|l| l.names.join(", ")).filter(|n| !n.is_empty()).unwrap_or_else(|| "other names".into());
+            format!("hostname mismatch: certificate is for {names}, not {}", handshake.server_name)
+        }
+        CertificateError::Revoked => "certificate has been revoked".into(),
+        // Checked before the error variant: webpki may report a lone self-signed certificate
+        // as a signature problem against some unrelated root rather than as UnknownIssuer.
+        _ if leaf.is_some_and(|l| l.self_signed) && handshake.chain.len() == 1 => {
+            format!(
+                "self-signed certificate ({:?}) is not trusted",
+                leaf.map(|l| l.subject.as_str()).unwrap_or_default()
+            )
+        }
+        CertificateError::UnknownIssuer => match leaf {
+            Some(l) => {
+                format!("untrusted certificate: issuer {:?} is not a trusted CA (add it with ca_file)", l.issuer)
+            }
+            None => "untrusted certificate: unknown issuer".into(),
+        },
+        CertificateError::BadSignature => "certificate has a bad signature".into(),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "certificate is not valid for a TLS server".into()
+        }
+        other => format!("certificate rejected: {other:?}"),
+    }
+}
+
+fn to_system_time(unix: i64) -> SystemTime {
+    match u64::try_from(unix) {
+        Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs),
+        Err(_) => UNIX_EPOCH - Duration::from_secs(unix.unsigned_abs()),
+    }
+}
+
+fn seconds_between(from: SystemTime, to: SystemTime) -> i64 {
+    match to.duration_since(from) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// `YYYY-MM-DD`, the form that reads the same in every locale.
+fn date(t: SystemTime) -> String {
+    let mut s = humantime::format_rfc3339_seconds(t).to_string();
+    s.truncate(10);
+    s
+}
+
+fn ip_to_string(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
+        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,100 @@
+//! The keys every check table shares, declared once.
+//!
+//! serde's `flatten` would be the obvious way to share fields, but it cannot be combined with
+//! `deny_unknown_fields` and it loses `toml::Spanned` positions. So [`check_table!`] writes
+//! the common fields into each kind's table struct, and [`CommonKeys`] carries them out.
+//!
+//! To add a common key (`hint = "..."`): one field in the macro below, the same field in
+//! [`CommonKeys`] and in [`CheckMeta`], and one line in each conversion. Nothing else in the
+//! crate changes until something uses the key.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::values::HumanDuration;
+use crate::outcome::Severity;
+
+/// Declares a kind's inventory table: the common keys (`name`, `severity`, `tags`,
+/// `timeout`) followed by the kind's own fields, with `deny_unknown_fields` so a typo is an
+/// error with a did-you-mean over all of them.
+macro_rules! check_table {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $table:ident {
+            $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $table {
+            /// Unique in the inventory; how people and `--only` refer to the check.
+            name: toml::Spanned<String>,
+            #[serde(default)]
+            severity: $crate::outcome::Severity,
+            #[serde(default)]
+            tags: Vec<String>,
+            timeout: Option<$crate::config::values::HumanDuration>,
+            $( $(#[$field_meta])* $field : $ty, )*
+        }
+
+        impl $table {
+            /// The common keys, for `Loader::check`.
+            fn common(&self) -> $crate::config::common::CommonKeys {
+                $crate::config::common::CommonKeys {
+                    name: self.name.clone(),
+                    severity: self.severity,
+                    tags: self.tags.clone(),
+                    timeout: self.timeout,
+                }
+            }
+        }
+    };
+}
+pub(crate) use check_table;
+
+/// The common keys of one table, as written.
+#[derive(Debug, Clone)]
+pub(crate) struct CommonKeys {
+    pub name: Spanned<String>,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// Everything about a check except its probe: what reporters, the runner and `--only` use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CheckMeta {
+    /// Unique in the inventory. For a `[[server]]` it is `NAME:PORT`.
+    pub name: String,
+    /// The inventory table's own name when one table makes several checks (`[[server]]`),
+    /// so `--only pacs-01` selects all of that server's ports.
+    pub group: Option<String>,
+    /// What is probed, as shown to people. Never holds an expanded secret.
+    pub target: String,
+    pub severity: Severity,
+    pub tags: Vec<String>,
+    /// This check's own timeout; `None` means the run's default.
+    pub timeout: Option<Duration>,
+}
+
+impl CheckMeta {
+    /// A check named `name` (the table's name, or `NAME:PORT`) made by the table `common`.
+    pub fn new(common: &CommonKeys, name: String, target: String) -> Self {
+        let group = (name != *common.name.get_ref()).then(|| common.name.get_ref().clone());
+        Self {
+            name,
+            group,
+            target,
+            severity: common.severity,
+            tags: common.tags.clone(),
+            timeout: common.timeout.map(|t| t.0),
+        }
+    }
+
+    /// `--only` selects a check by its name, its table's name, or one of its tags.
+    pub fn is_selected_by(&self, selector: &str) -> bool {
+        self.name == selector || self.group.as_deref() == Some(selector) || self.tags.iter().any(|t| t == selector)
+    }
+}

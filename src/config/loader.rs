@@ -1,0 +1,139 @@
+//! What a kind's table uses while it turns itself into checks: errors at a span, `${VAR}`,
+//! paths relative to the inventory, the shared trust stores.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use super::common::{CheckMeta, CommonKeys};
+use super::error::ConfigError;
+use super::settings::Settings;
+use super::values;
+use crate::certs::{CertLimits, Trust};
+use crate::secrets::Secrets;
+
+/// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
+pub(crate) trait Table {
+    /// What the table plans: the kind's probe.
+    type Probe;
+    /// Validates the table and turns it into checks (a `[[server]]` makes one per port).
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<Self::Probe>>, ConfigError>;
+}
+
+/// One check as a table planned it, with where its name stands in the file.
+#[derive(Debug)]
+pub(crate) struct Planned<P> {
+    pub meta: CheckMeta,
+    pub probe: P,
+    pub name_span: Range<usize>,
+}
+
+impl<P> Planned<P> {
+    /// The same check with its probe wrapped (by the registry, into `Probe`).
+    pub fn map<Q>(self, wrap: impl FnOnce(P) -> Q) -> Planned<Q> {
+        Planned { meta: self.meta, probe: wrap(self.probe), name_span: self.name_span }
+    }
+}
+
+/// The environment `${VAR}` reads from: the process's, or a test's.
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// What a table needs while it turns itself into checks.
+pub(crate) struct Loader<'a> {
+    path: &'a Path,
+    source: &'a str,
+    dir: PathBuf,
+    env: Env<'a>,
+    pub settings: Settings,
+    secrets: Secrets,
+    trusts: HashMap<Option<PathBuf>, Arc<Trust>>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(path: &'a Path, source: &'a str, env: Env<'a>, settings: Settings) -> Self {
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self { path, source, dir, env, settings, secrets: Secrets::default(), trusts: HashMap::new() }
+    }
+
+    /// The settings and the secrets every `${VAR}` expanded to, once all tables are planned.
+    pub fn finish(self) -> (Settings, Secrets) {
+        (self.settings, self.secrets)
+    }
+
+    /// An error at `span` of the inventory.
+    pub fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(self.path, self.source, span, message)
+    }
+
+    /// The line (1-based) where `offset` stands, for messages that point at a second place.
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.source[..offset.min(self.source.len())].matches('\n').count() + 1
+    }
+
+    /// Expands `${VAR}` from the environment and remembers the values as secrets.
+    pub fn expand(&mut self, value: &Spanned<String>) -> Result<String, ConfigError> {
+        let (text, used) =
+            values::expand_vars(value.get_ref(), self.env).map_err(|why| self.error(value.span(), why))?;
+        used.into_iter().for_each(|v| self.secrets.add(v));
+        Ok(text)
+    }
+
+    /// A path from the inventory: relative paths are relative to the inventory file, so the
+    /// same inventory works from cron, systemd and an interactive shell alike.
+    pub fn resolve_path(&self, path: &str) -> PathBuf {
+        self.dir.join(path)
+    }
+
+    /// The trust store for TLS: the system's CAs plus `ca_file`, read and checked now.
+    pub fn trust(&mut self, ca_file: Option<&Spanned<String>>) -> Result<Arc<Trust>, ConfigError> {
+        let path = ca_file.map(|f| self.resolve_path(f.get_ref()));
+        if let Some(trust) = self.trusts.get(&path) {
+            return Ok(trust.clone());
+        }
+        let trust = match (&path, ca_file) {
+            (Some(p), Some(spanned)) => Trust::with_ca_file(p).map_err(|why| self.error(spanned.span(), why))?,
+            _ => Trust::system(),
+        };
+        let trust = Arc::new(trust);
+        self.trusts.insert(path, trust.clone());
+        Ok(trust)
+    }
+
+    /// A table's own certificate thresholds (`cert_warn_days`, `cert_crit_days`), falling
+    /// back to `[settings]`.
+    pub fn cert_limits(&self, warn: Option<u32>, crit: Option<u32>) -> CertLimits {
+        let defaults = self.settings.cert;
+        CertLimits { warn_days: warn.unwrap_or(defaults.warn_days), crit_days: crit.unwrap_or(defaults.crit_days) }
+    }
+
+    /// A host name or address from the inventory, trimmed; empty is an error.
+    pub fn host(&self, host: &Spanned<String>) -> Result<String, ConfigError> {
+        let trimmed = host.get_ref().trim();
+        if trimmed.is_empty() {
+            return Err(self.error(host.span(), "host cannot be empty"));
+        }
+        Ok(trimmed.to_owned())
+    }
+
+    /// The one check of a table that makes one check, named after the table.
+    pub fn single<P>(&self, common: &CommonKeys, target: String, probe: P) -> Result<Vec<Planned<P>>, ConfigError> {
+        Ok(vec![self.check(common, common.name.get_ref().clone(), target, probe)?])
+    }
+
+    /// Builds a check from the common keys and what the table worked out.
+    pub fn check<P>(
+        &self,
+        common: &CommonKeys,
+        name: String,
+        target: String,
+        probe: P,
+    ) -> Result<Planned<P>, ConfigError> {
+        if common.name.get_ref().trim().is_empty() {
+            return Err(self.error(common.name.span(), "a check's name cannot be empty"));
+        }
+        Ok(Planned { meta: CheckMeta::new(common, name, target), probe, name_span: common.name.span() })
+    }
+}

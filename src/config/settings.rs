@@ -1,0 +1,65 @@
+//! `[settings]`: defaults for the whole run.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::ConfigError;
+use super::values::HumanDuration;
+use crate::certs::CertLimits;
+
+/// The default per-check timeout. Long enough for a slow EHR login page, short enough that
+/// a hung server costs the morning seconds, not minutes.
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Probes in flight at once. Far above what a clinic inventory needs, far below what makes
+/// a small firewall or the local resolver drop connections.
+pub(crate) const DEFAULT_CONCURRENCY: usize = 64;
+
+/// `[settings]`, with defaults applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub timeout: Duration,
+    pub concurrency: usize,
+    pub cert: CertLimits,
+}
+
+/// `[settings]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SettingsTable {
+    timeout: Option<HumanDuration>,
+    concurrency: Option<Spanned<usize>>,
+    cert_warn_days: Option<u32>,
+    cert_crit_days: Option<Spanned<u32>>,
+}
+
+impl SettingsTable {
+    /// Validates the table and applies the defaults.
+    pub fn settings(self, path: &Path, source: &str) -> Result<Settings, ConfigError> {
+        let mut cert = CertLimits::default();
+        if let Some(w) = self.cert_warn_days {
+            cert.warn_days = w;
+        }
+        if let Some(c) = &self.cert_crit_days {
+            cert.crit_days = *c.get_ref();
+            if cert.crit_days > cert.warn_days {
+                return Err(ConfigError::at(
+                    path,
+                    source,
+                    c.span(),
+                    "cert_crit_days must not be more than cert_warn_days",
+                ));
+            }
+        }
+        let concurrency = match self.concurrency {
+            Some(c) if *c.get_ref() == 0 => {
+                return Err(ConfigError::at(path, source, c.span(), "concurrency must be at least 1"));
+            }
+            Some(c) => c.into_inner(),
+            None => DEFAULT_CONCURRENCY,
+        };
+        Ok(Settings { timeout: self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0), concurrency, cert })
+    }
+}

@@ -1,0 +1,142 @@
+//! What the runner hands on: one [`CheckResult`] per check, and the [`RunReport`] of a run.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::config::CheckMeta;
+use crate::outcome::{exit, Outcome, Status};
+
+/// One finished check, as reporters see it.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckResult {
+    pub meta: CheckMeta,
+    pub kind: &'static str,
+    /// After severity: a failed `severity = "warning"` check is `Warn` here.
+    pub status: Status,
+    pub detail: String,
+    pub duration: Duration,
+}
+
+impl CheckResult {
+    pub fn new(meta: &CheckMeta, kind: &'static str, outcome: Outcome, duration: Duration) -> Self {
+        let outcome = outcome.with_severity(meta.severity);
+        Self { meta: meta.clone(), kind, status: outcome.status, detail: outcome.detail, duration }
+    }
+}
+
+/// Counts of results by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct Summary {
+    pub total: usize,
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+}
+
+impl Summary {
+    fn of(results: &[CheckResult]) -> Self {
+        let mut s = Summary { total: results.len(), ..Summary::default() };
+        for r in results {
+            match r.status {
+                Status::Pass => s.pass += 1,
+                Status::Warn => s.warn += 1,
+                Status::Fail => s.fail += 1,
+            }
+        }
+        s
+    }
+}
+
+/// A whole run: what reporters render and what the exit code is computed from.
+#[derive(Debug, Clone)]
+pub(crate) struct RunReport {
+    pub started_at: SystemTime,
+    pub duration: Duration,
+    /// Of every check that ran, whether or not it is shown.
+    pub summary: Summary,
+    /// The exit code of the whole run without and with `--strict`.
+    exit_codes: (u8, u8),
+    /// The results to show, in inventory order, whatever order the checks finished in.
+    pub results: Vec<CheckResult>,
+}
+
+impl RunReport {
+    pub fn new(started_at: SystemTime, duration: Duration, results: Vec<CheckResult>) -> Self {
+        let exit_codes = results.iter().fold((exit::OK, exit::OK), |(plain, strict), r| {
+            let c = r.status.consequence();
+            (plain.max(c.exit_code), strict.max(c.strict_exit_code))
+        });
+        Self { started_at, duration, summary: Summary::of(&results), exit_codes, results }
+    }
+
+    /// The exit code, from every check that ran (a filter never changes it).
+    pub fn exit_code(&self, strict: bool) -> u8 {
+        if strict {
+            self.exit_codes.1
+        } else {
+            self.exit_codes.0
+        }
+    }
+
+    /// Whether any check needs a person's attention.
+    pub fn needs_attention(&self) -> bool {
+        self.summary.total > self.summary.pass
+    }
+
+    /// `--quiet`: keeps only the results that need attention; summary and exit code stay.
+    pub fn keep_only_attention(&mut self) {
+        self.results.retain(|r| r.status.consequence().needs_attention);
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::outcome::Severity;
+
+    pub(crate) fn result(name: &str, status: Status, detail: &str) -> CheckResult {
+        CheckResult {
+            meta: CheckMeta {
+                name: name.into(),
+                group: None,
+                target: "https://ehr.example.org/health".into(),
+                severity: Severity::Critical,
+                tags: vec!["ehr".into()],
+                timeout: None,
+            },
+            kind: "endpoint",
+            status,
+            detail: detail.into(),
+            duration: Duration::from_millis(12),
+        }
+    }
+
+    fn report(statuses: &[Status]) -> RunReport {
+        RunReport::new(SystemTime::now(), Duration::ZERO, statuses.iter().map(|s| result("x", *s, "")).collect())
+    }
+
+    #[test]
+    fn exit_codes_follow_the_worst_status() {
+        assert_eq!(report(&[Status::Pass]).exit_code(false), exit::OK);
+        assert_eq!(report(&[Status::Pass, Status::Warn]).exit_code(false), exit::OK);
+        assert_eq!(report(&[Status::Warn]).exit_code(true), exit::WARNINGS);
+        assert_eq!(report(&[Status::Warn, Status::Fail]).exit_code(true), exit::CRITICAL);
+        assert_eq!(report(&[Status::Fail]).exit_code(false), exit::CRITICAL);
+    }
+
+    #[test]
+    fn summary_counts_each_status() {
+        let s = report(&[Status::Pass, Status::Fail, Status::Pass, Status::Warn]).summary;
+        assert_eq!(s, Summary { total: 4, pass: 2, warn: 1, fail: 1 });
+    }
+
+    #[test]
+    fn quiet_filter_keeps_summary_and_exit_code() {
+        let mut r = report(&[Status::Pass, Status::Fail]);
+        r.keep_only_attention();
+        assert_eq!(r.results.len(), 1);
+        assert_eq!(r.summary.total, 2);
+        assert_eq!(r.exit_code(false), exit::CRITICAL);
+    }
+}
