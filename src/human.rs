@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// A latency or elapsed time: sub-millisecond precision where it matters, whole units above.
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 0.000_05 {
         "under 0.1 ms".into()
@@ -23,7 +23,7 @@ pub fn duration(d: Duration) -> String {
 /// An age, rounded down to the unit a person thinks in: "45 min", "31 h", "3 days".
 /// Rounding down matters: a backup 26 h 50 min old against a 26 h limit is shown as
 /// "26 h old, limit 26 h" only together with a verdict computed on exact values.
-pub fn age(d: Duration) -> String {
+pub(crate) fn age(d: Duration) -> String {
     let secs = d.as_secs();
     match secs {
         0..=119 => format!("{secs} s"),
@@ -34,16 +34,16 @@ pub fn age(d: Duration) -> String {
 }
 
 /// A limit the user wrote, shown the way they would write it ("26 h", "5 s", "800 ms").
-pub fn limit(d: Duration) -> String {
+pub(crate) fn limit(d: Duration) -> String {
     let secs = d.as_secs();
     if d.subsec_nanos() != 0 || secs == 0 {
         return format!("{} ms", d.as_millis());
     }
-    if secs % 86_400 == 0 && secs >= 172_800 {
+    if secs.is_multiple_of(86_400) && secs >= 172_800 {
         format!("{} days", secs / 86_400)
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         format!("{} h", secs / 3600)
-    } else if secs % 60 == 0 && secs >= 120 {
+    } else if secs.is_multiple_of(60) && secs >= 120 {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} s")
@@ -51,7 +51,7 @@ pub fn limit(d: Duration) -> String {
 }
 
 /// A size in binary units, as `df -h` and file managers show them.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     bytesize::ByteSize(bytes).display().iec().to_string()
 }
 

@@ -64,3 +64,79 @@ fn reject_duplicate_names(loader: &Loader, planned: &[Planned<Probe>]) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret-token".to_owned())
+    }
+
+    /// The first line of the error for `toml`, or "ok".
+    fn first_line(toml: &str) -> String {
+        match parse(Path::new("checks.toml"), toml, &env) {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string().lines().next().unwrap_or_default().to_owned(),
+        }
+    }
+
+    /// Every validation message of every kind's table, in one reviewed snapshot.
+    #[test]
+    fn validation_messages() {
+        let cases: &[(&str, &str)] = &[
+            ("empty name", "[[server]]\nname = \" \"\nhost = \"h\"\nports = [1]"),
+            ("empty host", "[[server]]\nname = \"s\"\nhost = \"\"\nports = [1]"),
+            ("no ports", "[[server]]\nname = \"s\"\nhost = \"h\"\nports = []"),
+            ("neither ports nor ping", "[[server]]\nname = \"s\"\nhost = \"h\""),
+            ("dns host", "[[dns]]\nname = \"d\"\nhost = \"a b\""),
+            ("dns expect", "[[dns]]\nname = \"d\"\nhost = \"a\"\nexpect = [\"x\"]"),
+            ("dns server", "[[dns]]\nname = \"d\"\nhost = \"a\"\nserver = \"nope\""),
+            ("dns name", "[[dns]]\nname = \"d\"\nhost = \"a..b\"\nserver = \"127.0.0.1\""),
+            ("disk path", "[[disk]]\nname = \"d\"\npath = \"\""),
+            ("command empty", "[[command]]\nname = \"c\"\nrun = []"),
+            ("command program", "[[command]]\nname = \"c\"\nrun = [\" \"]"),
+            ("process path", "[[process]]\nname = \"p\"\nprocess = \"/usr/bin/x\""),
+            ("backup pattern", "[[backup]]\nname = \"b\"\npath = \".\"\npattern = \"[\"\nmax_age = \"1h\""),
+            ("backup warn_age", "[[backup]]\nname = \"b\"\npath = \".\"\nmax_age = \"1h\"\nwarn_age = \"2h\""),
+            ("endpoint url", "[[endpoint]]\nname = \"e\"\nurl = \"not a url\""),
+            ("endpoint no host", "[[endpoint]]\nname = \"e\"\nurl = \"http://\""),
+            ("endpoint scheme", "[[endpoint]]\nname = \"e\"\nurl = \"ftp://h/\""),
+            ("header name", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/\"\nheaders = { \"a b\" = \"x\" }"),
+            ("header value", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/\"\nheaders = { a = \"x\\ny\" }"),
+            ("expect_status empty", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/\"\nexpect_status = []"),
+            ("expect_status range", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/\"\nexpect_status = [99]"),
+            ("json pointer", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/\"\njson = { status = 1 }"),
+            ("unset variable", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/${NOPE}\""),
+            ("fhir url", "[[fhir]]\nname = \"f\"\nbase = \"ftp://h\""),
+            ("ae title", "[[dicom]]\nname = \"d\"\nhost = \"h\"\nport = 104\ncalled_ae = \"THIS-TITLE-IS-TOO-LONG\""),
+            ("load", "[[system]]\nname = \"s\"\nmax_load_per_cpu = 0.0"),
+            ("hl7 type", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nmessage_type = \"ADT\""),
+            ("hl7 field", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nsending_app = \"A|B\""),
+            ("tls host", "[[tls]]\nname = \"t\"\nhost = \"a b\"\nport = 443"),
+            ("ca_file", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 443\nca_file = \"/nonexistent/ca.pem\""),
+            (
+                "duplicate",
+                "[[server]]\nname = \"s\"\nhost = \"h\"\nports = [1]\n[[tls]]\nname = \"s:1\"\nhost = \"h\"\nport = 1",
+            ),
+            ("settings crit", "[settings]\ncert_warn_days = 5\ncert_crit_days = 9"),
+            ("settings concurrency", "[settings]\nconcurrency = 0"),
+            ("typo", "[[endpoint]]\nname = \"e\"\nurll = \"http://h/\""),
+        ];
+        let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
+        insta::assert_snapshot!(report);
+    }
+
+    #[test]
+    fn a_valid_inventory_keeps_file_order_across_kinds() {
+        let inv = parse(
+            Path::new("c.toml"),
+            "[[tls]]\nname = \"b\"\nhost = \"h\"\nport = 1\n[[server]]\nname = \"a\"\nhost = \"h\"\nports = [1, 2]\n",
+            &env,
+        )
+        .unwrap();
+        let names: Vec<&str> = inv.checks.iter().map(|c| c.meta.name.as_str()).collect();
+        assert_eq!(names, ["b", "a:1", "a:2"]);
+        assert_eq!(inv.checks[1].meta.group.as_deref(), Some("a"));
+    }
+}

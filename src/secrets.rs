@@ -7,7 +7,7 @@
 
 /// The expanded values of every `${VAR}` the inventory used.
 #[derive(Debug, Clone, Default)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     values: Vec<String>,
 }
 

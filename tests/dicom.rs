@@ -1,58 +1,47 @@
 //! `[[dicom]]` against dcmtk's real DICOM peers, started on free loopback ports.
-//! `.ci/run` installs dcmtk; without it these tests fail and say so.
+//! `.ci/run` installs dcmtk; without it these tests are skipped with one loud line (and fail
+//! under `ROUNDS_REQUIRE_PEERS=1`).
 
 mod support;
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use support::{inventory, verdict};
 
 /// A dcmtk server process, killed on drop.
 struct Peer {
-    child: Child,
+    _child: support::Child,
     port: u16,
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn dcmtk(program: &str) -> Command {
-    let found = ["/usr/bin", "/usr/local/bin"].iter().any(|dir| Path::new(dir).join(program).exists());
-    assert!(found, "dcmtk's {program} is not installed: apt-get install -y dcmtk (.ci/run does this)");
-    let mut command = Command::new(program);
+/// dcmtk's `program`, or `None` (the test is skipped) where dcmtk is not installed.
+fn dcmtk(program: &str) -> Option<Command> {
+    let path = support::peer(&[&format!("/usr/bin/{program}"), &format!("/usr/local/bin/{program}")], "dcmtk")?;
+    let mut command = Command::new(path);
     // dcmtk sends a P-DATA header and its payload in two writes: without TCP_NODELAY every
     // echo waits ~40 ms for Nagle, which is the peer's quirk, not a slow PACS.
     command.env("TCP_NODELAY", "1").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    command
+    Some(command)
 }
 
 /// Starts `command` (which listens on `port`) and waits until it accepts connections.
 fn start(mut command: Command, port: u16) -> Peer {
-    let peer = Peer { child: command.spawn().expect("start dcmtk peer"), port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the dcmtk peer did not start listening on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let peer = Peer { _child: support::Child::spawn(&mut command), port };
+    support::wait_for_tcp("the dcmtk peer", port);
     peer
 }
 
-fn storescp(ae_title: &str) -> Peer {
+fn storescp(ae_title: &str) -> Option<Peer> {
     let port = support::closed_port();
-    let mut command = dcmtk("storescp");
+    let mut command = dcmtk("storescp")?;
     command.args(["--aetitle", ae_title, &port.to_string()]);
-    start(command, port)
+    Some(start(command, port))
 }
 
 /// dcmqrscp knows only the AE title PACS, and rejects associations called anything else.
-fn dcmqrscp(dir: &Path) -> Peer {
+fn dcmqrscp(dir: &Path) -> Option<Peer> {
+    let mut command = dcmtk("dcmqrscp")?;
     let port = support::closed_port();
     let storage = dir.join("db");
     std::fs::create_dir_all(&storage).unwrap();
@@ -67,9 +56,8 @@ fn dcmqrscp(dir: &Path) -> Peer {
         ),
     )
     .unwrap();
-    let mut command = dcmtk("dcmqrscp");
     command.args(["--fork", "-c"]).arg(&config);
-    start(command, port)
+    Some(start(command, port))
 }
 
 fn dicom(name: &str, port: u16, called: &str) -> String {
@@ -80,7 +68,7 @@ fn dicom(name: &str, port: u16, called: &str) -> String {
 
 #[test]
 fn accepted_echo_passes() {
-    let pacs = storescp("PACS");
+    let Some(pacs) = storescp("PACS") else { return };
     let (doc, code) = inventory(&dicom("PACS", pacs.port, "PACS")).run_json(&[]);
     let (status, detail) = verdict(&doc, "PACS");
     assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
@@ -91,7 +79,7 @@ fn accepted_echo_passes() {
 #[test]
 fn a_called_ae_title_the_peer_does_not_know_is_rejected_with_the_reason() {
     let inv = inventory("");
-    let pacs = dcmqrscp(inv.dir.path());
+    let Some(pacs) = dcmqrscp(inv.dir.path()) else { return };
     std::fs::write(&inv.path, dicom("known", pacs.port, "PACS") + &dicom("unknown", pacs.port, "NOT-PACS")).unwrap();
     let (doc, code) = inv.run_json(&[]);
     assert_eq!(verdict(&doc, "known").0, "pass", "{:?}", verdict(&doc, "known"));

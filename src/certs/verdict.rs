@@ -188,3 +188,58 @@ fn ip_to_string(bytes: &[u8]) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{date_time_ymd, CertificateParams, DnType, KeyPair};
+
+    use super::*;
+
+    /// A self-signed certificate for `names`, valid 2026-01-01 to `until`.
+    fn cert(names: &[&str], until: (i32, u8, u8)) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, names[0]);
+        params.not_before = date_time_ymd(2026, 1, 1);
+        params.not_after = date_time_ymd(until.0, until.1, until.2);
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    fn handshake(chain: Vec<CertificateDer<'static>>, error: Option<CertificateError>) -> Handshake {
+        Handshake { server_name: "ehr.clinic.local".into(), chain, error: error.map(rustls::Error::InvalidCertificate) }
+    }
+
+    /// 2026-11-25 12:00 UTC.
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_795_608_000)
+    }
+
+    /// What a person reads for each kind of certificate trouble, pinned in one snapshot.
+    #[test]
+    fn verdicts_in_words() {
+        let limits = CertLimits::default();
+        let leaf = cert(&["ehr.clinic.local"], (2027, 6, 1));
+        let cases = [
+            ("healthy", handshake(vec![leaf.clone()], None)),
+            ("expiring", handshake(vec![cert(&["ehr.clinic.local"], (2026, 11, 30))], None)),
+            ("in a fortnight", handshake(vec![cert(&["ehr.clinic.local"], (2026, 12, 10))], None)),
+            ("expired", handshake(vec![cert(&["ehr.clinic.local"], (2026, 11, 20))], Some(CertificateError::Expired))),
+            ("intermediate first", handshake(vec![leaf.clone(), cert(&["Clinic Issuing CA"], (2026, 12, 20))], None)),
+            (
+                "mismatch",
+                handshake(vec![cert(&["pacs.clinic.local"], (2027, 6, 1))], Some(CertificateError::NotValidForName)),
+            ),
+            ("self-signed", handshake(vec![leaf.clone()], Some(CertificateError::UnknownIssuer))),
+            ("untrusted", handshake(vec![leaf.clone(), leaf.clone()], Some(CertificateError::UnknownIssuer))),
+            ("revoked", handshake(vec![leaf], Some(CertificateError::Revoked))),
+        ];
+        let text: String = cases
+            .iter()
+            .map(|(what, h)| {
+                let v = assess(h, limits, now());
+                format!("{what}: {} {}\n", v.status.as_str(), v.text)
+            })
+            .collect();
+        insta::assert_snapshot!(text);
+    }
+}

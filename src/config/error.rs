@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Something wrong with the inventory: where it is, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     pub path: PathBuf,
     /// 1-based line and column, when the error has a place in the file.
     pub location: Option<Location>,
@@ -14,7 +14,7 @@ pub struct ConfigError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub(crate) struct Location {
     pub line: usize,
     pub column: usize,
     /// The offending line, shown under the message with a caret.

@@ -10,7 +10,7 @@ use serde::{de, Deserialize, Deserializer};
 
 /// A duration written as people write them: "10s", "800ms", "26h", "1h 30m".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
+pub(crate) struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -27,7 +27,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
 
 /// A number of bytes: "1 MiB", "500 KB", "4GiB", or a plain integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Size(pub u64);
+pub(crate) struct Size(pub u64);
 
 impl Size {
     fn parse(text: &str) -> Result<Self, String> {
@@ -59,7 +59,7 @@ impl<'de> Deserialize<'de> for Size {
 
 /// A limit on an amount of bytes: a share of the whole ("10%") or a size ("5 GiB").
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Threshold {
+pub(crate) enum Threshold {
     Percent(f64),
     Bytes(u64),
 }
@@ -115,7 +115,10 @@ impl<'de> Deserialize<'de> for Threshold {
 ///
 /// Returns the expanded text and the values used (they are secrets), or the name of the
 /// first variable that is unset or malformed.
-pub fn expand_vars(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(String, Vec<String>), String> {
+pub(crate) fn expand_vars(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(String, Vec<String>), String> {
     let mut out = String::with_capacity(text.len());
     let mut values = Vec::new();
     let mut rest = text;

@@ -62,7 +62,7 @@ impl Table for BackupTable {
 }
 
 #[derive(Debug, Clone)]
-pub struct BackupProbe {
+pub(crate) struct BackupProbe {
     pub path: PathBuf,
     pub pattern: Option<glob::Pattern>,
     pub max_age: Duration,

@@ -49,7 +49,7 @@ impl Table for CommandTable {
 }
 
 #[derive(Debug)]
-pub struct CommandProbe {
+pub(crate) struct CommandProbe {
     pub program: PathBuf,
     pub args: Vec<String>,
 }
@@ -154,5 +154,21 @@ mod tests {
     fn perfdata_is_removed_from_the_first_line() {
         assert_eq!(first_line(b"\nRAID OK - 2 arrays | arrays=2;;\nmore"), Some("RAID OK - 2 arrays".into()));
         assert_eq!(first_line(b"| only=1"), None);
+    }
+
+    /// The plugin contract in words, for every exit code and a signal.
+    #[test]
+    fn exit_codes_in_words() {
+        use std::os::unix::process::ExitStatusExt;
+        let mut text = String::new();
+        for code in 0..5 {
+            let o = judge(ExitStatus::from_raw(code << 8), b"DISK OK - 40% free | free=40%;;", b"");
+            text.push_str(&format!("exit {code}: {} {}\n", o.status.as_str(), o.detail));
+        }
+        let silent = judge(ExitStatus::from_raw(2 << 8), b"", b"");
+        text.push_str(&format!("exit 2, no output: {} {}\n", silent.status.as_str(), silent.detail));
+        let killed = judge(ExitStatus::from_raw(9), b"", b"");
+        text.push_str(&format!("signal 9: {} {}\n", killed.status.as_str(), killed.detail));
+        insta::assert_snapshot!(text);
     }
 }

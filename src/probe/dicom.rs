@@ -64,7 +64,7 @@ impl Table for DicomTable {
 }
 
 #[derive(Debug)]
-pub struct DicomProbe {
+pub(crate) struct DicomProbe {
     pub host: String,
     pub port: u16,
     pub called_ae: String,

@@ -16,7 +16,7 @@ use crate::outcome::Outcome;
 use crate::probe::kind::{Budget, RunProbe};
 
 /// With no threshold given, fail below this share free: a full disk stops an EHR database.
-pub const DEFAULT_MIN_FREE: Threshold = Threshold::Percent(10.0);
+pub(crate) const DEFAULT_MIN_FREE: Threshold = Threshold::Percent(10.0);
 
 check_table! {
     /// `[[disk]]` as written in the inventory.
@@ -49,7 +49,7 @@ impl Table for DiskTable {
 }
 
 #[derive(Debug)]
-pub struct DiskProbe {
+pub(crate) struct DiskProbe {
     pub path: PathBuf,
     pub min_free: Option<Threshold>,
     pub warn_free: Option<Threshold>,

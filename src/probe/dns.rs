@@ -76,7 +76,7 @@ fn parse_server(text: &str) -> Option<SocketAddr> {
 }
 
 #[derive(Debug)]
-pub struct DnsProbe {
+pub(crate) struct DnsProbe {
     pub host: String,
     pub expect: BTreeSet<IpAddr>,
     pub server: Option<SocketAddr>,

@@ -26,13 +26,13 @@ use crate::probe::net::{LookupError, SystemResolver};
 
 /// Read at most this much of a body by default: enough for any health page, and a cap on
 /// memory when a server streams without end.
-pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 /// Browsers allow about 20; a health URL that needs more than 5 is misconfigured.
-pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+pub(crate) const DEFAULT_MAX_REDIRECTS: usize = 5;
 
 #[derive(Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum MethodKey {
+pub(crate) enum MethodKey {
     #[default]
     Get,
     Head,
@@ -144,7 +144,7 @@ fn validate_status_codes(loader: &Loader, codes: &Spanned<Vec<u16>>) -> Result<V
 }
 
 #[derive(Debug)]
-pub struct EndpointProbe {
+pub(crate) struct EndpointProbe {
     pub url: Url,
     pub method: Method,
     pub expect_status: Option<Vec<u16>>,
@@ -162,14 +162,14 @@ pub struct EndpointProbe {
 }
 
 /// Judges a response body that arrived with an expected status.
-pub trait BodyJudge: std::fmt::Debug + Send + Sync {
+pub(crate) trait BodyJudge: std::fmt::Debug + Send + Sync {
     /// `Ok(Some(text))` adds to the detail line; `Err(why)` fails the check.
     fn judge(&self, body: &[u8]) -> Result<Option<String>, String>;
 }
 
 /// `json = { "/status" = "pass" }`: values the body must hold at these JSON Pointers.
 #[derive(Debug)]
-pub struct JsonAssertions {
+pub(crate) struct JsonAssertions {
     pairs: Vec<(String, serde_json::Value)>,
 }
 

@@ -19,7 +19,7 @@ const START: u8 = 0x0B;
 const END: [u8; 2] = [0x1C, 0x0D];
 /// An ACK is a few hundred bytes; an answer larger than this is not one.
 const MAX_ANSWER: usize = 1024 * 1024;
-pub const DEFAULT_MESSAGE_TYPE: &str = "NMD^N02";
+pub(crate) const DEFAULT_MESSAGE_TYPE: &str = "NMD^N02";
 
 check_table! {
     /// `[[hl7]]` as written in the inventory.
@@ -75,7 +75,7 @@ impl Table for Hl7Table {
 }
 
 #[derive(Debug)]
-pub struct Hl7Probe {
+pub(crate) struct Hl7Probe {
     pub host: String,
     pub port: u16,
     pub sending_app: String,
@@ -136,7 +136,7 @@ fn hl7_timestamp(now: SystemTime) -> String {
     humantime::format_rfc3339_seconds(now).to_string().chars().filter(char::is_ascii_digit).take(14).collect()
 }
 
-pub fn frame(message: &str) -> Vec<u8> {
+pub(crate) fn frame(message: &str) -> Vec<u8> {
     let mut framed = Vec::with_capacity(message.len() + 3);
     framed.push(START);
     framed.extend_from_slice(message.as_bytes());
@@ -186,7 +186,7 @@ fn segment<'a>(message: &'a str, name: &str) -> Option<Vec<&'a str>> {
     Some(fields)
 }
 
-pub fn field<'a>(fields: &[&'a str], n: usize) -> &'a str {
+pub(crate) fn field<'a>(fields: &[&'a str], n: usize) -> &'a str {
     fields.get(n).copied().unwrap_or_default()
 }
 

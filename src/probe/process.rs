@@ -33,7 +33,7 @@ impl Table for ProcessTable {
 }
 
 #[derive(Debug, Clone)]
-pub struct ProcessProbe {
+pub(crate) struct ProcessProbe {
     pub wanted: String,
 }
 

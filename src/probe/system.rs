@@ -39,7 +39,7 @@ impl Table for SystemTable {
 }
 
 #[derive(Debug, Clone)]
-pub struct SystemProbe {
+pub(crate) struct SystemProbe {
     pub min_memory_available: Option<Threshold>,
     pub max_load_per_cpu: Option<f64>,
     pub max_swap_used: Option<Threshold>,

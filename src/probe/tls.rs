@@ -45,7 +45,7 @@ impl Table for TlsTable {
 }
 
 #[derive(Debug)]
-pub struct TlsProbe {
+pub(crate) struct TlsProbe {
     pub host: String,
     pub port: u16,
     pub server_name: ServerName<'static>,

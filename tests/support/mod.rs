@@ -261,3 +261,60 @@ pub fn closed_port() -> u16 {
     let listener = StdListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+/// A process a test started: killed and reaped on drop, so no test leaves one behind.
+pub struct Child(pub std::process::Child);
+
+impl Child {
+    pub fn spawn(command: &mut std::process::Command) -> Child {
+        Child(command.spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program())))
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Polls `ready` every 50 ms until it holds; fails naming `what` after 20 s. Generous, so a
+/// loaded 2-core machine never turns a slow start into a failure.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not become ready in 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+pub fn wait_for_tcp(what: &str, port: u16) {
+    wait_until(what, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+}
+
+/// A free UDP port on loopback: bound by the OS, then released.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp").local_addr().expect("addr").port()
+}
+
+/// The path of a real third-party peer (dcmtk, dnsmasq...), looked for in `candidates`.
+///
+/// Missing: with `ROUNDS_REQUIRE_PEERS=1` (which `.ci/run` sets after installing them) the
+/// test fails; otherwise it prints one loud line naming the package and the test returns
+/// early, so `cargo test` on a machine with only a Rust toolchain still passes.
+pub fn peer(candidates: &[&str], package: &str) -> Option<PathBuf> {
+    if let Some(found) = candidates.iter().map(PathBuf::from).find(|p| p.exists()) {
+        return Some(found);
+    }
+    let message = format!("needs {} from the Debian package {package} (apt-get install -y {package})", candidates[0]);
+    if std::env::var_os("ROUNDS_REQUIRE_PEERS").is_some_and(|v| v == "1") {
+        panic!("{message}; ROUNDS_REQUIRE_PEERS=1 makes that a failure");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
