@@ -14,7 +14,8 @@ use toml::Spanned;
 use crate::config::values::{HumanDuration, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::Outcome;
-use crate::probe::endpoint::{self, BodyJudge, EndpointProbe};
+use crate::probe::endpoint::{self, EndpointProbe};
+use crate::probe::http::{parse_headers, parse_url, BodyJudge};
 use crate::probe::kind::{Budget, RunProbe};
 
 /// CapabilityStatements of large servers run to a few MiB; more than this is not one.
@@ -42,14 +43,14 @@ impl Table for FhirTable {
 
     fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<FhirProbe>>, ConfigError> {
         let common = self.common();
-        let mut base = endpoint::parse_url(loader, &self.base)?;
+        let mut base = parse_url(loader, &self.base)?;
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
         let url =
             base.join("metadata").map_err(|e| loader.error(self.base.span(), format!("invalid base URL: {e}")))?;
-        let (mut headers, secret_headers) = endpoint::parse_headers(loader, &self.headers)?;
+        let (mut headers, secret_headers) = parse_headers(loader, &self.headers)?;
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static("application/fhir+json"));
         let probe = EndpointProbe {
             url,

@@ -18,6 +18,7 @@ pub(crate) mod dns;
 pub(crate) mod endpoint;
 pub(crate) mod fhir;
 pub(crate) mod hl7;
+pub(crate) mod http;
 pub(crate) mod kind;
 pub(crate) mod net;
 pub(crate) mod ping;

@@ -1,0 +1,167 @@
+//! HTTP pieces shared by `[[endpoint]]` and `[[fhir]]`: URLs and headers from the inventory,
+//! judges of a response body, and reqwest's errors in plain words.
+
+use std::collections::BTreeMap;
+use std::error::Error as _;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{StatusCode, Url};
+use toml::Spanned;
+
+use crate::config::{ConfigError, Loader};
+use crate::probe::net::{describe_io, LookupError};
+
+pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
+    let expanded = loader.expand(raw)?;
+    // The error never quotes the expanded URL: it may hold a token.
+    let url = Url::parse(expanded.trim()).map_err(|e| loader.error(raw.span(), format!("invalid URL: {e}")))?;
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "http" | "https" => Err(loader.error(raw.span(), "the URL has no host")),
+        other => Err(loader.error(raw.span(), format!("unsupported URL scheme {other:?}; use http:// or https://"))),
+    }
+}
+
+pub(crate) fn parse_headers(
+    loader: &mut Loader,
+    raw: &BTreeMap<Spanned<String>, Spanned<String>>,
+) -> Result<(HeaderMap, Vec<HeaderName>), ConfigError> {
+    let mut headers = HeaderMap::new();
+    let mut secret = Vec::new();
+    for (key, value) in raw {
+        let name = HeaderName::from_bytes(key.get_ref().as_bytes())
+            .map_err(|_| loader.error(key.span(), format!("{:?} is not a valid header name", key.get_ref())))?;
+        let expanded = loader.expand(value)?;
+        let mut header = HeaderValue::from_str(&expanded)
+            .map_err(|_| loader.error(value.span(), "header value holds characters not allowed in HTTP headers"))?;
+        if expanded != *value.get_ref() {
+            header.set_sensitive(true);
+            secret.push(name.clone());
+        }
+        headers.insert(name, header);
+    }
+    Ok((headers, secret))
+}
+
+/// Judges a response body that arrived with an expected status.
+pub(crate) trait BodyJudge: std::fmt::Debug + Send + Sync {
+    /// `Ok(Some(text))` adds to the detail line; `Err(why)` fails the check.
+    fn judge(&self, body: &[u8]) -> Result<Option<String>, String>;
+}
+
+/// `json = { "/status" = "pass" }`: values the body must hold at these JSON Pointers.
+#[derive(Debug)]
+pub(crate) struct JsonAssertions {
+    pairs: Vec<(String, serde_json::Value)>,
+}
+
+impl JsonAssertions {
+    pub(crate) fn from_table(
+        loader: &Loader,
+        table: &BTreeMap<Spanned<String>, toml::Value>,
+    ) -> Result<Self, ConfigError> {
+        let mut pairs = Vec::new();
+        for (pointer, expected) in table {
+            if !(pointer.get_ref().is_empty() || pointer.get_ref().starts_with('/')) {
+                let why = format!("{:?} is not a JSON Pointer; they start with /, like \"/status\"", pointer.get_ref());
+                return Err(loader.error(pointer.span(), why));
+            }
+            let expected = serde_json::to_value(expected)
+                .map_err(|e| loader.error(pointer.span(), format!("cannot compare with this value: {e}")))?;
+            pairs.push((pointer.get_ref().clone(), expected));
+        }
+        Ok(Self { pairs })
+    }
+}
+
+impl BodyJudge for JsonAssertions {
+    fn judge(&self, body: &[u8]) -> Result<Option<String>, String> {
+        let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON ({e})"))?;
+        for (pointer, expected) in &self.pairs {
+            match doc.pointer(pointer) {
+                None => return Err(format!("JSON {pointer} is missing, expected {expected}")),
+                Some(found) if found != expected => {
+                    return Err(format!("JSON {pointer} is {found}, expected {expected}"))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// "200 OK", "500 Internal Server Error".
+pub(crate) fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+pub(crate) fn join_or(codes: &[u16]) -> String {
+    let words: Vec<String> = codes.iter().map(u16::to_string).collect();
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => words.join(""),
+    }
+}
+
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The resolver's reason, when the request failed at DNS ([`SystemResolver`]'s error).
+pub(crate) fn dns_failure(error: &reqwest::Error) -> Option<String> {
+    causes(error).iter().find_map(|c| c.downcast_ref::<LookupError>()).map(|e| e.reason.clone())
+}
+
+pub(crate) fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut chain = Vec::new();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        chain.push(cause);
+        next = cause.source();
+    }
+    chain
+}
+
+/// reqwest's own message is only "error sending request"; the reason is at the end of the
+/// source chain ("connection refused", "connection closed before message completed").
+pub(crate) fn describe_reqwest(error: &reqwest::Error) -> String {
+    let chain = causes(error);
+    if let Some(io) = chain.iter().find_map(|c| c.downcast_ref::<std::io::Error>()) {
+        if io.kind() != std::io::ErrorKind::Other {
+            return describe_io(io);
+        }
+    }
+    if chain.iter().filter_map(|c| c.downcast_ref::<hyper::Error>()).any(hyper::Error::is_incomplete_message) {
+        return "the server closed the connection without answering".into();
+    }
+    match chain.last() {
+        Some(root) => root.to_string(),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_expected_codes_in_words() {
+        assert_eq!(join_or(&[200]), "200");
+        assert_eq!(join_or(&[200, 204]), "200 or 204");
+        assert_eq!(join_or(&[200, 204, 301]), "200, 204 or 301");
+    }
+
+    #[test]
+    fn finds_text_in_a_body() {
+        assert!(contains(b"status: OK", b"OK"));
+        assert!(!contains(b"status: down", b"OK"));
+    }
+
+    #[test]
+    fn status_text_has_the_reason() {
+        assert_eq!(status_text(StatusCode::INTERNAL_SERVER_ERROR), "500 Internal Server Error");
+    }
+}
