@@ -1,34 +1,40 @@
 //! What each subcommand does, between parsed flags and an exit code.
 
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use comfy_table::{presets, Table};
 
-use crate::cli::{CheckArgs, Cli, Command, ConfigArg};
+use crate::cli::{CheckArgs, Cli, Command};
 use crate::inventory::{self, Inventory};
 use crate::outcome::exit;
 use crate::report::{self, ReportOptions};
 use crate::runner::{self, RunOptions};
+use crate::secrets::printable;
 
 /// Runs the parsed command line and returns the process exit code.
 /// `Err` means rounds could not do its job at all (exit code 3).
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        None => check(cli.check),
-        Some(Command::Check(args)) => check(args),
-        Some(Command::Validate(args)) => validate(&args),
-        Some(Command::List(args)) => list(&args),
+        None => check(&cli.config, cli.check),
+        Some(Command::Check(args)) => check(&cli.config, args),
+        Some(Command::Validate) => validate(&cli.config),
+        Some(Command::List) => list(&cli.config),
     }
 }
 
-fn load(args: &ConfigArg) -> Result<Inventory> {
-    Ok(inventory::load(&args.config)?)
+/// Loads the inventory and says its warnings (a short secret) once, on stderr.
+fn load(path: &Path) -> Result<Inventory> {
+    let inventory = inventory::load(path)?;
+    for warning in &inventory.warnings {
+        eprintln!("warning: {}: {warning}", inventory.path.display());
+    }
+    Ok(inventory)
 }
 
-fn check(args: CheckArgs) -> Result<u8> {
-    let mut inventory = load(&args.config)?;
+fn check(path: &Path, args: CheckArgs) -> Result<u8> {
+    let mut inventory = load(path)?;
     if !args.only.is_empty() {
         inventory.checks.retain(|c| args.only.iter().any(|sel| c.meta.is_selected_by(sel)));
         if inventory.checks.is_empty() {
@@ -37,7 +43,7 @@ fn check(args: CheckArgs) -> Result<u8> {
     }
     let options = RunOptions {
         concurrency: args.concurrency.map_or(inventory.settings.concurrency, |n| n as usize),
-        default_timeout: args.timeout.map_or(inventory.settings.timeout, Duration::from),
+        default_timeout: args.timeout.unwrap_or(inventory.settings.timeout),
     };
 
     let runtime =
@@ -62,8 +68,8 @@ fn check(args: CheckArgs) -> Result<u8> {
     Ok(exit_code)
 }
 
-fn validate(args: &ConfigArg) -> Result<u8> {
-    let inventory = load(args)?;
+fn validate(path: &Path) -> Result<u8> {
+    let inventory = load(path)?;
     let mut kinds: Vec<(&str, usize)> = Vec::new();
     for check in &inventory.checks {
         match kinds.iter_mut().find(|(k, _)| *k == check.kind()) {
@@ -83,14 +89,15 @@ fn validate(args: &ConfigArg) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn list(args: &ConfigArg) -> Result<u8> {
-    let inventory = load(args)?;
+fn list(path: &Path) -> Result<u8> {
+    let inventory = load(path)?;
     let mut table = Table::new();
     table.load_style(presets::NOTHING).force_no_tty();
     table.set_header(["name", "kind", "target", "severity", "tags"]);
     for c in &inventory.checks {
         let m = &c.meta;
-        table.add_row([m.name.as_str(), c.kind(), m.target.as_str(), m.severity.as_str(), &m.tags.join(",")]);
+        let (name, target) = (printable(&m.name, usize::MAX), printable(&m.target, usize::MAX));
+        table.add_row([name.as_str(), c.kind(), target.as_str(), m.severity.as_str(), &m.tags.join(",")]);
     }
     write_out(format!("{}\n", table.trim_fmt()).as_bytes())?;
     Ok(exit::OK)

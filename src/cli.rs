@@ -1,8 +1,9 @@
 //! The command line, as clap derives it. No logic here: `app` does the work.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::report::Format;
 
@@ -16,8 +17,11 @@ Exit codes:
 /// A clinic's morning systems check: probes the servers, endpoints, certificates, disks and
 /// backups listed in an inventory, all at once, and says in plain words what is wrong.
 #[derive(Debug, Parser)]
-#[command(name = "rounds", version, after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
+#[command(name = "rounds", version, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// The inventory file (before or after the subcommand).
+    #[arg(short, long, global = true, env = "ROUNDS_CONFIG", default_value = "checks.toml", value_name = "PATH")]
+    pub config: PathBuf,
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Running `rounds` without a subcommand is `rounds check`.
@@ -31,22 +35,13 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Check(CheckArgs),
     /// Parse and check the inventory without probing anything.
-    Validate(ConfigArg),
+    Validate,
     /// List the checks the inventory defines: name, kind, target, severity, tags.
-    List(ConfigArg),
-}
-
-#[derive(Debug, Args)]
-pub struct ConfigArg {
-    /// The inventory file.
-    #[arg(short, long, env = "ROUNDS_CONFIG", default_value = "checks.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    List,
 }
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    #[command(flatten)]
-    pub config: ConfigArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -58,8 +53,8 @@ pub struct CheckArgs {
     pub concurrency: Option<u32>,
     /// Default per-check timeout, like "5s" [default: settings.timeout, else 10s].
     /// Checks with their own `timeout` keep it.
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<humantime::Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub timeout: Option<Duration>,
     /// No colours, even on a terminal (the NO_COLOR variable does the same).
     #[arg(long)]
     pub no_color: bool,
@@ -71,10 +66,44 @@ pub struct CheckArgs {
     pub quiet: bool,
 }
 
+impl Cli {
+    /// Parses `args` (with the program name first). Flags of `check` given before another
+    /// subcommand (`rounds --format json list`) are a usage error rather than silently
+    /// ignored; `-c`/`--config` is global and goes before or after the subcommand.
+    pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        if let Some((name, _)) = matches.subcommand() {
+            let misplaced = CheckArgs::augment_args(clap::Command::new("check"))
+                .get_arguments()
+                .map(|a| a.get_id().clone())
+                .find(|id| matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine));
+            if let Some(id) = misplaced {
+                let message =
+                    format!("--{id} belongs to `rounds check` (or to `rounds` alone), not to `rounds {name}`");
+                return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
+            }
+        }
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
+}
+
+/// A duration like "5s"; zero is refused (it would fail every check before it starts).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() => Err("a timeout must be more than zero, like 5s".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e}; write it like 5s, 800ms or 1m")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
@@ -87,5 +116,17 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.check.format, Format::Json);
         assert_eq!(cli.check.only, vec!["ehr".to_owned()]);
+    }
+
+    #[test]
+    fn config_goes_before_or_after_the_subcommand() {
+        for args in
+            [&["rounds", "-c", "x.toml", "list"][..], &["rounds", "list", "-c", "x.toml"], &["rounds", "-c", "x.toml"]]
+        {
+            let cli = Cli::parse_from_args(args).unwrap();
+            assert_eq!(cli.config, PathBuf::from("x.toml"), "{args:?}");
+        }
+        assert!(Cli::parse_from_args(["rounds", "--timeout", "0s"]).is_err());
+        assert!(Cli::parse_from_args(["rounds", "--format", "json", "list"]).is_err());
     }
 }

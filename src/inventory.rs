@@ -20,6 +20,8 @@ pub(crate) struct Inventory {
     /// In the order they appear in the file.
     pub checks: Vec<Check>,
     pub secrets: Secrets,
+    /// Things worth saying that do not stop the run (a short secret).
+    pub warnings: Vec<String>,
 }
 
 /// Reads and validates the inventory at `path`, taking `${VAR}` values from the process
@@ -44,8 +46,13 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
     // Each kind is its own array in TOML; the file's order is the order people wrote.
     planned.sort_by_key(|p| p.name_span.start);
     reject_duplicate_names(&loader, &planned)?;
-    let (settings, secrets) = loader.finish();
-    Ok(Inventory { path: path.to_owned(), settings, checks: planned.into_iter().map(Check::from).collect(), secrets })
+    if planned.is_empty() {
+        // A gate must not go green because its file was truncated or emptied.
+        return Err(ConfigError::whole_file(path, "the inventory defines no checks"));
+    }
+    let (settings, secrets, warnings) = loader.finish();
+    let checks = planned.into_iter().map(Check::from).collect();
+    Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings })
 }
 
 fn reject_duplicate_names(loader: &Loader, planned: &[Planned<Probe>]) -> Result<(), ConfigError> {
@@ -122,9 +129,54 @@ mod tests {
             ("settings crit", "[settings]\ncert_warn_days = 5\ncert_crit_days = 9"),
             ("settings concurrency", "[settings]\nconcurrency = 0"),
             ("typo", "[[endpoint]]\nname = \"e\"\nurll = \"http://h/\""),
+            ("empty file", ""),
+            ("comments only", "# nothing here yet\n[settings]\ntimeout = \"5s\"\n"),
+            ("port 0 in ports", "[[server]]\nname = \"s\"\nhost = \"h\"\nports = [443, 0]"),
+            ("port 0", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 0"),
+            ("hl7 port 0", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 0"),
+            ("dicom port 0", "[[dicom]]\nname = \"d\"\nhost = \"h\"\nport = 0"),
+            ("dns server port 0", "[[dns]]\nname = \"d\"\nhost = \"a\"\nserver = \"127.0.0.1:0\""),
+            ("port too large", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 70000"),
+            ("ports as text", "[[server]]\nname = \"s\"\nhost = \"h\"\nports = \"443\""),
+            ("tags as text", "[[server]]\nname = \"s\"\nhost = \"h\"\nports = [1]\ntags = \"ehr\""),
+            ("ping as text", "[[server]]\nname = \"s\"\nhost = \"h\"\nping = \"yes\""),
+            ("name as number", "[[server]]\nname = 5\nhost = \"h\"\nports = [1]"),
+            (
+                "check crit above warn",
+                "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 443\ncert_warn_days = 10\ncert_crit_days = 20",
+            ),
+            ("check crit above settings warn", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 443\ncert_crit_days = 45"),
+            (
+                "warn_free below min_free",
+                "[[disk]]\nname = \"d\"\npath = \"/\"\nmin_free = \"10%\"\nwarn_free = \"5%\"",
+            ),
+            ("proxy", "[settings]\nproxy = \"socks5://h:1080\"\n[[endpoint]]\nname = \"e\"\nurl = \"http://h/\""),
+            ("command env unset", "[[command]]\nname = \"c\"\nrun = [\"true\"]\nenv = [\"NOPE\"]"),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
         insta::assert_snapshot!(report);
+    }
+
+    /// The canary is in a URL's password, a header and a command's environment; no `Debug`
+    /// of the loaded inventory may print it.
+    #[test]
+    fn debug_of_the_inventory_shows_no_secret() {
+        let toml = "[[endpoint]]\nname = \"e\"\nurl = \"https://u:${TOKEN}@h/?k=${TOKEN}\"\n\
+                    headers = { Authorization = \"Bearer ${TOKEN}\" }\n\
+                    [[command]]\nname = \"c\"\nrun = [\"true\"]\nenv = [\"TOKEN\"]\n";
+        let inv = parse(Path::new("c.toml"), toml, &env).unwrap();
+        let shown = format!("{inv:?} {inv:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("CommandProbe") && shown.contains("EndpointProbe"), "{shown}");
+    }
+
+    #[test]
+    fn a_short_secret_is_a_warning_not_an_error() {
+        let short = |name: &str| (name == "PIN").then(|| "x".to_owned());
+        let toml = "[[endpoint]]\nname = \"e\"\nurl = \"http://h/\"\nheaders = { X-Pin = \"${PIN}\" }\n";
+        let inv = parse(Path::new("c.toml"), toml, &short).unwrap();
+        assert_eq!(inv.warnings.len(), 1);
+        assert!(inv.warnings[0].starts_with("${PIN} is shorter than 8 characters"), "{:?}", inv.warnings);
     }
 
     #[test]

@@ -3,12 +3,11 @@
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
 use rounds::cli::Cli;
 use rounds::outcome::exit;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_from_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             // Usage errors exit 3 like every other "could not run"; clap's default is 2,

@@ -283,3 +283,67 @@ fn check_subcommand_is_the_default_command() {
         .code(0)
         .stdout(predicate::str::contains("\"version\": 1"));
 }
+
+/// A gate must not go green because its inventory was emptied or truncated.
+#[test]
+fn an_inventory_without_checks_is_exit_3() {
+    for toml in ["", "# only a comment\n", "[settings]\ntimeout = \"5s\"\n"] {
+        let inv = inventory(toml);
+        for args in [&[][..], &["validate"]] {
+            inv.rounds(args).assert().code(3).stderr(predicate::str::contains("the inventory defines no checks"));
+        }
+    }
+}
+
+#[test]
+fn config_goes_before_or_after_the_subcommand_and_a_zero_timeout_is_refused() {
+    let inv = inventory("[[disk]]\nname = \"root\"\npath = \"/\"\n");
+    for sub in ["list", "validate"] {
+        rounds()
+            .arg("-c")
+            .arg(&inv.path)
+            .arg(sub)
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("root").or(predicate::str::contains("OK")));
+    }
+    inv.rounds(&["--timeout", "0s"]).assert().code(3).stderr(predicate::str::contains("more than zero"));
+}
+
+/// The README's cron recipe, run as written: `set -a` exports the plain `KEY=value` lines
+/// of secrets.env (a bare `.` would not), and `--quiet` prints nothing when all is well.
+#[test]
+fn the_cron_recipe_works_as_written() {
+    let token = "cron-token-123456";
+    let server = support::http(move |req| {
+        let ok = req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {token}"));
+        support::reply(if ok { 200 } else { 401 }, "")
+    });
+    let inv = inventory(&format!(
+        "[[endpoint]]\nname = \"EHR\"\nurl = \"{}\"\nheaders = {{ Authorization = \"Bearer ${{EHR_TOKEN}}\" }}\n",
+        server.url("/")
+    ));
+    let secrets = inv.write("secrets.env", &format!("EHR_TOKEN={token}\n"));
+    let bin = assert_cmd::cargo::cargo_bin!("rounds");
+    let line = format!("set -a; . {}; set +a; {} --quiet", secrets.display(), bin.display());
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .env("ROUNDS_CONFIG", &inv.path)
+        .env_remove("EHR_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(output.stdout.is_empty() && output.stderr.is_empty(), "{output:?}");
+    // Without `set -a` the variable is not exported: a config error, said plainly.
+    let without = format!(". {}; {} --quiet", secrets.display(), bin.display());
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&without)
+        .env("ROUNDS_CONFIG", &inv.path)
+        .env_remove("EHR_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("environment variable EHR_TOKEN is not set"));
+}

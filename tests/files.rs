@@ -90,6 +90,72 @@ fn backup_path_can_be_a_single_file() {
     assert_eq!(verdict(&doc, "sync log"), ("fail".into(), "newest last-sync.log is 9 days old, limit 8 days".into()));
 }
 
+/// A restored file or a skewed clock: a file dated in the future proves nothing, so the
+/// folder is judged by the newest file that is not.
+#[test]
+fn a_backup_dated_in_the_future_is_named_and_not_trusted() {
+    let inv = backup_inventory();
+    let big = "x".repeat(4096);
+    let future = inv.write("backups/EHR-restored.dump", &big);
+    let ahead = SystemTime::now() + Duration::from_secs(3 * 3600 + 60);
+    filetime::set_file_mtime(&future, FileTime::from_system_time(ahead)).unwrap();
+    set_age(&inv.write("backups/EHR-old.dump", &big), 40);
+    let (doc, code) = inv.run_json(&[]);
+    assert_eq!(
+        verdict(&doc, "EHR nightly dump"),
+        (
+            "fail".into(),
+            "newest EHR-restored.dump is dated 3 h in the future: clock skew?; judged by the next: \
+             newest EHR-old.dump is 40 h old, limit 26 h"
+                .into()
+        )
+    );
+    assert_eq!(code, 2);
+    // Fresh besides: still not a pass, because the clock cannot be trusted.
+    set_age(&inv.dir.path().join("backups/EHR-old.dump"), 2);
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "EHR nightly dump");
+    assert_eq!(status, "warn", "{detail}");
+    // Alone: nothing to judge by.
+    std::fs::remove_file(inv.dir.path().join("backups/EHR-old.dump")).unwrap();
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "EHR nightly dump");
+    assert_eq!(status, "fail");
+    assert!(detail.ends_with("no file that is not dated in the future"), "{detail}");
+}
+
+/// A FIFO or a socket where the backup should be is not a backup, even when it is newest.
+#[test]
+fn a_fifo_or_socket_is_not_a_backup_file() {
+    let inv = backup_inventory();
+    set_age(&inv.write("backups/EHR-old.dump", &"x".repeat(4096)), 3);
+    let fifo = inv.dir.path().join("backups/EHR-new.dump");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo (coreutils)");
+    assert!(made.success());
+    let (doc, _) = inv.run_json(&[]);
+    assert_eq!(
+        verdict(&doc, "EHR nightly dump"),
+        ("fail".into(), "newest EHR-new.dump is a FIFO, not a backup file".into())
+    );
+    let socket_path = inv.dir.path().join("socket.dump");
+    let _socket = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    let toml =
+        format!("[[backup]]\nname = \"sock\"\npath = {:?}\nmax_age = \"1h\"\n", socket_path.display().to_string());
+    let (doc, _) = inventory(&toml).run_json(&[]);
+    assert_eq!(verdict(&doc, "sock"), ("fail".into(), "newest socket.dump is a socket, not a backup file".into()));
+}
+
+#[test]
+fn a_dangling_symlink_is_named_as_one() {
+    let inv = inventory("[[backup]]\nname = \"latest\"\npath = \"latest.dump\"\nmax_age = \"26h\"\n");
+    std::os::unix::fs::symlink("/nonexistent/EHR-2026-11-24.dump", inv.dir.path().join("latest.dump")).unwrap();
+    let (doc, _) = inv.run_json(&[]);
+    assert_eq!(
+        verdict(&doc, "latest"),
+        ("fail".into(), "latest.dump is a broken symlink to /nonexistent/EHR-2026-11-24.dump".into())
+    );
+}
+
 // ---- disk -----------------------------------------------------------------------------
 
 #[test]
@@ -117,4 +183,14 @@ fn disk_path_that_does_not_exist_fails() {
     let (status, detail) = verdict(&doc, "gone");
     assert_eq!(status, "fail");
     assert!(detail.starts_with("cannot read free space"), "{detail}");
+}
+
+/// /proc has no size: free space there means nothing, so it is no pass.
+#[test]
+fn a_pseudo_filesystem_is_not_a_disk() {
+    let (doc, _) = inventory("[[disk]]\nname = \"proc\"\npath = \"/proc\"\n").run_json(&[]);
+    assert_eq!(
+        verdict(&doc, "proc"),
+        ("fail".into(), "the filesystem reports no size; is this a real filesystem?".into())
+    );
 }

@@ -76,6 +76,51 @@ fn a_hanging_command_and_its_children_are_killed_at_the_timeout() {
     assert!(is_gone(child), "the command's child {child} survived the timeout");
 }
 
+/// A plugin gets only what its check names, plus PATH, LANG and HOME: never the tokens
+/// other checks expand.
+#[test]
+fn a_plugin_gets_only_the_environment_its_check_names() {
+    let inv = inventory("");
+    let run = script(&inv, "env.sh", "echo \"token=${API_TOKEN:-unset} wanted=${WANTED:+set} path=${PATH:+set}\"");
+    let toml = format!(
+        "[[endpoint]]\nname = \"api\"\nurl = \"http://127.0.0.1:{}/\"\nheaders = {{ X-Token = \"${{API_TOKEN}}\" }}\n{}",
+        support::closed_port(),
+        command("env", &[&run], "env = [\"WANTED\"]")
+    );
+    std::fs::write(&inv.path, toml).unwrap();
+    let output = inv
+        .rounds(&["--format", "json"])
+        .env("API_TOKEN", "canary-token-value")
+        .env("WANTED", "wanted-value-123")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(verdict(&doc, "env"), ("pass".into(), "token=unset wanted=set path=set".into()));
+}
+
+/// Terminal control from a plugin (or any peer) is escaped, and a flood is cut to one line.
+#[test]
+fn plugin_output_cannot_control_the_terminal_or_flood_the_mail() {
+    let inv = inventory("");
+    let run = script(
+        &inv,
+        "loud.sh",
+        "printf 'OK \\033[2J\\033]0;owned\\007 '; head -c 100000 /dev/zero | tr '\\0' x; exit 2",
+    );
+    std::fs::write(&inv.path, command("loud", &[&run], "")).unwrap();
+    for format in ["table", "json"] {
+        let output = inv.rounds(&["--format", format]).output().unwrap();
+        assert!(!output.stdout.contains(&0x1b), "{format}: an escape reached the output");
+        assert!(!output.stdout.contains(&0x07), "{format}: a bell reached the output");
+        assert!(output.stdout.len() < 4000, "{format}: {} bytes", output.stdout.len());
+    }
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "loud");
+    assert_eq!(status, "fail");
+    assert!(detail.starts_with("OK \\u{1b}[2J\\u{1b}]0;owned\\u{7} xxx"), "{detail}");
+    assert!(detail.ends_with("...") && detail.chars().count() == 300, "{detail}");
+}
+
 // ---- system and process -----------------------------------------------------------------
 
 #[test]

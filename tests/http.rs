@@ -104,13 +104,37 @@ fn a_body_that_stops_arriving_fails_at_the_timeout() {
 }
 
 #[test]
-fn an_endless_body_fails_once_max_body_is_read() {
+fn a_body_past_max_body_is_not_a_failure_without_an_assertion() {
     let server = support::endless_body();
     let inv = inventory(&endpoint("firehose", &server.url("/"), "max_body = \"256 KiB\"\ntimeout = \"20s\""));
     let (doc, _) = inv.run_json(&[]);
     let (status, detail) = verdict(&doc, "firehose");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("200 OK in "), "{detail}");
+}
+
+#[test]
+fn an_assertion_looks_only_at_the_first_max_body_bytes_and_says_so() {
+    let big = format!("start{}needle", "x".repeat(4 << 20));
+    let server = support::http(move |_| reply(200, &big));
+    let endless = support::endless_body();
+    let limit = "max_body = \"1 MiB\"\ncontains = ";
+    let toml = endpoint("early", &server.url("/"), &format!("{limit}\"start\""))
+        + &endpoint("late", &server.url("/"), &format!("{limit}\"needle\""))
+        + &endpoint("endless", &endless.url("/"), &format!("{limit}\"needle\"\ntimeout = \"20s\""));
+    let (doc, _) = inventory(&toml).run_json(&[]);
+    assert_eq!(verdict(&doc, "early").0, "pass", "{:?}", verdict(&doc, "early"));
+    let (status, detail) = verdict(&doc, "late");
     assert_eq!(status, "fail");
-    assert!(detail.contains("body is larger than max_body (256.0 KiB)"), "{detail}");
+    assert!(
+        detail.ends_with(
+            "but \"needle\" was not found in the first 1.0 MiB of a 4.0 MiB body; raise max_body to look further"
+        ),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "endless");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("not found in the first 1.0 MiB of a larger body"), "{detail}");
 }
 
 #[test]
@@ -402,4 +426,138 @@ fn json_assertions_on_a_body_that_is_not_json() {
         format!("[[endpoint]]\nname = \"e\"\nurl = \"{}\"\njson = {{ \"/status\" = \"pass\" }}\n", server.url("/"));
     let (doc, _) = inventory(&toml).run_json(&[]);
     assert!(verdict(&doc, "e").1.contains("but the body is not JSON"));
+}
+
+/// `p@ss/w=rd` once changed the host (the request went to host `ss`): values are now
+/// percent-encoded into the URL's parts, so the request reaches this server with them intact.
+#[test]
+fn a_password_with_url_characters_stays_a_password() {
+    let password = "p@ss/w=rd#1?x&y";
+    let server = support::http(move |req| {
+        let basic = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let query = req.uri().query().unwrap_or_default().to_owned();
+        if basic.starts_with("Basic ") && query == "pw=p%40ss%2Fw%3Drd%231%3Fx%26y" && req.uri().path() == "/check" {
+            reply(200, "ok")
+        } else {
+            reply(400, &format!("got {query}"))
+        }
+    });
+    let url = format!("http://clinic:${{PW}}@127.0.0.1:{}/check?pw=${{PW}}", server.port());
+    let inv = inventory(&endpoint("portal", &url, ""));
+    for format in ["table", "json"] {
+        let output = inv.rounds(&["--format", format]).env("PW", password).output().unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(0), "{all}");
+        assert!(!all.contains("p@ss") && !all.contains("p%40ss") && !all.contains("w=rd"), "leaked:\n{all}");
+    }
+}
+
+/// Hop URLs are shown without user, password and query values, whatever put them there.
+#[test]
+fn redirect_hops_are_shown_without_query_values() {
+    let server = support::http(|req| match req.uri().path() {
+        "/a" => redirect("/b?session=SERVER-ISSUED-TOKEN"),
+        _ => redirect("/a"),
+    });
+    let (doc, _) = inventory(&endpoint("loop", &server.url("/a"), "")).run_json(&[]);
+    let (status, detail) = verdict(&doc, "loop");
+    assert_eq!(status, "fail");
+    assert!(detail.contains("/b?session=*** -> "), "{detail}");
+    assert!(!detail.contains("SERVER-ISSUED"), "{detail}");
+}
+
+/// A one-letter secret once turned "expected" into "e***pected": short values are now
+/// redacted only as whole words, and loading warns about them.
+#[test]
+fn a_short_secret_never_garbles_other_words() {
+    let server = support::http(|_| reply(500, "x"));
+    let inv = inventory(&endpoint("api", &server.url("/"), "headers = { X-Pin = \"${PIN}\" }"));
+    let output = inv.rounds(&["--format", "json"]).env("PIN", "x").output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(verdict(&doc, "api"), ("fail".into(), "500 Internal Server Error, expected 2xx".into()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("${PIN} is shorter than 8 characters"), "{stderr}");
+}
+
+// ---- proxies --------------------------------------------------------------------------
+
+/// A forward proxy: answers requests in absolute form (`GET http://host/ HTTP/1.1`), which
+/// only a client that chose to use a proxy sends.
+fn forward_proxy() -> support::Server {
+    support::http(|req| match req.uri().scheme() {
+        Some(_) => reply(200, "answered by the proxy"),
+        None => reply(400, "not a proxy request"),
+    })
+}
+
+#[test]
+fn proxies_are_a_decision_in_the_inventory_not_an_accident_of_the_environment() {
+    let proxy = forward_proxy();
+    let direct = support::http(|req| match req.uri().scheme() {
+        Some(_) => reply(502, "came through a proxy"),
+        None => reply(200, "direct"),
+    });
+    let nowhere = format!("http://127.0.0.1:{}/", support::closed_port());
+    let toml = endpoint("direct", &direct.url("/"), "")
+        + &endpoint("proxied", &nowhere, &format!("proxy = {:?}", proxy.url("")))
+        + &endpoint("from env", &nowhere, "proxy = \"env\"");
+    let output = inventory(&toml).rounds(&["--format", "json"]).env("HTTP_PROXY", proxy.url("")).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (status, detail) = verdict(&doc, "direct");
+    assert_eq!(status, "pass", "HTTP_PROXY must not be followed silently: {detail}");
+    assert!(!detail.contains("via"), "{detail}");
+    let (status, detail) = verdict(&doc, "proxied");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains(&format!("via {}", proxy.url("/"))), "{detail}");
+    let (status, detail) = verdict(&doc, "from env");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("via the environment's proxy"), "{detail}");
+}
+
+// ---- certificates belong to their connection ------------------------------------------
+
+/// A redirect hop shows the leaf with an intermediate that expires in 3 days; the final
+/// server shows the same leaf with the renewed intermediate. The hop's chain is judged and
+/// the hop named (once merged by leaf, this passed).
+#[test]
+fn a_redirect_hop_with_an_expiring_intermediate_is_judged_on_its_own_chain() {
+    let root = Ca::root("Test Clinic CA");
+    let old = root.intermediate("Clinic Issuing CA", 3);
+    let renewed = old.reissued(&root, 300);
+    let leaf = old.leaf(&["localhost"], -1, 200);
+    let last = support::https(&leaf.served_with(&renewed), |_| reply(200, "ok"));
+    let target = last.https_url("localhost", "/");
+    let hop = support::https(&leaf, move |_| redirect(&target));
+    let inv = with_ca(&root, &endpoint("portal", &hop.https_url("localhost", "/"), "ca_file = \"ca.pem\""));
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "portal");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.contains(&format!("localhost:{}: certificate expires in 200 days", hop.port()))
+            && detail.contains("intermediate \"Clinic Issuing CA\" expires in 3 days"),
+        "{detail}"
+    );
+}
+
+/// One server, one leaf for `localhost`, checked by name and by IP at the same time: the
+/// IP's hostname mismatch must never land on the checks by name, nor their pass on it.
+#[test]
+fn the_same_leaf_by_name_and_by_ip_keeps_each_verdict() {
+    let ca = Ca::root("Test Clinic CA");
+    let server = support::https(&ca.leaf(&["localhost"], -1, 200), |_| reply(200, "ok"));
+    let mut toml = String::new();
+    for i in 0..10 {
+        let extra = "ca_file = \"ca.pem\"";
+        toml += &endpoint(&format!("by name {i}"), &server.https_url("localhost", &format!("/{i}")), extra);
+        toml += &endpoint(&format!("by ip {i}"), &server.https_url("127.0.0.1", &format!("/{i}")), extra);
+    }
+    let (doc, _) = with_ca(&ca, &toml).run_json(&[]);
+    for i in 0..10 {
+        let (status, detail) = verdict(&doc, &format!("by name {i}"));
+        assert_eq!(status, "pass", "{detail}");
+        assert!(detail.contains("certificate expires in 200 days") && !detail.contains("mismatch"), "{detail}");
+        let (status, detail) = verdict(&doc, &format!("by ip {i}"));
+        assert_eq!(status, "fail", "{detail}");
+        assert!(detail.contains("hostname mismatch") && !detail.starts_with("200"), "{detail}");
+    }
 }

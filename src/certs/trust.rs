@@ -115,7 +115,7 @@ impl Trust {
     pub fn http_client(
         self: &Arc<Self>,
         origin: &str,
-        configure: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+        configure: impl FnOnce(reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, String>,
     ) -> Result<HttpClient, String> {
         let mut clients = self.http.lock().map_err(|_| "the HTTP client cache is poisoned".to_owned())?;
         if let Some(client) = clients.get(origin) {
@@ -127,7 +127,7 @@ impl Trust {
                 .tls_info(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("rounds/", env!("CARGO_PKG_VERSION")));
-            let client = configure(builder).build().map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
+            let client = configure(builder)?.build().map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
             Ok((client, recorder))
         });
         clients.insert(origin.to_owned(), made.clone());

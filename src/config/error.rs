@@ -35,7 +35,9 @@ impl ConfigError {
 
     /// Turns toml's parse or type error into ours, adding "did you mean" for a misspelt key.
     pub fn from_toml(path: &Path, source: &str, err: &toml::de::Error) -> Self {
-        let message = with_suggestion(err.message().trim_end());
+        let raw = err.message().trim_end();
+        let key = err.span().and_then(|span| key_at(source, span.start));
+        let message = key.and_then(|k| in_words(raw, k)).unwrap_or_else(|| with_suggestion(raw));
         match err.span() {
             Some(span) => Self::at(path, source, span, message),
             None => Self::whole_file(path, message),
@@ -71,6 +73,47 @@ fn locate(source: &str, span: Range<usize>) -> Location {
     Location { line: source[..start].matches('\n').count() + 1, column, text: text.to_owned(), width }
 }
 
+/// The key whose value starts at `offset`: the text before `=` on that line.
+fn key_at(source: &str, offset: usize) -> Option<&str> {
+    let start = offset.min(source.len());
+    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = source[line_start..start].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && !key.contains(['[', '{'])).then_some(key)
+}
+
+/// serde's type errors ("invalid type: string \"443\", expected a sequence") in words a
+/// specialist understands, with an example of what to write.
+fn in_words(message: &str, key: &str) -> Option<String> {
+    let (found, expected) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?
+        .split_once(", expected ")?;
+    let wanted = match key {
+        "ports" => "a list of port numbers from 1 to 65535, like [443]".to_owned(),
+        "port" => "a port number from 1 to 65535, like 443".to_owned(),
+        "expect_status" => "a list of HTTP status codes, like [200, 204]".to_owned(),
+        "tags" => "a list of words, like [\"ehr\", \"lab\"]".to_owned(),
+        "run" => {
+            "a list: the program, then its arguments, like [\"/usr/lib/nagios/plugins/check_disk\", \"-w\", \"10%\"]"
+                .to_owned()
+        }
+        "env" => "a list of environment variable names, like [\"PGPASSWORD\"]".to_owned(),
+        "expect" => "a list of IP addresses, like [\"10.0.0.10\"]".to_owned(),
+        _ => match expected {
+            "a sequence" => format!("a list, like {key} = [...]"),
+            "a string" => format!("text in quotes, like {key} = \"...\""),
+            "a boolean" => "true or false".to_owned(),
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i64" | "an integer" => "a whole number".to_owned(),
+            "f64" | "a float" => "a number, like 2.0".to_owned(),
+            "a map" | "struct" => format!("a table, like {key} = {{ ... }}"),
+            _ => return None,
+        },
+    };
+    let found = found.replace('`', "");
+    Some(format!("{key} must be {wanted} (found {found})"))
+}
+
 /// serde names the unknown word and the valid ones in backticks: "unknown field `urll`,
 /// expected one of `name`, `url`, ...". The closest valid word becomes a suggestion.
 fn with_suggestion(message: &str) -> String {
@@ -98,6 +141,21 @@ fn closest<'a>(typo: &str, valid: &[&'a str]) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_errors_say_what_to_write() {
+        let src = "ports = \"443\"\n";
+        assert_eq!(key_at(src, 8), Some("ports"));
+        assert_eq!(
+            in_words("invalid type: string \"443\", expected a sequence", "ports").as_deref(),
+            Some("ports must be a list of port numbers from 1 to 65535, like [443] (found string \"443\")")
+        );
+        assert_eq!(
+            in_words("invalid type: string \"yes\", expected a boolean", "ping").as_deref(),
+            Some("ping must be true or false (found string \"yes\")")
+        );
+        assert_eq!(in_words("unknown field `x`", "x"), None);
+    }
 
     #[test]
     fn suggests_the_closest_key() {

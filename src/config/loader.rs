@@ -11,9 +11,9 @@ use toml::Spanned;
 use super::common::{CheckMeta, CommonKeys};
 use super::error::ConfigError;
 use super::settings::Settings;
-use super::values;
+use super::values::{self, Proxy};
 use crate::certs::{CertLimits, Trust};
-use crate::secrets::Secrets;
+use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
 
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {
@@ -49,18 +49,30 @@ pub(crate) struct Loader<'a> {
     env: Env<'a>,
     pub settings: Settings,
     secrets: Secrets,
+    /// Said once on stderr by `check` and `validate`; never holds a value.
+    warned: Vec<String>,
     trusts: HashMap<Option<PathBuf>, Arc<Trust>>,
 }
 
 impl<'a> Loader<'a> {
     pub fn new(path: &'a Path, source: &'a str, env: Env<'a>, settings: Settings) -> Self {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self { path, source, dir, env, settings, secrets: Secrets::default(), trusts: HashMap::new() }
+        Self {
+            path,
+            source,
+            dir,
+            env,
+            settings,
+            secrets: Secrets::default(),
+            warned: Vec::new(),
+            trusts: HashMap::new(),
+        }
     }
 
-    /// The settings and the secrets every `${VAR}` expanded to, once all tables are planned.
-    pub fn finish(self) -> (Settings, Secrets) {
-        (self.settings, self.secrets)
+    /// The settings, the secrets every `${VAR}` expanded to, and warnings for the user, once
+    /// all tables are planned.
+    pub fn finish(self) -> (Settings, Secrets, Vec<String>) {
+        (self.settings, self.secrets, self.warned)
     }
 
     /// An error at `span` of the inventory.
@@ -75,10 +87,39 @@ impl<'a> Loader<'a> {
 
     /// Expands `${VAR}` from the environment and remembers the values as secrets.
     pub fn expand(&mut self, value: &Spanned<String>) -> Result<String, ConfigError> {
+        self.expand_with(value, &str::to_owned)
+    }
+
+    /// Expands `${VAR}`, each value written as `render` puts it (percent-encoded in a URL,
+    /// so a password like `p@ss/w=rd` stays a password and never changes the host).
+    pub fn expand_with(
+        &mut self,
+        value: &Spanned<String>,
+        render: &dyn Fn(&str) -> String,
+    ) -> Result<String, ConfigError> {
         let (text, used) =
-            values::expand_vars(value.get_ref(), self.env).map_err(|why| self.error(value.span(), why))?;
-        used.into_iter().for_each(|v| self.secrets.add(v));
+            values::expand_vars(value.get_ref(), self.env, render).map_err(|why| self.error(value.span(), why))?;
+        for (name, secret) in used {
+            self.remember_secret(&name, &secret);
+        }
         Ok(text)
+    }
+
+    /// The value of the environment variable `name` (for `env = [...]` on commands): a secret.
+    pub fn env_var(&mut self, name: &Spanned<String>) -> Result<String, ConfigError> {
+        let value = (self.env)(name.get_ref())
+            .ok_or_else(|| self.error(name.span(), format!("environment variable {} is not set", name.get_ref())))?;
+        self.remember_secret(name.get_ref(), &value);
+        Ok(value)
+    }
+
+    fn remember_secret(&mut self, name: &str, value: &str) {
+        if self.secrets.add(value) && !self.warned.iter().any(|w| w.contains(&format!("${{{name}}}"))) {
+            self.warned.push(format!(
+                "${{{name}}} is shorter than {MIN_SUBSTRING_SECRET} characters: it is hidden in reports only \
+                 where it stands alone as a word; use a longer secret"
+            ));
+        }
     }
 
     /// A path from the inventory: relative paths are relative to the inventory file, so the
@@ -103,10 +144,42 @@ impl<'a> Loader<'a> {
     }
 
     /// A table's own certificate thresholds (`cert_warn_days`, `cert_crit_days`), falling
-    /// back to `[settings]`.
-    pub fn cert_limits(&self, warn: Option<u32>, crit: Option<u32>) -> CertLimits {
+    /// back to `[settings]`; the fail threshold may not be above the warn threshold.
+    pub fn cert_limits(&self, warn: Option<u32>, crit: Option<&Spanned<u32>>) -> Result<CertLimits, ConfigError> {
         let defaults = self.settings.cert;
-        CertLimits { warn_days: warn.unwrap_or(defaults.warn_days), crit_days: crit.unwrap_or(defaults.crit_days) }
+        let limits = CertLimits {
+            warn_days: warn.unwrap_or(defaults.warn_days),
+            crit_days: crit.map_or(defaults.crit_days, |c| *c.get_ref()),
+        };
+        match crit {
+            Some(c) if limits.crit_days > limits.warn_days => Err(self.error(
+                c.span(),
+                format!(
+                    "cert_crit_days ({}) must not be more than cert_warn_days ({}): fail at fewer days left than you warn",
+                    limits.crit_days, limits.warn_days
+                ),
+            )),
+            _ => Ok(limits),
+        }
+    }
+
+    /// How HTTP checks reach servers: the table's own `proxy`, else `[settings]`'s, else
+    /// directly, like every other probe (environment variables are not followed silently).
+    pub fn proxy(&mut self, own: Option<&Spanned<String>>) -> Result<Proxy, ConfigError> {
+        let Some(raw) = own.or(self.settings.proxy.as_ref()).cloned() else { return Ok(Proxy::Direct) };
+        if raw.get_ref().trim() == "env" {
+            return Ok(Proxy::Environment);
+        }
+        let text = self.expand_with(&raw, &percent_encode)?;
+        let url =
+            reqwest::Url::parse(text.trim()).map_err(|e| self.error(raw.span(), format!("invalid proxy URL: {e}")))?;
+        match url.scheme() {
+            "http" | "https" if url.host_str().is_some() => Ok(Proxy::Url(url)),
+            _ => {
+                Err(self
+                    .error(raw.span(), "proxy is \"http://host:port\" (or \"env\" for the environment's HTTP_PROXY)"))
+            }
+        }
     }
 
     /// A host name or address from the inventory, trimmed; empty is an error.

@@ -23,6 +23,8 @@ pub(crate) struct Settings {
     pub timeout: Duration,
     pub concurrency: usize,
     pub cert: CertLimits,
+    /// `proxy` as written; each HTTP table reads it through `Loader::proxy`.
+    pub proxy: Option<Spanned<String>>,
 }
 
 /// `[settings]` as written.
@@ -33,6 +35,7 @@ pub(crate) struct SettingsTable {
     concurrency: Option<Spanned<usize>>,
     cert_warn_days: Option<u32>,
     cert_crit_days: Option<Spanned<u32>>,
+    proxy: Option<Spanned<String>>,
 }
 
 impl SettingsTable {
@@ -60,6 +63,6 @@ impl SettingsTable {
             Some(c) => c.into_inner(),
             None => DEFAULT_CONCURRENCY,
         };
-        Ok(Settings { timeout: self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0), concurrency, cert })
+        Ok(Settings { timeout: self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0), concurrency, cert, proxy: self.proxy })
     }
 }

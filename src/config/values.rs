@@ -25,6 +25,19 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A TCP or UDP port a server listens on: 1 to 65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Port(pub u16);
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u16::deserialize(d)? {
+            0 => Err(de::Error::custom("port 0 is not a port a server listens on; ports run from 1 to 65535")),
+            n => Ok(Self(n)),
+        }
+    }
+}
+
 /// A number of bytes: "1 MiB", "500 KB", "4GiB", or a plain integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Size(pub u64);
@@ -73,6 +86,16 @@ impl Threshold {
         }
     }
 
+    /// Whether this threshold is lower than `other`, when the two can be compared (both
+    /// shares, or both sizes).
+    pub(crate) fn is_below(&self, other: &Threshold) -> bool {
+        match (*self, *other) {
+            (Threshold::Percent(a), Threshold::Percent(b)) => a < b,
+            (Threshold::Bytes(a), Threshold::Bytes(b)) => a < b,
+            _ => false,
+        }
+    }
+
     /// Whether `free` bytes out of `total` are at or above this threshold.
     pub fn is_above(&self, free: u64, total: u64) -> bool {
         match *self {
@@ -111,14 +134,29 @@ impl<'de> Deserialize<'de> for Threshold {
     }
 }
 
-/// Replaces every `${VAR}` in `text` with the variable's value from `lookup`.
+/// How HTTP checks reach their servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Proxy {
+    /// Straight to the server, like every other probe: the default.
+    Direct,
+    /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`, as curl reads them.
+    Environment,
+    /// Through this proxy (may hold a password: shown without it).
+    Url(reqwest::Url),
+}
+
+/// A `${NAME}` and the value it expanded to: a secret.
+pub(crate) type Expanded = (String, String);
+
+/// Replaces every `${VAR}` in `text` with `render(value)`, the value taken from `lookup`.
 ///
-/// Returns the expanded text and the values used (they are secrets), or the name of the
-/// first variable that is unset or malformed.
+/// Returns the expanded text and the variables used (their values are secrets), or the
+/// name of the first variable that is unset or malformed; never a value.
 pub(crate) fn expand_vars(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(String, Vec<String>), String> {
+    render: &dyn Fn(&str) -> String,
+) -> Result<(String, Vec<Expanded>), String> {
     let mut out = String::with_capacity(text.len());
     let mut values = Vec::new();
     let mut rest = text;
@@ -131,8 +169,8 @@ pub(crate) fn expand_vars(
             return Err(format!("invalid variable name {name:?} in ${{...}}"));
         }
         let value = lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
-        out.push_str(&value);
-        values.push(value);
+        out.push_str(&render(&value));
+        values.push((name.to_owned(), value));
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -149,16 +187,16 @@ mod tests {
 
     #[test]
     fn expands_known_variables_and_reports_them_as_secrets() {
-        let (text, secrets) = expand_vars("Bearer ${TOKEN}", &env).unwrap();
+        let (text, secrets) = expand_vars("Bearer ${TOKEN}", &env, &str::to_owned).unwrap();
         assert_eq!(text, "Bearer s3cret");
-        assert_eq!(secrets, vec!["s3cret".to_owned()]);
+        assert_eq!(secrets, vec![("TOKEN".to_owned(), "s3cret".to_owned())]);
     }
 
     #[test]
     fn names_the_missing_variable() {
-        let err = expand_vars("a ${NOPE} b", &env).unwrap_err();
+        let err = expand_vars("a ${NOPE} b", &env, &str::to_owned).unwrap_err();
         assert!(err.contains("NOPE"), "{err}");
-        assert!(expand_vars("a ${TOKEN", &env).is_err());
+        assert!(expand_vars("a ${TOKEN", &env, &str::to_owned).is_err());
     }
 
     #[test]

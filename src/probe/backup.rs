@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -10,7 +11,7 @@ use toml::Spanned;
 use crate::config::values::{HumanDuration, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
 
 check_table! {
@@ -70,12 +71,27 @@ pub(crate) struct BackupProbe {
     pub min_size: Option<u64>,
 }
 
-/// The file that counts: the newest one.
+/// A matching entry of the backup path.
 struct Newest {
     name: String,
     modified: SystemTime,
     size: u64,
+    /// `Some("a FIFO")` for anything that is not a regular file.
+    special: Option<&'static str>,
 }
+
+/// What a look at the backup path found.
+#[derive(Default)]
+struct Found {
+    /// Regular files and special files, with their modification times.
+    entries: Vec<Newest>,
+    /// Matching symlinks whose target is gone: name and target.
+    broken: Vec<(String, PathBuf)>,
+}
+
+/// A file dated up to this far ahead counts as written just now (clocks and filesystems
+/// round); further ahead is a skewed clock or a restored file, and proves nothing.
+const FUTURE_TOLERANCE: Duration = Duration::from_secs(60);
 
 impl RunProbe for BackupProbe {
     fn kind(&self) -> &'static str {
@@ -98,23 +114,24 @@ impl RunProbe for BackupProbe {
 impl BackupProbe {
     /// Blocking: runs on its own thread (see [`super::kind::off_the_runtime`]).
     fn inspect(&self) -> Outcome {
-        match self.newest_file() {
-            Ok(Some(newest)) => self.judge(&newest, SystemTime::now()),
-            Ok(None) => match &self.pattern {
-                Some(p) => Outcome::fail(format!("no file matches {}", p.as_str())),
-                None => Outcome::fail("the folder holds no file"),
-            },
+        match self.look() {
+            Ok(found) => self.judge_found(found, SystemTime::now()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Outcome::fail("path does not exist"),
             Err(e) => Outcome::fail(format!("cannot read: {}", super::net::describe_io(&e))),
         }
     }
 
-    fn newest_file(&self) -> io::Result<Option<Newest>> {
+    fn look(&self) -> io::Result<Found> {
+        let mut found = Found::default();
+        if let Some(target) = broken_link(&self.path) {
+            found.broken.push((display_name(&self.path), target));
+            return Ok(found);
+        }
         let meta = fs::metadata(&self.path)?;
         if !meta.is_dir() {
-            return Ok(Some(describe(&self.path, &meta)?));
+            found.entries.push(describe(&self.path, &meta)?);
+            return Ok(found);
         }
-        let mut newest: Option<Newest> = None;
         for entry in fs::read_dir(&self.path)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -122,16 +139,52 @@ impl BackupProbe {
                 continue;
             }
             // Follows symlinks, so a `latest.dump` link counts as the file it points to.
-            let Ok(meta) = fs::metadata(entry.path()) else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            let candidate = describe(&entry.path(), &meta)?;
-            if newest.as_ref().is_none_or(|n| candidate.modified > n.modified) {
-                newest = Some(candidate);
+            match fs::metadata(entry.path()) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) => found.entries.push(describe(&entry.path(), &meta)?),
+                Err(_) => {
+                    if let Some(target) = broken_link(&entry.path()) {
+                        found.broken.push((name, target));
+                    }
+                }
             }
         }
-        Ok(newest)
+        Ok(found)
+    }
+
+    /// Judges by the newest entry not dated in the future; a future one is said, never
+    /// trusted, and a special file is never a backup.
+    fn judge_found(&self, found: Found, now: SystemTime) -> Outcome {
+        let horizon = now + FUTURE_TOLERANCE;
+        let (future, present): (Vec<Newest>, Vec<Newest>) =
+            found.entries.into_iter().partition(|e| e.modified > horizon);
+        let skew = future.iter().max_by_key(|e| e.modified).map(|e| {
+            let ahead = e.modified.duration_since(now).unwrap_or(Duration::ZERO);
+            format!("newest {} is dated {} in the future: clock skew?", e.name, human::age(ahead))
+        });
+        let Some(newest) = present.into_iter().max_by_key(|e| e.modified) else {
+            return match (skew, found.broken.first()) {
+                (Some(skew), _) => Outcome::fail(format!("{skew}; no file that is not dated in the future")),
+                (None, Some((name, target))) => {
+                    Outcome::fail(format!("{name} is a broken symlink to {}", target.display()))
+                }
+                (None, None) => match &self.pattern {
+                    Some(p) => Outcome::fail(format!("no file matches {}", p.as_str())),
+                    None => Outcome::fail("the folder holds no file"),
+                },
+            };
+        };
+        if let Some(what) = newest.special {
+            return Outcome::fail(format!("newest {} is {what}, not a backup file", newest.name));
+        }
+        let verdict = self.judge(&newest, now);
+        match skew {
+            Some(skew) => Outcome {
+                status: verdict.status.worst(Status::Warn),
+                detail: format!("{skew}; judged by the next: {}", verdict.detail),
+            },
+            None => verdict,
+        }
     }
 
     fn judge(&self, newest: &Newest, now: SystemTime) -> Outcome {
@@ -152,11 +205,31 @@ impl BackupProbe {
 }
 
 fn describe(path: &Path, meta: &fs::Metadata) -> io::Result<Newest> {
-    Ok(Newest {
-        name: path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
-        modified: meta.modified()?,
-        size: meta.len(),
-    })
+    let kind = meta.file_type();
+    let special = if kind.is_file() {
+        None
+    } else if kind.is_fifo() {
+        Some("a FIFO")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else {
+        Some("not a regular file")
+    };
+    Ok(Newest { name: display_name(path), modified: meta.modified()?, size: meta.len(), special })
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The target of `path` when it is a symlink to nothing.
+fn broken_link(path: &Path) -> Option<PathBuf> {
+    let is_link = fs::symlink_metadata(path).ok()?.file_type().is_symlink();
+    (is_link && fs::metadata(path).is_err()).then(|| fs::read_link(path).ok()).flatten()
 }
 
 #[cfg(test)]
@@ -176,7 +249,7 @@ mod tests {
     }
 
     fn file(age: Duration, size: u64, now: SystemTime) -> Newest {
-        Newest { name: "EHR.dump".into(), modified: now - age, size }
+        Newest { name: "EHR.dump".into(), modified: now - age, size, special: None }
     }
 
     #[test]

@@ -26,6 +26,10 @@ check_table! {
         /// The program and its arguments (argv, no shell). A program with a `/` in its name is
         /// relative to the inventory file; a bare name is looked up in PATH.
         run: Spanned<Vec<String>>,
+        /// Environment variables the plugin gets, besides PATH, LANG and HOME. Nothing else
+        /// of rounds' environment (tokens for other checks) reaches it.
+        #[serde(default)]
+        env: Vec<Spanned<String>>,
     }
 }
 
@@ -42,17 +46,37 @@ impl Table for CommandTable {
             return Err(loader.error(self.run.span(), "the program name cannot be empty"));
         }
         let program_path = if program.contains('/') { loader.resolve_path(program) } else { PathBuf::from(program) };
-        let probe = CommandProbe { program: program_path, args: args.to_vec() };
+        let mut env = Vec::new();
+        for name in &self.env {
+            env.push((name.get_ref().clone(), loader.env_var(name)?));
+        }
+        let probe = CommandProbe { program: program_path, args: args.to_vec(), env };
         let target = self.run.get_ref().join(" ");
         loader.single(&common, target, probe)
     }
 }
 
-#[derive(Debug)]
 pub(crate) struct CommandProbe {
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// The variables named in `env`, with their values (secrets).
+    pub env: Vec<(String, String)>,
 }
+
+impl std::fmt::Debug for CommandProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("CommandProbe")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("env", &names)
+            .finish()
+    }
+}
+
+/// What every plugin gets of rounds' own environment: enough to find programs and speak the
+/// user's language, nothing that could be a secret.
+const PASSED_THROUGH: [&str; 3] = ["PATH", "LANG", "HOME"];
 
 /// Kills the command's whole process group when dropped: after it exits, and when the
 /// runner abandons the check at its timeout.
@@ -80,6 +104,9 @@ impl RunProbe for CommandProbe {
         let mut command = tokio::process::Command::new(&self.program);
         command
             .args(&self.args)
+            .env_clear()
+            .envs(PASSED_THROUGH.iter().filter_map(|name| std::env::var_os(name).map(|v| (*name, v))))
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -11,6 +11,7 @@ use dicom_ul::association::Error as AssociationError;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 use toml::Spanned;
 
+use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
@@ -27,7 +28,7 @@ check_table! {
     /// `[[dicom]]` as written in the inventory.
     pub(crate) struct DicomTable {
         host: Spanned<String>,
-        port: u16,
+        port: Port,
         /// The peer's AE title; default "ANY-SCP".
         called_ae: Option<Spanned<String>>,
         /// Ours; default "ROUNDS". Some PACS only answer AE titles they know.
@@ -54,11 +55,11 @@ impl Table for DicomTable {
         let host = loader.host(&self.host)?;
         let probe = DicomProbe {
             host: host.clone(),
-            port: self.port,
+            port: self.port.0,
             called_ae: ae_title(&self.called_ae, "ANY-SCP")?,
             calling_ae: ae_title(&self.calling_ae, "ROUNDS")?,
         };
-        let target = format!("{}@{host}:{}", probe.called_ae, self.port);
+        let target = format!("{}@{host}:{}", probe.called_ae, self.port.0);
         loader.single(&common, target, probe)
     }
 }

@@ -26,7 +26,7 @@ check_table! {
         /// Below this: fail. "10%" or a size like "5 GiB".
         min_free: Option<Threshold>,
         /// Below this: warn.
-        warn_free: Option<Threshold>,
+        warn_free: Option<Spanned<Threshold>>,
     }
 }
 
@@ -38,11 +38,21 @@ impl Table for DiskTable {
         if self.path.get_ref().is_empty() {
             return Err(loader.error(self.path.span(), "path cannot be empty"));
         }
-        let min_free = match (self.min_free, self.warn_free) {
+        let warn_free = self.warn_free.as_ref().map(|w| *w.get_ref());
+        if let (Some(min), Some(warn)) = (self.min_free, &self.warn_free) {
+            if warn.get_ref().is_below(&min) {
+                let why = format!(
+                    "warn_free ({}) is below min_free ({min}): warn while there is more free space than where it fails",
+                    warn.get_ref()
+                );
+                return Err(loader.error(warn.span(), why));
+            }
+        }
+        let min_free = match (self.min_free, warn_free) {
             (None, None) => Some(DEFAULT_MIN_FREE),
             (min, _) => min,
         };
-        let probe = DiskProbe { path: loader.resolve_path(self.path.get_ref()), min_free, warn_free: self.warn_free };
+        let probe = DiskProbe { path: loader.resolve_path(self.path.get_ref()), min_free, warn_free };
         let target = self.path.get_ref().clone();
         loader.single(&common, target, probe)
     }
@@ -81,6 +91,10 @@ impl DiskProbe {
     /// `free` is what unprivileged programs can still write (statvfs's `f_bavail`), which is
     /// what the EHR and the backup job see, not the root-reserved blocks on top.
     fn judge(&self, free: u64, total: u64) -> Outcome {
+        if total == 0 {
+            // /proc, /sys, a FUSE mount that answers nothing: free space means nothing there.
+            return Outcome::fail("the filesystem reports no size; is this a real filesystem?");
+        }
         let percent = if total == 0 { 0.0 } else { free as f64 * 100.0 / total as f64 };
         let text = format!("{} free of {} ({percent:.0}%)", human::size(free), human::size(total));
         if let Some(min) = self.min_free.filter(|m| !m.is_above(free, total)) {

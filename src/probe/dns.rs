@@ -52,7 +52,7 @@ impl Table for DnsTable {
             expect.insert(ip);
         }
         let server = match &self.server {
-            Some(s) => Some(parse_server(s.get_ref()).ok_or_else(|| {
+            Some(s) => Some(parse_server(s.get_ref()).filter(|a| a.port() != 0).ok_or_else(|| {
                 loader.error(s.span(), format!("{:?} is not an IP address (with an optional :port)", s.get_ref()))
             })?),
             None => None,

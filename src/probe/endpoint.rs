@@ -16,12 +16,13 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::certs::{self, CertLimits, CertVerdict, HttpClient, Recorder, Trust};
-use crate::config::values::{HumanDuration, Size};
+use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Outcome, Status};
 use crate::probe::http::{
-    contains, describe_reqwest, dns_failure, join_or, parse_headers, parse_url, status_text, BodyJudge, JsonAssertions,
+    contains, describe_reqwest, dns_failure, join_or, parse_headers, parse_url, shown_url, status_text, BodyJudge,
+    JsonAssertions,
 };
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::net::SystemResolver;
@@ -58,8 +59,10 @@ check_table! {
         max_body: Option<Size>,
         warn_latency: Option<HumanDuration>,
         ca_file: Option<Spanned<String>>,
+        /// "http://host:port" to go through a proxy, "env" for the environment's; default direct.
+        proxy: Option<Spanned<String>>,
         cert_warn_days: Option<u32>,
-        cert_crit_days: Option<u32>,
+        cert_crit_days: Option<Spanned<u32>>,
         /// JSON Pointer -> expected value, checked on the body parsed as JSON.
         json: Option<BTreeMap<Spanned<String>, toml::Value>>,
     }
@@ -95,7 +98,8 @@ impl Table for EndpointTable {
             max_body: self.max_body.map_or(DEFAULT_MAX_BODY, |s| s.0),
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
-            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days),
+            proxy: loader.proxy(self.proxy.as_ref())?,
+            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days.as_ref())?,
         };
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();
@@ -113,8 +117,8 @@ fn validate_status_codes(loader: &Loader, codes: &Spanned<Vec<u16>>) -> Result<V
     }
 }
 
-#[derive(Debug)]
 pub(crate) struct EndpointProbe {
+    /// May hold secrets (`${VAR}` in user, password, path or query): see the `Debug` below.
     pub url: Url,
     pub method: Method,
     pub expect_status: Option<Vec<u16>>,
@@ -126,9 +130,33 @@ pub(crate) struct EndpointProbe {
     pub max_body: u64,
     pub warn_latency: Option<Duration>,
     pub trust: Arc<Trust>,
+    pub proxy: Proxy,
     pub cert_limits: CertLimits,
     /// A kind-specific verdict on the body: JSON assertions, a FHIR CapabilityStatement.
     pub body_judge: Option<Arc<dyn BodyJudge>>,
+}
+
+/// Written by hand so that no expanded secret can be printed by accident: the URL without
+/// userinfo and query values, header names only.
+impl std::fmt::Debug for EndpointProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
+        f.debug_struct("EndpointProbe")
+            .field("url", &shown_url(&self.url))
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("proxy", &shown_proxy(&self.proxy))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The proxy as a report may name it.
+fn shown_proxy(proxy: &Proxy) -> Option<String> {
+    match proxy {
+        Proxy::Direct => None,
+        Proxy::Environment => Some("the environment's proxy".into()),
+        Proxy::Url(url) => Some(shown_url(url)),
+    }
 }
 
 /// The final response of a request, after redirects.
@@ -145,6 +173,8 @@ struct Answer {
 /// A leaf certificate one hop's connection showed, with the recorder of that server's
 /// handshakes: together they name the chains this very server presented.
 struct Shown {
+    /// `host:port` of the hop, to name it when hops differ.
+    server: String,
     recorder: Arc<Recorder>,
     leaf: Vec<u8>,
 }
@@ -155,9 +185,14 @@ impl PartialEq for Shown {
     }
 }
 
-enum Body {
-    Read(Vec<u8>),
-    TooLarge,
+/// What was read of a body: never more than `max_body`.
+struct Body {
+    /// The first `max_body` bytes (empty when no assertion needs them).
+    kept: Vec<u8>,
+    /// Whether the body went on past `max_body`; it was not read further.
+    cut: bool,
+    /// The whole body's size, when the server said (Content-Length).
+    total: Option<u64>,
 }
 
 impl RunProbe for EndpointProbe {
@@ -181,10 +216,23 @@ impl RunProbe for EndpointProbe {
 }
 
 impl EndpointProbe {
-    /// The shared client for `url`'s server: one per server and trust store.
+    /// The shared client for `url`'s server: one per server, proxy and trust store.
     fn client_for(&self, url: &Url) -> Result<HttpClient, Outcome> {
-        let origin = url.origin().ascii_serialization();
-        self.trust.http_client(&origin, |builder| builder.dns_resolver(Arc::new(SystemResolver))).map_err(Outcome::fail)
+        let key = format!("{} {}", url.origin().ascii_serialization(), shown_proxy(&self.proxy).unwrap_or_default());
+        let proxy = self.proxy.clone();
+        self.trust
+            .http_client(&key, move |builder| {
+                let builder = builder.dns_resolver(Arc::new(SystemResolver));
+                match proxy {
+                    Proxy::Direct => Ok(builder.no_proxy()),
+                    Proxy::Environment => Ok(builder),
+                    Proxy::Url(url) => {
+                        let proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| format!("invalid proxy: {e}"))?;
+                        Ok(builder.proxy(proxy))
+                    }
+                }
+            })
+            .map_err(Outcome::fail)
     }
 
     async fn fetch(&self, budget: Budget) -> Result<Answer, Outcome> {
@@ -204,7 +252,8 @@ impl EndpointProbe {
                 Ok(Ok(r)) => r,
             };
             if let Some(leaf) = response.extensions().get::<TlsInfo>().and_then(TlsInfo::peer_certificate) {
-                let hop = Shown { recorder, leaf: leaf.to_vec() };
+                let server = format!("{}:{}", tls_name(&url), url.port_or_known_default().unwrap_or(443));
+                let hop = Shown { server, recorder, leaf: leaf.to_vec() };
                 if !shown.contains(&hop) {
                     shown.push(hop);
                 }
@@ -215,8 +264,9 @@ impl EndpointProbe {
                 }
                 if hops.len() > self.max_redirects {
                     return Err(Outcome::fail(format!(
-                        "too many redirects: more than {} (last to {next})",
-                        self.max_redirects
+                        "too many redirects: more than {} (last to {})",
+                        self.max_redirects,
+                        shown_url(&next)
                     )));
                 }
                 if next.origin() != url.origin() {
@@ -259,30 +309,46 @@ impl EndpointProbe {
     }
 
     /// Reads the body up to `max_body`; a larger body is not read further.
+    /// Reads the body up to `max_body` and stops there: a check asks about the start of a
+    /// page, and a server streaming without end costs at most `max_body` of memory. With no
+    /// assertion on the body nothing is kept at all.
     async fn read_body(&self, mut response: Response) -> Result<Body, reqwest::Error> {
-        if response.content_length().is_some_and(|len| len > self.max_body) {
-            return Ok(Body::TooLarge);
-        }
+        let total = response.content_length();
         let keep = self.contains.is_some() || self.body_judge.is_some();
-        let mut body = Vec::new();
-        let mut seen: u64 = 0;
+        let mut body = Body { kept: Vec::new(), cut: total.is_some_and(|len| len > self.max_body), total };
+        if body.cut && !keep {
+            return Ok(body);
+        }
+        let limit = usize::try_from(self.max_body).unwrap_or(usize::MAX);
+        let mut seen: usize = 0;
         while let Some(chunk) = response.chunk().await? {
-            seen += chunk.len() as u64;
-            if seen > self.max_body {
-                return Ok(Body::TooLarge);
-            }
+            let room = limit.saturating_sub(seen);
             if keep {
-                body.extend_from_slice(&chunk);
+                body.kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            seen = seen.saturating_add(chunk.len());
+            if seen > limit {
+                body.cut = true;
+                break;
             }
         }
-        Ok(Body::Read(body))
+        Ok(body)
+    }
+
+    /// "in the first 1.0 MiB of a 64.0 MiB body", for an assertion that looked only there.
+    fn where_looked(&self, body: &Body) -> String {
+        let of = body.total.map_or_else(|| "a larger body".to_owned(), |t| format!("a {} body", human::size(t)));
+        format!("in the first {} of {of}", human::size(self.max_body))
     }
 
     fn judge_answer(&self, answer: &Answer) -> Outcome {
         let mut text = format!("{} in {}", status_text(answer.status), human::duration(answer.elapsed));
+        if let Some(proxy) = shown_proxy(&self.proxy) {
+            text.push_str(&format!(" via {proxy}"));
+        }
         if answer.hops.len() > 1 {
             let n = answer.hops.len() - 1;
-            let last = answer.hops.last().map(Url::as_str).unwrap_or_default();
+            let last = answer.hops.last().map(shown_url).unwrap_or_default();
             text.push_str(&format!(" (after {n} redirect{}, at {last})", if n == 1 { "" } else { "s" }));
         }
         if !self.status_expected(answer.status) {
@@ -292,24 +358,29 @@ impl EndpointProbe {
             };
             return Outcome::fail(format!("{}, expected {expected}", status_text(answer.status)));
         }
-        match &answer.body {
-            Body::TooLarge => {
-                return Outcome::fail(format!(
-                    "{text}, but the body is larger than max_body ({}); raise max_body if that is expected",
-                    human::size(self.max_body)
-                ))
+        let body = &answer.body;
+        if let Some(needle) = &self.contains {
+            if !contains(&body.kept, needle.as_bytes()) {
+                return Outcome::fail(match body.cut {
+                    false => format!("{text}, but the body does not contain {needle:?}"),
+                    true => format!(
+                        "{text}, but {needle:?} was not found {}; raise max_body to look further",
+                        self.where_looked(body)
+                    ),
+                });
             }
-            Body::Read(bytes) => {
-                if let Some(needle) = &self.contains {
-                    if !contains(bytes, needle.as_bytes()) {
-                        return Outcome::fail(format!("{text}, but the body does not contain {needle:?}"));
-                    }
-                }
-                match self.body_judge.as_ref().map(|j| j.judge(bytes)) {
-                    Some(Err(why)) => return Outcome::fail(format!("{text}, but {why}")),
-                    Some(Ok(Some(extra))) => text = format!("{text}: {extra}"),
-                    _ => {}
-                }
+        }
+        if let Some(judge) = &self.body_judge {
+            if body.cut {
+                return Outcome::fail(format!(
+                    "{text}, but the body is larger than max_body ({}), so it cannot be judged; raise max_body",
+                    human::size(self.max_body)
+                ));
+            }
+            match judge.judge(&body.kept) {
+                Err(why) => return Outcome::fail(format!("{text}, but {why}")),
+                Ok(Some(extra)) => text = format!("{text}: {extra}"),
+                Ok(None) => {}
             }
         }
         match self.warn_latency {
@@ -358,29 +429,27 @@ impl EndpointProbe {
 /// several. A leaf no recorded handshake explains cannot be vouched for, so it is not a pass.
 fn judge_certificates(shown: &[Shown], limits: CertLimits) -> Option<CertVerdict> {
     let now = SystemTime::now();
-    let mut handshakes = Vec::new();
+    let several_servers = shown.iter().any(|h| h.server != shown[0].server);
+    let mut verdicts = Vec::new();
     for hop in shown {
         let seen = hop.recorder.handshakes_with(&hop.leaf);
-        if seen.is_empty() {
-            return Some(CertVerdict {
+        let mut hop_verdicts: Vec<CertVerdict> = seen.iter().map(|h| certs::assess(h, limits, now)).collect();
+        if hop_verdicts.is_empty() {
+            hop_verdicts.push(CertVerdict {
                 status: Status::Warn,
-                text: "a certificate was shown on a connection rounds did not see verified; cannot vouch for it".into(),
+                text: "the certificate was shown on a connection rounds did not see verified; cannot vouch for it"
+                    .into(),
                 days_left: None,
             });
         }
-        handshakes.extend(seen);
-    }
-    let several_hosts = handshakes.iter().any(|h| h.server_name != handshakes[0].server_name);
-    handshakes
-        .iter()
-        .map(|h| {
-            let mut verdict = certs::assess(h, limits, now);
-            if several_hosts {
-                verdict.text = format!("{}: {}", h.server_name, verdict.text);
+        for mut verdict in hop_verdicts {
+            if several_servers {
+                verdict.text = format!("{}: {}", hop.server, verdict.text);
             }
-            verdict
-        })
-        .max_by_key(|v| (v.status.rank(), std::cmp::Reverse(v.days_left)))
+            verdicts.push(verdict);
+        }
+    }
+    verdicts.into_iter().max_by_key(|v| (v.status.rank(), std::cmp::Reverse(v.days_left)))
 }
 
 /// The TLS server name for `url`'s host.
@@ -400,5 +469,5 @@ fn redirect_target(response: &Response, url: &Url) -> Option<Url> {
 
 fn loop_path(hops: &[Url], again: &Url) -> String {
     let start = hops.iter().position(|h| h == again).unwrap_or(0);
-    hops[start..].iter().chain(std::iter::once(again)).map(Url::as_str).collect::<Vec<_>>().join(" -> ")
+    hops[start..].iter().chain(std::iter::once(again)).map(shown_url).collect::<Vec<_>>().join(" -> ")
 }

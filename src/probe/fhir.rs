@@ -31,8 +31,10 @@ check_table! {
         #[serde(default)]
         headers: BTreeMap<Spanned<String>, Spanned<String>>,
         ca_file: Option<Spanned<String>>,
+        /// "http://host:port" to go through a proxy, "env" for the environment's; default direct.
+        proxy: Option<Spanned<String>>,
         cert_warn_days: Option<u32>,
-        cert_crit_days: Option<u32>,
+        cert_crit_days: Option<Spanned<u32>>,
         warn_latency: Option<HumanDuration>,
         max_body: Option<Size>,
     }
@@ -63,7 +65,8 @@ impl Table for FhirTable {
             max_body: self.max_body.map_or(MAX_CAPABILITY_STATEMENT, |s| s.0),
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
-            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days),
+            proxy: loader.proxy(self.proxy.as_ref())?,
+            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days.as_ref())?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
         };
         let target = self.base.get_ref().clone();

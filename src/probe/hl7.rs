@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use toml::Spanned;
 
+use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
@@ -25,7 +26,7 @@ check_table! {
     /// `[[hl7]]` as written in the inventory.
     pub(crate) struct Hl7Table {
         host: Spanned<String>,
-        port: u16,
+        port: Port,
         /// MSH-3, MSH-4, MSH-5, MSH-6.
         sending_app: Option<Spanned<String>>,
         sending_facility: Option<Spanned<String>>,
@@ -62,14 +63,14 @@ impl Table for Hl7Table {
         let host = loader.host(&self.host)?;
         let probe = Hl7Probe {
             host: host.clone(),
-            port: self.port,
+            port: self.port.0,
             sending_app: field(&self.sending_app, "ROUNDS")?,
             sending_facility: field(&self.sending_facility, "")?,
             receiving_app: field(&self.receiving_app, "")?,
             receiving_facility: field(&self.receiving_facility, "")?,
             message_type,
         };
-        let target = format!("{host}:{}", self.port);
+        let target = format!("{host}:{}", self.port.0);
         loader.single(&common, target, probe)
     }
 }

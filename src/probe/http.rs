@@ -10,9 +10,12 @@ use toml::Spanned;
 
 use crate::config::{ConfigError, Loader};
 use crate::probe::net::{describe_io, LookupError};
+use crate::secrets::percent_encode;
 
 pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
-    let expanded = loader.expand(raw)?;
+    // Each value percent-encoded: it can then only ever be the user, password, host, path
+    // segment or query value it stands in, whatever characters it holds.
+    let expanded = loader.expand_with(raw, &percent_encode)?;
     // The error never quotes the expanded URL: it may hold a token.
     let url = Url::parse(expanded.trim()).map_err(|e| loader.error(raw.span(), format!("invalid URL: {e}")))?;
     match url.scheme() {
@@ -143,9 +146,35 @@ pub(crate) fn describe_reqwest(error: &reqwest::Error) -> String {
     }
 }
 
+/// A URL as a report may show it: no user or password, and query values replaced by `***`
+/// (a hop URL may carry a token a server put there, which no redaction list knows).
+pub(crate) fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Only fails for URLs that cannot have userinfo, which then have none to hide.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if let Some(query) = url.query() {
+        let hidden: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) => format!("{key}=***"),
+                None => pair.to_owned(),
+            })
+            .collect();
+        shown.set_query(Some(&hidden.join("&")));
+    }
+    shown.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_urls_hide_userinfo_and_query_values() {
+        let url = Url::parse("https://user:pw@ehr.example/a?token=abc&x=1&flag").unwrap();
+        assert_eq!(shown_url(&url), "https://ehr.example/a?token=***&x=***&flag");
+    }
 
     #[test]
     fn lists_expected_codes_in_words() {

@@ -2,6 +2,7 @@
 
 use toml::Spanned;
 
+use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
@@ -14,7 +15,7 @@ check_table! {
         /// Host name or IP address.
         host: Spanned<String>,
         /// Each port becomes its own check, so "PACS answers on 104 but not on 443" is visible.
-        ports: Option<Spanned<Vec<u16>>>,
+        ports: Option<Spanned<Vec<Port>>>,
         /// Also an ICMP echo check, named "NAME:ping".
         #[serde(default)]
         ping: bool,
@@ -31,7 +32,7 @@ impl Table for ServerTable {
             Some(p) if p.get_ref().is_empty() => {
                 return Err(loader.error(p.span(), "ports needs at least one port, like ports = [443]"))
             }
-            Some(p) => p.get_ref().clone(),
+            Some(p) => p.get_ref().iter().map(|p| p.0).collect(),
             None if self.ping => Vec::new(),
             None => return Err(loader.error(self.name.span(), "a server needs ports = [...] or ping = true")),
         };

@@ -7,6 +7,7 @@ use rustls::pki_types::ServerName;
 use toml::Spanned;
 
 use crate::certs::{self, CertInfo, CertLimits, Trust};
+use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
@@ -16,11 +17,11 @@ check_table! {
     pub(crate) struct TlsTable {
         /// Host name (checked against the certificate, and sent as SNI) or IP address.
         host: Spanned<String>,
-        port: u16,
+        port: Port,
         /// Extra trusted CA (PEM), relative to the inventory file.
         ca_file: Option<Spanned<String>>,
         cert_warn_days: Option<u32>,
-        cert_crit_days: Option<u32>,
+        cert_crit_days: Option<Spanned<u32>>,
     }
 }
 
@@ -34,12 +35,12 @@ impl Table for TlsTable {
             .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;
         let probe = TlsProbe {
             host: host.clone(),
-            port: self.port,
+            port: self.port.0,
             server_name,
             trust: loader.trust(self.ca_file.as_ref())?,
-            limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days),
+            limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days.as_ref())?,
         };
-        let target = format!("{host}:{}", self.port);
+        let target = format!("{host}:{}", self.port.0);
         loader.single(&common, target, probe)
     }
 }

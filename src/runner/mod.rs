@@ -16,7 +16,7 @@ use self::results::{CheckResult, RunReport};
 use crate::outcome::Outcome;
 use crate::probe::kind::Budget;
 use crate::probe::Check;
-use crate::secrets::Secrets;
+use crate::secrets::{printable, Secrets, MAX_DETAIL_CHARS};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RunOptions {
@@ -57,12 +57,21 @@ pub(crate) async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secre
                 let crashed = Outcome::fail("internal error: the probe crashed (please report this)");
                 CheckResult::new(&check.meta, check.kind(), crashed, Duration::ZERO)
             });
-            result.detail = secrets.redact(&result.detail);
+            clean(&mut result, secrets);
             result
         })
         .collect();
 
     RunReport::new(started_at, clock.elapsed(), results)
+}
+
+/// The one place where what a report may show is decided: secrets redacted, then every
+/// control character escaped and the detail capped. Names and targets come from the
+/// inventory, but get the same escaping: a name holding `ESC[2J` would clear a terminal too.
+fn clean(result: &mut CheckResult, secrets: &Secrets) {
+    result.detail = printable(&secrets.redact(&result.detail), MAX_DETAIL_CHARS);
+    result.meta.name = printable(&result.meta.name, usize::MAX);
+    result.meta.target = printable(&result.meta.target, usize::MAX);
 }
 
 async fn run_one(check: &Check, default_timeout: Duration) -> CheckResult {

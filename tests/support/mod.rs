@@ -31,6 +31,12 @@ use tokio::sync::oneshot;
 pub fn rounds() -> Command {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("rounds");
     cmd.env_remove("ROUNDS_CONFIG").env_remove("NO_COLOR");
+    // Proxies are chosen in the inventory, never inherited: tests prove it with these set.
+    for var in
+        ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"]
+    {
+        cmd.env_remove(var);
+    }
     cmd
 }
 

@@ -14,6 +14,9 @@ pub struct Ca {
     pub pem: String,
     chain: Vec<CertificateDer<'static>>,
     issuer: Issuer<'static, KeyPair>,
+    /// Kept to re-issue the same CA (same name, same key) with another validity.
+    params: CertificateParams,
+    key_pem: String,
 }
 
 /// A served certificate chain and its key.
@@ -43,7 +46,8 @@ impl Ca {
         let key = KeyPair::generate().expect("key");
         let params = ca_params(name, 3650);
         let cert = params.self_signed(&key).expect("self-sign CA");
-        Ca { pem: cert.pem(), chain: Vec::new(), issuer: Issuer::new(params, key) }
+        let key_pem = key.serialize_pem();
+        Ca { pem: cert.pem(), chain: Vec::new(), issuer: Issuer::new(params.clone(), key), params, key_pem }
     }
 
     /// An intermediate CA signed by this one, valid for `valid_days`.
@@ -53,7 +57,21 @@ impl Ca {
         let cert = params.signed_by(&key, &self.issuer).expect("sign intermediate");
         let mut chain = vec![cert.der().clone()];
         chain.extend(self.chain.iter().cloned());
-        Ca { pem: cert.pem(), chain, issuer: Issuer::new(params, key) }
+        let key_pem = key.serialize_pem();
+        Ca { pem: cert.pem(), chain, issuer: Issuer::new(params.clone(), key), params, key_pem }
+    }
+
+    /// This intermediate re-issued by `parent` (same name, same key) for `valid_days`: what a
+    /// CA's renewal looks like. Leaves it signed verify under either certificate.
+    pub fn reissued(&self, parent: &Ca, valid_days: i64) -> Ca {
+        let key = KeyPair::from_pem(&self.key_pem).expect("key");
+        let mut params = self.params.clone();
+        validity(&mut params, -1, valid_days);
+        let cert = params.signed_by(&key, &parent.issuer).expect("re-issue intermediate");
+        let mut chain = vec![cert.der().clone()];
+        chain.extend(parent.chain.iter().cloned());
+        let key_pem = key.serialize_pem();
+        Ca { pem: cert.pem(), chain, issuer: Issuer::new(params.clone(), key), params, key_pem }
     }
 
     /// A server certificate for `names`, valid from `from_days` to `to_days` relative to now.
@@ -82,6 +100,13 @@ pub fn self_signed(names: &[&str]) -> Identity {
 }
 
 impl Identity {
+    /// The same leaf and key, served with `ca`'s chain instead.
+    pub fn served_with(&self, ca: &Ca) -> Identity {
+        let mut chain = vec![self.chain[0].clone()];
+        chain.extend(ca.chain.iter().cloned());
+        Identity { chain, key: self.key.clone_key() }
+    }
+
     pub fn server_config(&self) -> Arc<ServerConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ServerConfig::builder_with_provider(provider)
