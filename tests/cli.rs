@@ -347,3 +347,24 @@ fn the_cron_recipe_works_as_written() {
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("environment variable EHR_TOKEN is not set"));
 }
+
+/// No secret in `list`, `validate` or a config error: they show `${VAR}`, never its value.
+#[test]
+fn list_validate_and_errors_never_show_a_secret() {
+    let canary = "canary-secret-0123456789";
+    let good = "[[endpoint]]\nname = \"api\"\nurl = \"https://u:${API_TOKEN}@ehr.example/?t=${API_TOKEN}\"\n\
+                headers = { Authorization = \"Bearer ${API_TOKEN}\" }\n";
+    let inv = inventory(good);
+    for args in [&["list"][..], &["validate"]] {
+        let output = inv.rounds(args).env("API_TOKEN", canary).output().unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!all.contains("canary"), "{args:?}: {all}");
+    }
+    // An error on the line that expands the secret quotes the line as written, not the value.
+    let bad = inventory("[[endpoint]]\nname = \"api\"\nurl = \"ftp://${API_TOKEN}/\"\n");
+    let output = bad.rounds(&["validate"]).env("API_TOKEN", canary).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unsupported URL scheme") && !stderr.contains("canary"), "{stderr}");
+}

@@ -267,4 +267,39 @@ mod tests {
         let small = p.judge(&file(HOUR, 2048, now), now);
         assert_eq!(small.detail, "newest EHR.dump is 2.0 KiB, below 1.0 MiB");
     }
+
+    /// What a person reads for each state of a backup folder, pinned in one snapshot.
+    #[test]
+    fn folder_verdicts_in_words() {
+        let now = SystemTime::now();
+        let p = probe();
+        let entry = |name: &str, age: i64, special: Option<&'static str>| Newest {
+            name: name.into(),
+            modified: if age >= 0 { now - HOUR * age as u32 } else { now + HOUR * (-age) as u32 },
+            size: 5 << 30,
+            special,
+        };
+        let cases = [
+            ("fresh", Found { entries: vec![entry("a.dump", 3, None)], broken: vec![] }),
+            (
+                "future and fresh",
+                Found { entries: vec![entry("b.dump", -3, None), entry("a.dump", 2, None)], broken: vec![] },
+            ),
+            ("future only", Found { entries: vec![entry("b.dump", -50, None)], broken: vec![] }),
+            (
+                "fifo newest",
+                Found { entries: vec![entry("a.dump", 3, None), entry("p.dump", 1, Some("a FIFO"))], broken: vec![] },
+            ),
+            ("broken link", Found { entries: vec![], broken: vec![("latest.dump".into(), "/gone/x.dump".into())] }),
+            ("empty", Found::default()),
+        ];
+        let text: String = cases
+            .into_iter()
+            .map(|(what, found)| {
+                let o = p.judge_found(found, now);
+                format!("{what}: {} {}\n", o.status.as_str(), o.detail)
+            })
+            .collect();
+        insta::assert_snapshot!(text);
+    }
 }
