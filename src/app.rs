@@ -1,26 +1,40 @@
 //! What each subcommand does, between parsed flags and an exit code.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use comfy_table::{presets, Table};
 
-use crate::cli::{CheckArgs, Cli, Command};
+use crate::cli::{CheckArgs, Cli, Command, HistoryArgs};
 use crate::inventory::{self, Inventory};
 use crate::outcome::exit;
 use crate::report::{self, ReportOptions};
 use crate::runner::{self, RunOptions};
 use crate::secrets::printable;
+use crate::state::{self, history, State};
 
 /// Runs the parsed command line and returns the process exit code.
 /// `Err` means rounds could not do its job at all (exit code 3).
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        None => check(&cli.config, cli.check),
-        Some(Command::Check(args)) => check(&cli.config, args),
+        None => check(&cli.config, cli.state.as_deref(), cli.check),
+        Some(Command::Check(args)) => check(&cli.config, cli.state.as_deref(), args),
         Some(Command::Validate) => validate(&cli.config),
         Some(Command::List) => list(&cli.config),
+        Some(Command::History(args)) => history(&cli.config, cli.state.as_deref(), &args),
+    }
+}
+
+/// The state file: `--state`, else `[settings] state` (relative to the inventory), else the
+/// default place. `None` when there is nowhere to keep it.
+fn state_path(inventory: &Path, flag: Option<&Path>, setting: Option<&str>) -> Option<PathBuf> {
+    if let Some(path) = flag {
+        return Some(path.to_owned());
+    }
+    match setting {
+        Some(written) => Some(inventory.parent().unwrap_or(Path::new("")).join(written)),
+        None => state::default_path(inventory),
     }
 }
 
@@ -33,10 +47,17 @@ fn load(path: &Path) -> Result<Inventory> {
     Ok(inventory)
 }
 
-fn check(path: &Path, args: CheckArgs) -> Result<u8> {
+fn check(path: &Path, state_flag: Option<&Path>, args: CheckArgs) -> Result<u8> {
     let mut inventory = load(path)?;
+    let state_file =
+        if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
+    let mut warnings = Vec::new();
+    let previous = state_file.as_deref().map(|p| State::read(p, &mut warnings));
+    let all_ran = args.only.is_empty();
     if !args.only.is_empty() {
-        inventory.checks.retain(|c| args.only.iter().any(|sel| c.meta.is_selected_by(sel)));
+        for also in inventory.select(&args.only) {
+            eprintln!("also running {also}: depends_on");
+        }
         if inventory.checks.is_empty() {
             bail!("no check matches --only {} (names, server names and tags are matched)", args.only.join(", "));
         }
@@ -44,6 +65,9 @@ fn check(path: &Path, args: CheckArgs) -> Result<u8> {
     let options = RunOptions {
         concurrency: args.concurrency.map_or(inventory.settings.concurrency, |n| n as usize),
         default_timeout: args.timeout.unwrap_or(inventory.settings.timeout),
+        retries: inventory.settings.retries,
+        retry_delay: inventory.settings.retry_delay,
+        deadline: args.deadline.or(inventory.settings.deadline),
     };
 
     let runtime =
@@ -51,6 +75,13 @@ fn check(path: &Path, args: CheckArgs) -> Result<u8> {
     let mut report = runtime.block_on(runner::run(inventory.checks, options, &inventory.secrets));
     // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
     runtime.shutdown_background();
+    if let (Some(previous), Some(file)) = (&previous, &state_file) {
+        previous.annotate(&mut report);
+        warnings.extend(state::remember(file, &report, path, all_ran));
+    }
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
 
     let exit_code = report.exit_code(args.strict);
     if args.quiet {
@@ -62,8 +93,14 @@ fn check(path: &Path, args: CheckArgs) -> Result<u8> {
         report.keep_only_attention();
     }
     let is_terminal = std::io::stdout().is_terminal();
-    let options =
-        ReportOptions { color: is_terminal && !args.no_color && !no_color_env(), summary_first: !is_terminal };
+    let options = ReportOptions {
+        color: is_terminal && !args.no_color && !no_color_env(),
+        summary_first: !is_terminal,
+        // Wrapping follows where the output goes, not --no-color.
+        width: if is_terminal { terminal_width() } else { Some(report::MAIL_WIDTH) },
+        wide: args.wide,
+        host: host_name(),
+    };
     write_out(&report::reporter_for(args.format, options).render(&report))?;
     Ok(exit_code)
 }
@@ -101,6 +138,33 @@ fn list(path: &Path) -> Result<u8> {
     }
     write_out(format!("{}\n", table.trim_fmt()).as_bytes())?;
     Ok(exit::OK)
+}
+
+fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result<u8> {
+    // The inventory is not loaded: its ${VAR}s need not be set to read the record.
+    let setting = inventory::state_setting(path);
+    let Some(file) = state_path(path, state_flag, setting.as_deref()) else {
+        bail!("no place for state: set XDG_STATE_HOME or HOME, or give --state PATH");
+    };
+    let runs = history::read(&history::log_path(&file));
+    let now = std::time::SystemTime::now();
+    let since = state::to_unix(now).saturating_sub(args.since.as_secs());
+    let episodes = history::episodes(&runs, since, args.check.as_deref());
+    let record =
+        report::ShiftRecord { inventory: path, runs: &runs, since, until: state::to_unix(now), episodes: &episodes };
+    write_out(&report::render_shift(&record, args.format))?;
+    Ok(exit::OK)
+}
+
+/// The terminal's width in columns, if stdout is one that says.
+fn terminal_width() -> Option<u16> {
+    rustix::termios::tcgetwinsize(std::io::stdout()).ok().map(|size| size.ws_col).filter(|w| *w > 0)
+}
+
+/// This machine's name, for the first line of a mailed report.
+fn host_name() -> Option<String> {
+    let name = rustix::system::uname().nodename().to_string_lossy().into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 /// <https://no-color.org>: set and not empty, whatever its value.

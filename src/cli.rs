@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::report::Format;
+use crate::report::{Format, HistoryFormat};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -22,6 +22,10 @@ pub struct Cli {
     /// The inventory file (before or after the subcommand).
     #[arg(short, long, global = true, env = "ROUNDS_CONFIG", default_value = "checks.toml", value_name = "PATH")]
     pub config: PathBuf,
+    /// Where the state between runs is kept [default: settings.state, else
+    /// $XDG_STATE_HOME/rounds/ or ~/.local/state/rounds/, one file per inventory].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Running `rounds` without a subcommand is `rounds check`.
@@ -38,6 +42,21 @@ pub enum Command {
     Validate,
     /// List the checks the inventory defines: name, kind, target, severity, tags.
     List,
+    /// The shift record: every problem of the recent runs, when it began, when it ended.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// How far back, like "24h" or "7days".
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = positive_duration)]
+    pub since: Duration,
+    /// Only this check.
+    #[arg(long, value_name = "NAME")]
+    pub check: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
 }
 
 #[derive(Debug, Args)]
@@ -55,12 +74,22 @@ pub struct CheckArgs {
     /// Checks with their own `timeout` keep it.
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub timeout: Option<Duration>,
+    /// End the whole run by then, like "60s": checks still running fail [default:
+    /// settings.deadline, else none]. The report and the exit code are complete regardless.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub deadline: Option<Duration>,
     /// No colours, even on a terminal (the NO_COLOR variable does the same).
     #[arg(long)]
     pub no_color: bool,
     /// Warnings fail the run too (exit code 1).
     #[arg(long)]
     pub strict: bool,
+    /// Every column (kind and target too), however narrow the terminal.
+    #[arg(long)]
+    pub wide: bool,
+    /// Keep no state between runs: no "new" or "since", nothing written.
+    #[arg(long)]
+    pub no_state: bool,
     /// Print only checks that did not pass, plus the summary; nothing at all when all passed.
     #[arg(short, long)]
     pub quiet: bool,

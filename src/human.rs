@@ -1,6 +1,6 @@
 //! Numbers as people read them in a detail line: "12 ms", "31 h", "4.2 GiB".
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// A latency or elapsed time: sub-millisecond precision where it matters, whole units above.
 pub(crate) fn duration(d: Duration) -> String {
@@ -48,6 +48,18 @@ pub(crate) fn limit(d: Duration) -> String {
     } else {
         format!("{secs} s")
     }
+}
+
+/// A moment as a shift log writes it: "2026-11-24 22:10 UTC". UTC, so that a record reads
+/// the same wherever it is pasted.
+pub(crate) fn moment(t: SystemTime) -> String {
+    let text = humantime::format_rfc3339_seconds(t).to_string();
+    format!("{} UTC", text.get(..16).unwrap_or(&text).replace('T', " "))
+}
+
+/// A moment in RFC 3339, for machines.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// A size in binary units, as `df -h` and file managers show them.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigError, Env, Loader, Planned, Settings};
+use crate::config::{closest, ConfigError, Env, Loader, Planned, Settings};
 use crate::probe::{Check, InventoryFile, Probe};
 use crate::secrets::Secrets;
 
@@ -37,6 +37,19 @@ pub(crate) fn load(path: &Path) -> Result<Inventory, ConfigError> {
     parse(path, &source, &|name| std::env::var(name).ok())
 }
 
+/// `[settings] state` alone, for `rounds history`, which must work without the inventory's
+/// `${VAR}`s set. `None` when unset or unreadable (the default place is used).
+pub(crate) fn state_setting(path: &Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct OnlySettings {
+        #[serde(default)]
+        settings: Option<toml::Table>,
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let file: OnlySettings = toml::from_str(&text).ok()?;
+    file.settings?.get("state")?.as_str().map(str::to_owned)
+}
+
 /// Parses an inventory from text; `env` supplies `${VAR}` values.
 pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, ConfigError> {
     let mut file: InventoryFile = toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
@@ -50,9 +63,137 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
         // A gate must not go green because its file was truncated or emptied.
         return Err(ConfigError::whole_file(path, "the inventory defines no checks"));
     }
+    let deps = resolve_dependencies(&loader, &planned)?;
     let (settings, secrets, warnings) = loader.finish();
-    let checks = planned.into_iter().map(Check::from).collect();
+    let checks = planned.into_iter().zip(deps).map(|(p, deps)| Check { meta: p.meta, probe: p.probe, deps }).collect();
     Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings })
+}
+
+impl Inventory {
+    /// `--only`: keeps the checks `selectors` name (by name, table name or tag) and,
+    /// transitively, what they depend on. Returns the names added for their dependents.
+    pub fn select(&mut self, selectors: &[String]) -> Vec<String> {
+        let mut keep: Vec<bool> =
+            self.checks.iter().map(|c| selectors.iter().any(|s| c.meta.is_selected_by(s))).collect();
+        let mut added = Vec::new();
+        let mut stack: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
+        while let Some(i) = stack.pop() {
+            for &d in &self.checks[i].deps {
+                if !keep[d] {
+                    keep[d] = true;
+                    added.push(format!("{} (needed by {})", self.checks[d].meta.name, self.checks[i].meta.name));
+                    stack.push(d);
+                }
+            }
+        }
+        // Renumber: dependencies point into the new, shorter list.
+        let mut new_index = vec![usize::MAX; keep.len()];
+        let mut next = 0;
+        for (i, kept) in keep.iter().enumerate() {
+            if *kept {
+                new_index[i] = next;
+                next += 1;
+            }
+        }
+        let checks = std::mem::take(&mut self.checks);
+        self.checks = checks
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, kept)| *kept)
+            .map(|(mut c, _)| {
+                c.deps = c.deps.iter().map(|d| new_index[*d]).collect();
+                c
+            })
+            .collect();
+        added
+    }
+}
+
+/// Turns every `depends_on` into indices; unknown names and cycles are config errors.
+fn resolve_dependencies(loader: &Loader, planned: &[Planned<Probe>]) -> Result<Vec<Vec<usize>>, ConfigError> {
+    let mut all = Vec::with_capacity(planned.len());
+    for (me, p) in planned.iter().enumerate() {
+        let mut deps = Vec::new();
+        for selector in &p.depends_on {
+            let wanted = selector.get_ref().trim();
+            let matched: Vec<usize> = match wanted.strip_prefix("tag:") {
+                Some(tag) => {
+                    (0..planned.len()).filter(|&i| i != me && planned[i].meta.tags.iter().any(|t| t == tag)).collect()
+                }
+                None => (0..planned.len())
+                    .filter(|&i| planned[i].meta.name == wanted || planned[i].meta.group.as_deref() == Some(wanted))
+                    .collect(),
+            };
+            if matched.is_empty() {
+                return Err(loader.error(selector.span(), unknown_dependency(wanted, planned)));
+            }
+            for d in matched {
+                if !deps.contains(&d) {
+                    deps.push(d);
+                }
+            }
+        }
+        all.push(deps);
+    }
+    if let Some(cycle) = find_cycle(&all) {
+        let names: Vec<&str> = cycle.iter().map(|&i| planned[i].meta.name.as_str()).collect();
+        let at = planned[cycle[0]].depends_on.first().map_or(planned[cycle[0]].name_span.clone(), |d| d.span());
+        return Err(loader.error(at, format!("dependency cycle: {}", names.join(" -> "))));
+    }
+    Ok(all)
+}
+
+fn unknown_dependency(wanted: &str, planned: &[Planned<Probe>]) -> String {
+    if let Some(tag) = wanted.strip_prefix("tag:") {
+        return format!("depends_on names tag {tag:?}, which no other check has");
+    }
+    let mut names: Vec<&str> = planned.iter().map(|p| p.meta.name.as_str()).collect();
+    names.extend(planned.iter().filter_map(|p| p.meta.group.as_deref()));
+    match closest(wanted, &names) {
+        Some(near) => format!("depends_on names {wanted:?}, which is no check's name; did you mean {near:?}?"),
+        None => format!("depends_on names {wanted:?}, which is no check's name (names, or tag:NAME)"),
+    }
+}
+
+/// A cycle in the dependency graph, as a path that ends where it starts.
+fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut mark = vec![Mark::New; deps.len()];
+    for start in 0..deps.len() {
+        if mark[start] != Mark::New {
+            continue;
+        }
+        // Iterative depth-first search: (node, next edge to follow).
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        mark[start] = Mark::Open;
+        while let Some(&mut (node, ref mut edge)) = path.last_mut() {
+            if let Some(&next) = deps[node].get(*edge) {
+                *edge += 1;
+                match mark[next] {
+                    Mark::New => {
+                        mark[next] = Mark::Open;
+                        path.push((next, 0));
+                    }
+                    Mark::Open => {
+                        let from = path.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                        let mut cycle: Vec<usize> = path[from..].iter().map(|(n, _)| *n).collect();
+                        cycle.push(next);
+                        return Some(cycle);
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[node] = Mark::Done;
+                path.pop();
+            }
+        }
+    }
+    None
 }
 
 fn reject_duplicate_names(loader: &Loader, planned: &[Planned<Probe>]) -> Result<(), ConfigError> {
@@ -152,6 +293,11 @@ mod tests {
             ),
             ("proxy", "[settings]\nproxy = \"socks5://h:1080\"\n[[endpoint]]\nname = \"e\"\nurl = \"http://h/\""),
             ("command env unset", "[[command]]\nname = \"c\"\nrun = [\"true\"]\nenv = [\"NOPE\"]"),
+            ("unknown dependency", "[[server]]\nname = \"core switch\"\nhost = \"h\"\nports = [22]\n[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 1\ndepends_on = [\"core swich\"]"),
+            ("unknown tag", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 1\ndepends_on = [\"tag:network\"]"),
+            ("cycle", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ndepends_on = [\"b\"]\n[[tls]]\nname = \"b\"\nhost = \"h\"\nport = 1\ndepends_on = [\"a\"]"),
+            ("self", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ndepends_on = [\"a\"]"),
+            ("too many retries", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\nretries = 50"),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
         insta::assert_snapshot!(report);
@@ -190,5 +336,21 @@ mod tests {
         let names: Vec<&str> = inv.checks.iter().map(|c| c.meta.name.as_str()).collect();
         assert_eq!(names, ["b", "a:1", "a:2"]);
         assert_eq!(inv.checks[1].meta.group.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn dependencies_resolve_by_name_group_and_tag_and_only_brings_them_along() {
+        let toml = "[[server]]\nname = \"switch\"\nhost = \"h\"\nports = [22, 23]\ntags = [\"net\"]\n\
+                    [[tls]]\nname = \"pacs\"\nhost = \"h\"\nport = 1\ndepends_on = [\"tag:net\"]\n\
+                    [[tls]]\nname = \"viewer\"\nhost = \"h\"\nport = 1\ndepends_on = [\"pacs\"]\n\
+                    [[tls]]\nname = \"other\"\nhost = \"h\"\nport = 1\n";
+        let mut inv = parse(Path::new("c.toml"), toml, &env).unwrap();
+        assert_eq!(inv.checks[2].deps, vec![0, 1]);
+        assert_eq!(inv.checks[3].deps, vec![2]);
+        let added = inv.select(&["viewer".to_owned()]);
+        let names: Vec<&str> = inv.checks.iter().map(|c| c.meta.name.as_str()).collect();
+        assert_eq!(names, ["switch:22", "switch:23", "pacs", "viewer"]);
+        assert_eq!(inv.checks[3].deps, vec![2]);
+        assert_eq!(added.len(), 3, "{added:?}");
     }
 }

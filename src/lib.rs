@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! app, cli          subcommands, flags, the exit code taken from the report
+//! state             what changed since the last run; the run log and the shift record
 //! report/<fmt>      RunReport -> bytes (trait Reporter); no filtering, no exit codes
 //! runner            concurrency and timeouts -> RunReport of CheckResults
 //! inventory         checks.toml -> Vec<Check>: file order, unique names, settings, secrets
@@ -31,3 +32,4 @@ pub(crate) mod probe;
 pub(crate) mod report;
 pub(crate) mod runner;
 pub(crate) mod secrets;
+pub(crate) mod state;

@@ -29,10 +29,13 @@ impl Severity {
 }
 
 /// The verdict of one check. Deliberately not `Ord`: "worst" is [`Status::rank`], stated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
+    /// Not probed: a check it depends on failed. Never changes the exit code by itself (the
+    /// failed dependency does).
+    Skip,
     Warn,
     Fail,
 }
@@ -52,6 +55,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
+            Status::Skip => "skip",
             Status::Warn => "warn",
             Status::Fail => "fail",
         }
@@ -62,8 +66,9 @@ impl Status {
     pub fn rank(self) -> u8 {
         match self {
             Status::Pass => 0,
-            Status::Warn => 1,
-            Status::Fail => 2,
+            Status::Skip => 1,
+            Status::Warn => 2,
+            Status::Fail => 3,
         }
     }
 
@@ -80,6 +85,9 @@ impl Status {
     pub fn consequence(self) -> Consequence {
         match self {
             Status::Pass => Consequence { needs_attention: false, exit_code: exit::OK, strict_exit_code: exit::OK },
+            // Shown (the person should know it was not checked), but the gate follows the
+            // dependency that failed.
+            Status::Skip => Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::OK },
             Status::Warn => {
                 Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::WARNINGS }
             }
@@ -134,7 +142,7 @@ pub mod exit {
 mod tests {
     use super::*;
 
-    const ALL: [Status; 3] = [Status::Pass, Status::Warn, Status::Fail];
+    const ALL: [Status; 4] = [Status::Pass, Status::Skip, Status::Warn, Status::Fail];
 
     #[test]
     fn worst_follows_the_rank() {

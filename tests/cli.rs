@@ -81,8 +81,10 @@ fn table_is_plain_when_piped_with_the_summary_first() {
     let output = inventory(&toml).rounds(&[]).output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(!stdout.contains('\x1b'), "ANSI escapes in piped output:\n{stdout}");
-    assert!(stdout.starts_with("1 warning, 1 passed in "), "{stdout}");
-    for column in ["status", "check", "kind", "target", "detail", "time"] {
+    // Mail: host and date, then the summary, on the first line (issue 9).
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("rounds on ") && first.contains(" UTC: 1 warning, 1 passed in "), "{stdout}");
+    for column in ["status", "check", "detail", "time"] {
         assert!(stdout.contains(column), "{column} missing:\n{stdout}");
     }
     assert!(stdout.contains("WARN") && stdout.contains("PASS"), "{stdout}");
@@ -253,7 +255,7 @@ fn on_a_terminal(inv: &support::Inventory, args: &str, env: &[(&str, &str)]) -> 
     let bin = assert_cmd::cargo::cargo_bin!("rounds");
     let command = format!("{} --config {} {args}", bin.display(), inv.path.display());
     let mut script = std::process::Command::new("script");
-    script.args(["-qec", &command, "/dev/null"]).env_remove("NO_COLOR");
+    script.args(["-qec", &command, "/dev/null"]).env_remove("NO_COLOR").env("XDG_STATE_HOME", inv.dir.path());
     for (k, v) in env {
         script.env(k, v);
     }
@@ -330,6 +332,7 @@ fn the_cron_recipe_works_as_written() {
         .arg("-c")
         .arg(&line)
         .env("ROUNDS_CONFIG", &inv.path)
+        .env("XDG_STATE_HOME", inv.dir.path())
         .env_remove("EHR_TOKEN")
         .output()
         .unwrap();
@@ -341,6 +344,7 @@ fn the_cron_recipe_works_as_written() {
         .arg("-c")
         .arg(&without)
         .env("ROUNDS_CONFIG", &inv.path)
+        .env("XDG_STATE_HOME", inv.dir.path())
         .env_remove("EHR_TOKEN")
         .output()
         .unwrap();
@@ -367,4 +371,36 @@ fn list_validate_and_errors_never_show_a_secret() {
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unsupported URL scheme") && !stderr.contains("canary"), "{stderr}");
+}
+
+/// On a real terminal of 60, 80, 120 and 200 columns the table fits, words are not cut, and
+/// the narrow ones leave out kind and target; `--no-color` only removes colour.
+#[test]
+fn the_table_fits_the_terminal() {
+    let server = support::http(|_| support::reply(503, "down for maintenance"));
+    let inv = inventory(&format!(
+        "[[endpoint]]\nname = \"EHR portal\"\nurl = \"{}\"\nexpect_status = [200]\n\
+         [[disk]]\nname = \"root volume\"\npath = \"/\"\nmin_free = \"0%\"\n",
+        server.url("/health/with/a/long/path")
+    ));
+    for cols in [60, 80, 120, 200] {
+        let resized = format!(
+            "stty cols {cols} rows 50; {} --config {} --no-color",
+            assert_cmd::cargo::cargo_bin!("rounds").display(),
+            inv.path.display()
+        );
+        let output = std::process::Command::new("script")
+            .args(["-qec", &resized, "/dev/null"])
+            .env("XDG_STATE_HOME", inv.dir.path())
+            .output()
+            .expect("util-linux script");
+        let text = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+        assert!(!text.contains('\x1b'), "{cols}: colour with --no-color\n{text}");
+        let table: Vec<&str> = text.lines().filter(|l| l.starts_with(['┌', '│', '├', '└', '╞', '+', '|'])).collect();
+        assert!(!table.is_empty(), "{cols}: no table\n{text}");
+        let widest = table.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(widest <= cols, "{cols} columns, table is {widest} wide:\n{text}");
+        assert_eq!(text.contains("target"), cols >= 120, "{cols}:\n{text}");
+        assert!(text.contains("Needs attention:\n  FAIL  EHR portal"), "{cols}:\n{text}");
+    }
 }

@@ -313,7 +313,8 @@ fn secrets_from_the_environment_are_sent_but_never_shown() {
         "headers = { Authorization = \"Bearer ${API_TOKEN}\" }",
     ));
     for format in ["table", "json"] {
-        let output = inv.rounds(&["--format", format]).env("API_TOKEN", secret).output().unwrap();
+        // --wide: the target column (which shows the placeholder) even in a 100-column mail.
+        let output = inv.rounds(&["--format", format, "--wide"]).env("API_TOKEN", secret).output().unwrap();
         let all = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(!all.contains(secret), "secret leaked in {format}:\n{all}");
         assert!(all.contains("redirect loop") || all.contains("too many redirects"), "token not sent? {all}");

@@ -5,7 +5,8 @@
 //! the common fields into each kind's table struct, and [`CommonKeys`] carries them out.
 //!
 //! To add a common key (`hint = "..."`): one field in the macro below, the same field in
-//! [`CommonKeys`] and in [`CheckMeta`], and one line in each conversion. Nothing else in the
+//! [`CommonKeys`] and in [`CheckMeta`], and one line in each conversion (`depends_on`,
+//! `retries` and `retry_delay` were added this way). Nothing else in the
 //! crate changes until something uses the key.
 
 use std::time::Duration;
@@ -36,6 +37,13 @@ macro_rules! check_table {
             #[serde(default)]
             tags: Vec<String>,
             timeout: Option<$crate::config::values::HumanDuration>,
+            /// Checks that must not fail first (names, or `tag:x`); when one does, this one
+            /// is skipped rather than probed.
+            #[serde(default)]
+            depends_on: Vec<toml::Spanned<String>>,
+            /// Further attempts after a failure, all within the timeout.
+            retries: Option<toml::Spanned<u32>>,
+            retry_delay: Option<$crate::config::values::HumanDuration>,
             $( $(#[$field_meta])* $field : $ty, )*
         }
 
@@ -47,6 +55,9 @@ macro_rules! check_table {
                     severity: self.severity,
                     tags: self.tags.clone(),
                     timeout: self.timeout,
+                    depends_on: self.depends_on.clone(),
+                    retries: self.retries.clone(),
+                    retry_delay: self.retry_delay,
                 }
             }
         }
@@ -61,6 +72,9 @@ pub(crate) struct CommonKeys {
     pub severity: Severity,
     pub tags: Vec<String>,
     pub timeout: Option<HumanDuration>,
+    pub depends_on: Vec<Spanned<String>>,
+    pub retries: Option<Spanned<u32>>,
+    pub retry_delay: Option<HumanDuration>,
 }
 
 /// Everything about a check except its probe: what reporters, the runner and `--only` use.
@@ -77,6 +91,11 @@ pub(crate) struct CheckMeta {
     pub tags: Vec<String>,
     /// This check's own timeout; `None` means the run's default.
     pub timeout: Option<Duration>,
+    /// `depends_on` as written (names and `tag:x`); resolved by `inventory`.
+    pub depends_on: Vec<String>,
+    /// This check's own `retries` and `retry_delay`; `None` means `[settings]`'.
+    pub retries: Option<u32>,
+    pub retry_delay: Option<Duration>,
 }
 
 impl CheckMeta {
@@ -90,6 +109,9 @@ impl CheckMeta {
             severity: common.severity,
             tags: common.tags.clone(),
             timeout: common.timeout.map(|t| t.0),
+            depends_on: common.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
+            retries: common.retries.as_ref().map(|r| *r.get_ref()),
+            retry_delay: common.retry_delay.map(|d| d.0),
         }
     }
 

@@ -129,7 +129,8 @@ fn with_suggestion(message: &str) -> String {
     }
 }
 
-fn closest<'a>(typo: &str, valid: &[&'a str]) -> Option<&'a str> {
+/// The valid word closest to `typo`, if any is close enough to suggest.
+pub(crate) fn closest<'a>(typo: &str, valid: &[&'a str]) -> Option<&'a str> {
     valid
         .iter()
         .map(|v| (strsim::damerau_levenshtein(&typo.to_lowercase(), &v.to_lowercase()), *v))

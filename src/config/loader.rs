@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::common::{CheckMeta, CommonKeys};
 use super::error::ConfigError;
-use super::settings::Settings;
+use super::settings::{Settings, MAX_RETRIES};
 use super::values::{self, Proxy};
 use crate::certs::{CertLimits, Trust};
 use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
@@ -29,12 +29,14 @@ pub(crate) struct Planned<P> {
     pub meta: CheckMeta,
     pub probe: P,
     pub name_span: Range<usize>,
+    /// `depends_on` with its places in the file, for errors about unknown names and cycles.
+    pub depends_on: Vec<Spanned<String>>,
 }
 
 impl<P> Planned<P> {
     /// The same check with its probe wrapped (by the registry, into `Probe`).
     pub fn map<Q>(self, wrap: impl FnOnce(P) -> Q) -> Planned<Q> {
-        Planned { meta: self.meta, probe: wrap(self.probe), name_span: self.name_span }
+        Planned { meta: self.meta, probe: wrap(self.probe), name_span: self.name_span, depends_on: self.depends_on }
     }
 }
 
@@ -207,6 +209,16 @@ impl<'a> Loader<'a> {
         if common.name.get_ref().trim().is_empty() {
             return Err(self.error(common.name.span(), "a check's name cannot be empty"));
         }
-        Ok(Planned { meta: CheckMeta::new(common, name, target), probe, name_span: common.name.span() })
+        if let Some(r) = common.retries.as_ref().filter(|r| *r.get_ref() > MAX_RETRIES) {
+            return Err(
+                self.error(r.span(), format!("retries is at most {MAX_RETRIES}; flakiness beyond that is an outage"))
+            );
+        }
+        Ok(Planned {
+            meta: CheckMeta::new(common, name, target),
+            probe,
+            name_span: common.name.span(),
+            depends_on: common.depends_on.clone(),
+        })
     }
 }

@@ -19,6 +19,6 @@ mod settings;
 pub(crate) mod values;
 
 pub(crate) use self::common::{check_table, CheckMeta};
-pub(crate) use self::error::ConfigError;
+pub(crate) use self::error::{closest, ConfigError};
 pub(crate) use self::loader::{Env, Loader, Planned, Table};
 pub(crate) use self::settings::{Settings, SettingsTable};

@@ -17,6 +17,12 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// a small firewall or the local resolver drop connections.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 64;
 
+/// More attempts than this only hide an outage.
+pub(crate) const MAX_RETRIES: u32 = 10;
+
+/// Between attempts of a flaky check: long enough for a dropped packet's retransmission.
+pub(crate) const DEFAULT_RETRY_DELAY: Duration = Duration::from_millis(500);
+
 /// `[settings]`, with defaults applied.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -25,6 +31,13 @@ pub(crate) struct Settings {
     pub cert: CertLimits,
     /// `proxy` as written; each HTTP table reads it through `Loader::proxy`.
     pub proxy: Option<Spanned<String>>,
+    /// Further attempts after a failure, for checks without their own `retries`.
+    pub retries: u32,
+    pub retry_delay: Duration,
+    /// The whole run ends by then: checks still running fail.
+    pub deadline: Option<Duration>,
+    /// Where the state between runs is kept, as written (relative to the inventory).
+    pub state: Option<String>,
 }
 
 /// `[settings]` as written.
@@ -36,6 +49,10 @@ pub(crate) struct SettingsTable {
     cert_warn_days: Option<u32>,
     cert_crit_days: Option<Spanned<u32>>,
     proxy: Option<Spanned<String>>,
+    retries: Option<Spanned<u32>>,
+    retry_delay: Option<HumanDuration>,
+    deadline: Option<HumanDuration>,
+    state: Option<String>,
 }
 
 impl SettingsTable {
@@ -63,6 +80,18 @@ impl SettingsTable {
             Some(c) => c.into_inner(),
             None => DEFAULT_CONCURRENCY,
         };
-        Ok(Settings { timeout: self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0), concurrency, cert, proxy: self.proxy })
+        if let Some(r) = self.retries.as_ref().filter(|r| *r.get_ref() > MAX_RETRIES) {
+            return Err(ConfigError::at(path, source, r.span(), format!("retries is at most {MAX_RETRIES}")));
+        }
+        Ok(Settings {
+            timeout: self.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0),
+            concurrency,
+            cert,
+            proxy: self.proxy,
+            retries: self.retries.map_or(0, |r| r.into_inner()),
+            retry_delay: self.retry_delay.map_or(DEFAULT_RETRY_DELAY, |d| d.0),
+            deadline: self.deadline.map(|d| d.0),
+            state: self.state,
+        })
     }
 }

@@ -117,16 +117,12 @@ kinds! {
 pub(crate) struct Check {
     pub meta: CheckMeta,
     pub probe: Probe,
+    /// Indices (in the run's list) of the checks this one depends on.
+    pub deps: Vec<usize>,
 }
 
 impl Check {
     pub fn kind(&self) -> &'static str {
         self.probe.kind()
-    }
-}
-
-impl From<Planned<Probe>> for Check {
-    fn from(planned: Planned<Probe>) -> Self {
-        Self { meta: planned.meta, probe: planned.probe }
     }
 }

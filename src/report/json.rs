@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::reporter::Reporter;
+use crate::human;
 use crate::runner::results::{RunReport, Summary};
 
 pub(crate) struct JsonReporter;
@@ -16,6 +17,8 @@ struct Document<'a> {
     started_at: String,
     duration_ms: u128,
     summary: Summary,
+    /// RFC 3339, when state is kept: the run this one is compared with.
+    previous_run: Option<String>,
     checks: Vec<CheckJson<'a>>,
 }
 
@@ -29,6 +32,12 @@ struct CheckJson<'a> {
     detail: &'a str,
     duration_ms: u128,
     tags: &'a [String],
+    /// With state: "new", "ongoing", "recovered" or "steady"; null without.
+    change: Option<&'static str>,
+    previous_status: Option<&'static str>,
+    /// RFC 3339: when the current state (for a problem: the problem) began.
+    since: Option<String>,
+    depends_on: &'a [String],
 }
 
 impl Reporter for JsonReporter {
@@ -38,6 +47,7 @@ impl Reporter for JsonReporter {
             started_at: humantime::format_rfc3339_millis(report.started_at).to_string(),
             duration_ms: report.duration.as_millis(),
             summary: report.summary,
+            previous_run: report.previous_run.map(human::rfc3339),
             checks: report
                 .results
                 .iter()
@@ -50,6 +60,10 @@ impl Reporter for JsonReporter {
                     detail: &r.detail,
                     duration_ms: r.duration.as_millis(),
                     tags: &r.meta.tags,
+                    change: r.trend.as_ref().map(|t| t.change.as_str()),
+                    previous_status: r.trend.as_ref().and_then(|t| t.previous).map(|s| s.as_str()),
+                    since: r.trend.as_ref().map(|t| human::rfc3339(t.since)),
+                    depends_on: &r.meta.depends_on,
                 })
                 .collect(),
         };

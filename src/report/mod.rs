@@ -7,9 +7,13 @@
 
 mod json;
 mod reporter;
+mod shift;
 mod table;
 
 pub(crate) use self::reporter::{ReportOptions, Reporter};
+pub use self::shift::HistoryFormat;
+pub(crate) use self::shift::{render_shift, ShiftRecord};
+pub(crate) use self::table::MAIL_WIDTH;
 
 /// Output formats, as `--format` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -7,7 +7,7 @@ use super::reporter::summary_line;
 use super::*;
 use crate::outcome::Status;
 use crate::runner::results::tests::result;
-use crate::runner::results::RunReport;
+use crate::runner::results::{Change, RunReport, Trend};
 
 fn report() -> RunReport {
     RunReport::new(
@@ -19,6 +19,93 @@ fn report() -> RunReport {
             result("lab", Status::Warn, "certificate expires in 5 days (2026-11-29), warn below 30 days"),
         ],
     )
+}
+
+/// A morning with every status and every change, as state makes it.
+fn morning() -> RunReport {
+    let start = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let hour = Duration::from_secs(3600);
+    let with = |mut r: crate::runner::results::CheckResult, previous: Option<Status>, since: u32, change: Change| {
+        r.trend = Some(Trend { previous, since: start - hour * since, change });
+        r
+    };
+    let mut report = RunReport::new(
+        start,
+        Duration::from_millis(1400),
+        vec![
+            with(result("EHR portal", Status::Pass, "200 OK in 12 ms"), Some(Status::Pass), 30, Change::Steady),
+            with(
+                result("PACS archive", Status::Fail, "connection refused"),
+                Some(Status::Fail),
+                9,
+                Change::Ongoing,
+            ),
+            with(
+                result("FHIR API", Status::Fail, "500 Internal Server Error, expected 2xx, from the upstream gateway at https://fhir.clinic.example/r4/metadata"),
+                Some(Status::Pass),
+                0,
+                Change::New,
+            ),
+            with(
+                result("lab interface", Status::Warn, "certificate expires in 5 days (2026-11-29), warn below 30 days"),
+                None,
+                0,
+                Change::New,
+            ),
+            with(result("label printer", Status::Skip, "skipped: print server failed (connection refused)"), Some(Status::Fail), 30, Change::Steady),
+            with(result("backup", Status::Pass, "newest EHR.dump is 3 h old (limit 26 h), 4.2 GiB"), Some(Status::Fail), 0, Change::Recovered { down_for: hour * 5 }),
+        ],
+    );
+    report.previous_run = Some(start - hour / 2);
+    report
+}
+
+fn at_width(width: u16, summary_first: bool) -> String {
+    let options = ReportOptions {
+        width: Some(width),
+        summary_first,
+        host: Some("frontdesk-01".into()),
+        ..ReportOptions::default()
+    };
+    render(Format::Table, options, &morning())
+}
+
+#[test]
+fn the_table_fits_60_80_120_and_200_columns() {
+    for width in [60u16, 80, 120, 200] {
+        let out = at_width(width, false);
+        let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        // Attention lines are prose (one per check); the table itself fits.
+        let table_widest =
+            out.lines().filter(|l| l.starts_with(['+', '|'])).map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(table_widest <= usize::from(width), "{width}: {table_widest}\n{out}");
+        assert!(widest > 0);
+        insta::assert_snapshot!(format!("width_{width}"), out);
+    }
+}
+
+#[test]
+fn mail_has_host_date_and_attention_first_and_stays_within_100_columns() {
+    let out = at_width(MAIL_WIDTH, true);
+    assert!(out.starts_with("rounds on frontdesk-01, 2026-11-18 11:06 UTC: 2 failed, 1 warning, 1 skipped, 2 passed in 1.4 s; 2 new problems, 1 recovered since the last run at 2026-11-18 10:36 UTC\n"), "{out}");
+    let attention = out.find("Needs attention:").unwrap();
+    let table = out.find("All results:").unwrap();
+    assert!(attention < table);
+    let table_widest = out[table..].lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(table_widest <= 100, "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn json_carries_the_change_since_and_previous_status() {
+    let v: serde_json::Value =
+        serde_json::from_str(&render(Format::Json, ReportOptions::default(), &morning())).unwrap();
+    let pacs = &v["checks"][1];
+    assert_eq!((pacs["change"].as_str(), pacs["previous_status"].as_str()), (Some("ongoing"), Some("fail")));
+    assert_eq!(pacs["since"], "2026-11-18T02:06:40Z");
+    assert_eq!(v["checks"][5]["change"], "recovered");
+    assert_eq!(v["summary"]["skip"], 1);
+    assert_eq!(v["previous_run"], "2026-11-18T10:36:40Z");
 }
 
 fn render(format: Format, options: ReportOptions, report: &RunReport) -> String {
@@ -65,7 +152,7 @@ fn json_document() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["version"], 1);
     assert_eq!(v["started_at"], "2026-11-18T11:06:40.000Z");
-    assert_eq!(v["summary"], serde_json::json!({"total": 3, "pass": 1, "warn": 1, "fail": 1}));
+    assert_eq!(v["summary"], serde_json::json!({"total": 3, "pass": 1, "warn": 1, "fail": 1, "skip": 0}));
     insta::assert_snapshot!(out);
 }
 

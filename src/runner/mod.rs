@@ -1,19 +1,25 @@
 //! Runs every check concurrently and collects the results in inventory order.
 //!
-//! Bounded twice: at most `concurrency` probes in flight, and each probe cancelled at its
-//! timeout. A run therefore takes about as long as its slowest check, never the sum, and a
-//! server that hangs costs exactly its timeout.
+//! Bounded three times: at most `concurrency` probes in flight, each check cancelled at its
+//! timeout (retries included), and the whole run ended at the `--deadline` if one is set. A
+//! run therefore takes about as long as its slowest chain of dependencies, never the sum,
+//! and a server that hangs costs exactly its timeout.
+//!
+//! Dependencies: a check waits for the checks it depends on (without holding a slot), and is
+//! skipped when one of them failed. Independent checks never wait for each other.
 
 pub(crate) mod results;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use self::results::{CheckResult, RunReport};
-use crate::outcome::Outcome;
+use crate::human;
+use crate::outcome::{Outcome, Status};
 use crate::probe::kind::Budget;
 use crate::probe::Check;
 use crate::secrets::{printable, Secrets, MAX_DETAIL_CHARS};
@@ -23,39 +29,86 @@ pub(crate) struct RunOptions {
     pub concurrency: usize,
     /// For checks without a `timeout` of their own.
     pub default_timeout: Duration,
+    /// For checks without `retries` / `retry_delay` of their own.
+    pub retries: u32,
+    pub retry_delay: Duration,
+    /// The whole run ends by then; checks still running fail.
+    pub deadline: Option<Duration>,
 }
+
+/// Each check's outcome (before severity) once known, for the checks that depend on it.
+type Published = watch::Receiver<Option<Outcome>>;
 
 /// Probes `checks` and returns one result per check, in the same order.
 pub(crate) async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secrets) -> RunReport {
     let started_at = SystemTime::now();
     let clock = Instant::now();
+    let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
     let checks: Arc<[Check]> = checks.into();
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..checks.len()).map(|_| watch::channel(None)).unzip();
+    let published: Arc<[Published]> = receivers.into();
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for index in 0..checks.len() {
-        let (checks, permits) = (checks.clone(), permits.clone());
-        tasks.spawn(async move {
-            // The semaphore is never closed, so acquiring cannot fail; if it ever did,
-            // running unthrottled is better than not running.
-            let _permit = permits.acquire_owned().await.ok();
-            (index, run_one(&checks[index], options.default_timeout).await)
+    let mut task_index = HashMap::new();
+    for (index, publish) in senders.into_iter().enumerate() {
+        let (checks, permits, published) = (checks.clone(), permits.clone(), published.clone());
+        let handle = tasks.spawn(async move {
+            let check = &checks[index];
+            let (outcome, took) = match skip_for_dependencies(&checks, check, &published).await {
+                Some(skipped) => (skipped, Duration::ZERO),
+                None => {
+                    // The semaphore is never closed, so acquiring cannot fail; if it ever
+                    // did, running unthrottled is better than not running.
+                    let _permit = permits.acquire_owned().await.ok();
+                    let start = Instant::now();
+                    (probe_with_retries(check, &options).await, start.elapsed())
+                }
+            };
+            // Nobody listening (no dependents) is fine.
+            let _ = publish.send(Some(outcome.clone()));
+            (index, CheckResult::new(&check.meta, check.kind(), outcome, took))
         });
+        task_index.insert(handle.id(), index);
     }
 
     let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, result)) = joined {
-            results[index] = Some(result);
+    let mut crashed = Vec::new();
+    let mut out_of_time = false;
+    loop {
+        let next = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, tasks.join_next_with_id()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    out_of_time = true;
+                    break;
+                }
+            },
+            None => tasks.join_next_with_id().await,
+        };
+        match next {
+            None => break,
+            Some(Ok((_, (index, result)))) => results[index] = Some(result),
+            Some(Err(e)) => crashed.extend(task_index.get(&e.id()).copied()),
         }
     }
-    // A probe that panicked still gets a row: nothing is silently lost from a report.
+    // Cancels what is still running; a command's process group dies with its future.
+    tasks.abort_all();
+
+    let limit = options.deadline.map(human::limit).unwrap_or_default();
     let results = results
         .into_iter()
-        .zip(checks.iter())
-        .map(|(result, check)| {
+        .enumerate()
+        .map(|(index, result)| {
+            let check = &checks[index];
             let mut result = result.unwrap_or_else(|| {
-                let crashed = Outcome::fail("internal error: the probe crashed (please report this)");
-                CheckResult::new(&check.meta, check.kind(), crashed, Duration::ZERO)
+                // A probe that panicked, or one the deadline stopped, still gets a row:
+                // nothing is silently lost from a report.
+                let why = if crashed.contains(&index) || !out_of_time {
+                    Outcome::fail("internal error: the probe crashed (please report this)")
+                } else {
+                    Outcome::fail(format!("not finished by the {limit} deadline"))
+                };
+                CheckResult::new(&check.meta, check.kind(), why, Duration::ZERO)
             });
             clean(&mut result, secrets);
             result
@@ -65,6 +118,73 @@ pub(crate) async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secre
     RunReport::new(started_at, clock.elapsed(), results)
 }
 
+/// Waits for every dependency of `check`; `Some(skip)` when one failed or was skipped.
+async fn skip_for_dependencies(checks: &[Check], check: &Check, published: &[Published]) -> Option<Outcome> {
+    for &dep in &check.deps {
+        let name = &checks[dep].meta.name;
+        let mut seen = published[dep].clone();
+        let outcome = match seen.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone(),
+            // The dependency's task ended without a verdict (it crashed): nothing is known.
+            Err(_) => None,
+        };
+        match outcome {
+            None => {
+                return Some(Outcome { status: Status::Skip, detail: format!("skipped: {name} could not be checked") })
+            }
+            Some(o) => match o.status {
+                Status::Fail => {
+                    let why = printable(&o.detail, 120);
+                    return Some(Outcome { status: Status::Skip, detail: format!("skipped: {name} failed ({why})") });
+                }
+                Status::Skip => {
+                    return Some(Outcome { status: Status::Skip, detail: format!("skipped: {name} was skipped") })
+                }
+                // A dependency that answers, even slowly or with a certificate to renew,
+                // leaves its dependents worth probing.
+                Status::Pass | Status::Warn => {}
+            },
+        }
+    }
+    None
+}
+
+/// Probes `check`, trying again after a failure while `retries` and the timeout allow. A
+/// pass that needed a retry is a warning: flakiness is reported, never hidden.
+async fn probe_with_retries(check: &Check, options: &RunOptions) -> Outcome {
+    let budget = Budget::starting_now(check.meta.timeout.unwrap_or(options.default_timeout));
+    let retries = check.meta.retries.unwrap_or(options.retries);
+    let delay = check.meta.retry_delay.unwrap_or(options.retry_delay);
+    let attempts = retries + 1;
+    let mut first_failure: Option<String> = None;
+    let mut attempt = 1;
+    loop {
+        let outcome = match tokio::time::timeout_at(budget.deadline, check.probe.run(budget)).await {
+            Ok(outcome) => outcome,
+            Err(_) => check.probe.timed_out(budget.timeout),
+        };
+        if outcome.status != Status::Fail {
+            return match first_failure {
+                None => outcome,
+                Some(first) => Outcome {
+                    status: outcome.status.worst(Status::Warn),
+                    detail: format!("{}; passed on attempt {attempt} of {attempts} (first: {first})", outcome.detail),
+                },
+            };
+        }
+        let time_left = budget.deadline.saturating_duration_since(tokio::time::Instant::now());
+        if attempt >= attempts || time_left <= delay {
+            return match attempt {
+                1 => outcome,
+                n => Outcome::fail(format!("{} (failed {n} attempts)", outcome.detail)),
+            };
+        }
+        first_failure.get_or_insert(outcome.detail);
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
 /// The one place where what a report may show is decided: secrets redacted, then every
 /// control character escaped and the detail capped. Names and targets come from the
 /// inventory, but get the same escaping: a name holding `ESC[2J` would clear a terminal too.
@@ -72,14 +192,4 @@ fn clean(result: &mut CheckResult, secrets: &Secrets) {
     result.detail = printable(&secrets.redact(&result.detail), MAX_DETAIL_CHARS);
     result.meta.name = printable(&result.meta.name, usize::MAX);
     result.meta.target = printable(&result.meta.target, usize::MAX);
-}
-
-async fn run_one(check: &Check, default_timeout: Duration) -> CheckResult {
-    let budget = Budget::starting_now(check.meta.timeout.unwrap_or(default_timeout));
-    let start = Instant::now();
-    let outcome = match tokio::time::timeout_at(budget.deadline, check.probe.run(budget)).await {
-        Ok(outcome) => outcome,
-        Err(_) => check.probe.timed_out(budget.timeout),
-    };
-    CheckResult::new(&check.meta, check.kind(), outcome, start.elapsed())
 }

@@ -16,12 +16,47 @@ pub(crate) struct CheckResult {
     pub status: Status,
     pub detail: String,
     pub duration: Duration,
+    /// Against the previous run, when state is kept (see `crate::state`).
+    pub trend: Option<Trend>,
+}
+
+/// How a check's status compares with the previous run's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Trend {
+    pub previous: Option<Status>,
+    /// When the current state began: the first failing run of a problem, the recovery.
+    pub since: SystemTime,
+    pub change: Change,
+}
+
+/// What a person on the next shift needs to know first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Was passing or absent, now warns or fails.
+    New,
+    /// Was a problem, still is.
+    Ongoing,
+    /// Was a problem, passes now; down for this long.
+    Recovered { down_for: Duration },
+    /// Nothing to say: still passing, or skipped.
+    Steady,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::New => "new",
+            Change::Ongoing => "ongoing",
+            Change::Recovered { .. } => "recovered",
+            Change::Steady => "steady",
+        }
+    }
 }
 
 impl CheckResult {
     pub fn new(meta: &CheckMeta, kind: &'static str, outcome: Outcome, duration: Duration) -> Self {
         let outcome = outcome.with_severity(meta.severity);
-        Self { meta: meta.clone(), kind, status: outcome.status, detail: outcome.detail, duration }
+        Self { meta: meta.clone(), kind, status: outcome.status, detail: outcome.detail, duration, trend: None }
     }
 }
 
@@ -32,6 +67,7 @@ pub(crate) struct Summary {
     pub pass: usize,
     pub warn: usize,
     pub fail: usize,
+    pub skip: usize,
 }
 
 impl Summary {
@@ -40,6 +76,7 @@ impl Summary {
         for r in results {
             match r.status {
                 Status::Pass => s.pass += 1,
+                Status::Skip => s.skip += 1,
                 Status::Warn => s.warn += 1,
                 Status::Fail => s.fail += 1,
             }
@@ -59,6 +96,8 @@ pub(crate) struct RunReport {
     exit_codes: (u8, u8),
     /// The results to show, in inventory order, whatever order the checks finished in.
     pub results: Vec<CheckResult>,
+    /// When the previous run whose state this one compares with ended, if state is kept.
+    pub previous_run: Option<SystemTime>,
 }
 
 impl RunReport {
@@ -67,7 +106,7 @@ impl RunReport {
             let c = r.status.consequence();
             (plain.max(c.exit_code), strict.max(c.strict_exit_code))
         });
-        Self { started_at, duration, summary: Summary::of(&results), exit_codes, results }
+        Self { started_at, duration, summary: Summary::of(&results), exit_codes, results, previous_run: None }
     }
 
     /// The exit code, from every check that ran (a filter never changes it).
@@ -82,6 +121,11 @@ impl RunReport {
     /// Whether any check needs a person's attention.
     pub fn needs_attention(&self) -> bool {
         self.summary.total > self.summary.pass
+    }
+
+    /// How many results are new problems since the previous run.
+    pub fn new_problems(&self) -> usize {
+        self.results.iter().filter(|r| r.trend.as_ref().is_some_and(|t| t.change == Change::New)).count()
     }
 
     /// `--quiet`: keeps only the results that need attention; summary and exit code stay.
@@ -104,11 +148,15 @@ pub mod tests {
                 severity: Severity::Critical,
                 tags: vec!["ehr".into()],
                 timeout: None,
+                depends_on: vec![],
+                retries: None,
+                retry_delay: None,
             },
             kind: "endpoint",
             status,
             detail: detail.into(),
             duration: Duration::from_millis(12),
+            trend: None,
         }
     }
 
@@ -128,7 +176,7 @@ pub mod tests {
     #[test]
     fn summary_counts_each_status() {
         let s = report(&[Status::Pass, Status::Fail, Status::Pass, Status::Warn]).summary;
-        assert_eq!(s, Summary { total: 4, pass: 2, warn: 1, fail: 1 });
+        assert_eq!(s, Summary { total: 4, pass: 2, warn: 1, fail: 1, skip: 0 });
     }
 
     #[test]

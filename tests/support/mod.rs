@@ -31,6 +31,8 @@ use tokio::sync::oneshot;
 pub fn rounds() -> Command {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("rounds");
     cmd.env_remove("ROUNDS_CONFIG").env_remove("NO_COLOR");
+    // State between runs goes to a folder of the tests', never the user's home.
+    cmd.env("XDG_STATE_HOME", env!("CARGO_TARGET_TMPDIR"));
     // Proxies are chosen in the inventory, never inherited: tests prove it with these set.
     for var in
         ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"]
@@ -60,10 +62,10 @@ impl Inventory {
         path
     }
 
-    /// `rounds --config <this> ARGS`.
+    /// `rounds --config <this> ARGS`, keeping state in this inventory's folder.
     pub fn rounds(&self, args: &[&str]) -> Command {
         let mut cmd = rounds();
-        cmd.arg("--config").arg(&self.path).args(args);
+        cmd.env("XDG_STATE_HOME", self.dir.path().join("state")).arg("--config").arg(&self.path).args(args);
         cmd
     }
 

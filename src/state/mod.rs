@@ -1,0 +1,242 @@
+//! What rounds remembers between runs, for the person on the next shift.
+//!
+//! One small JSON file per inventory holds each check's last status and since when it has
+//! held; a run compares with it (new, ongoing, recovered) and writes it back. Beside it, an
+//! append-only run log ([`history`]) is the shift record.
+//!
+//! Writes are atomic (a temporary file in the same folder, then a rename) and locked
+//! (`flock` on a `.lock` file beside it): two runs at once never corrupt the file; one
+//! waits briefly or skips writing and says so. A file that cannot be read as ours (corrupt,
+//! truncated, someone else's, a future version) gives one warning and a fresh start.
+//!
+//! Sits above the runner (it annotates a [`RunReport`]) and below the app; reporters only
+//! see the annotations.
+
+pub(crate) mod history;
+mod store;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Status;
+use crate::runner::results::{Change, RunReport, Trend};
+
+pub(crate) use self::store::{from_unix, to_unix, Locked};
+
+/// Said in the file, so a file of another program or a later version is recognised.
+const FORMAT: &str = "rounds-state";
+const VERSION: u32 = 1;
+
+/// The state file as stored.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    format: String,
+    version: u32,
+    /// The inventory it belongs to (absolute).
+    inventory: String,
+    /// When the last run that wrote it started (Unix seconds).
+    last_run: Option<u64>,
+    checks: BTreeMap<String, Entry>,
+}
+
+/// One check's remembered state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    status: Status,
+    /// When this status (or, for warn and fail, this problem) began (Unix seconds).
+    since: u64,
+}
+
+/// Where the state of the inventory at `inventory` is kept by default:
+/// `$XDG_STATE_HOME/rounds/`, else `~/.local/state/rounds/`, one file per inventory.
+pub(crate) fn default_path(inventory: &Path) -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/state"),
+    };
+    let absolute = std::fs::canonicalize(inventory).unwrap_or_else(|_| inventory.to_owned());
+    let stem = inventory.file_stem().map_or_else(|| "checks".into(), |s| s.to_string_lossy().into_owned());
+    Some(base.join("rounds").join(format!("{stem}-{:016x}.json", fnv1a(absolute.to_string_lossy().as_bytes()))))
+}
+
+/// A stable hash of the inventory's path (std's hasher may change between Rust releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl State {
+    /// Reads the state at `path`; a missing file is a first run, an unreadable one is a
+    /// fresh start with a warning (pushed to `warnings`).
+    pub fn read(path: &Path, warnings: &mut Vec<String>) -> State {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::default(),
+            Err(e) => {
+                warnings.push(format!("cannot read the state file {}: {e}; starting fresh", path.display()));
+                return State::default();
+            }
+        };
+        match serde_json::from_str::<State>(&text) {
+            Ok(state) if state.format == FORMAT && state.version == VERSION => state,
+            Ok(state) if state.format == FORMAT && state.version > VERSION => {
+                warnings.push(format!(
+                    "the state file {} was written by a newer rounds (version {}); starting fresh",
+                    path.display(),
+                    state.version
+                ));
+                State::default()
+            }
+            _ => {
+                warnings.push(format!(
+                    "the state file {} is not a rounds state file or is damaged; starting fresh",
+                    path.display()
+                ));
+                State::default()
+            }
+        }
+    }
+
+    /// When the run that wrote this state started.
+    pub fn last_run(&self) -> Option<SystemTime> {
+        self.last_run.map(from_unix)
+    }
+
+    /// Compares each result with the remembered state and records the trend on it.
+    pub fn annotate(&self, report: &mut RunReport) {
+        let now = report.started_at;
+        report.previous_run = self.last_run();
+        for result in &mut report.results {
+            let before = self.checks.get(&result.meta.name);
+            result.trend = Some(trend(before, result.status, now));
+        }
+    }
+
+    /// This state with `report`'s results written in: checks that did not run (`--only`)
+    /// keep their entries, and skipped checks keep what was known before them. With
+    /// `all_ran`, checks no longer in the inventory are forgotten.
+    pub fn updated(mut self, report: &RunReport, inventory: &Path, all_ran: bool) -> State {
+        let now = report.started_at;
+        if all_ran {
+            self.checks.retain(|name, _| report.results.iter().any(|r| r.meta.name == *name));
+        }
+        for result in &report.results {
+            if result.status == Status::Skip {
+                continue;
+            }
+            let before = self.checks.get(&result.meta.name);
+            let since = trend(before, result.status, now).since;
+            self.checks.insert(result.meta.name.clone(), Entry { status: result.status, since: to_unix(since) });
+        }
+        self.format = FORMAT.into();
+        self.version = VERSION;
+        self.inventory = inventory.display().to_string();
+        self.last_run = Some(to_unix(now));
+        self
+    }
+}
+
+/// How long a run waits for another run that is writing the same state.
+const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Writes `report` into the state at `path` and appends it to the run log, under the lock.
+/// Returns what went wrong, as warnings: remembering never fails a run.
+pub(crate) fn remember(path: &Path, report: &RunReport, inventory: &Path, all_ran: bool) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let _lock = match Locked::acquire(path, LOCK_PATIENCE) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            warnings.push(format!(
+                "another rounds run is writing {}; this run's results were not saved there",
+                path.display()
+            ));
+            return warnings;
+        }
+        Err(e) => {
+            warnings.push(format!("cannot keep state in {}: {e}; use --state PATH or --no-state", path.display()));
+            return warnings;
+        }
+    };
+    // Read again under the lock: another run may have written since this one started.
+    let state = State::read(path, &mut Vec::new()).updated(report, inventory, all_ran);
+    let written = serde_json::to_vec_pretty(&state)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| store::write_atomic(path, &bytes));
+    if let Err(e) = written {
+        warnings.push(format!("cannot write the state file {}: {e}", path.display()));
+    }
+    let log = history::log_path(path);
+    if let Err(e) = history::append(&log, &history::RunRecord::of(report, all_ran), report.started_at) {
+        warnings.push(format!("cannot write the run log {}: {e}", log.display()));
+    }
+    warnings
+}
+
+fn is_problem(status: Status) -> bool {
+    match status {
+        Status::Warn | Status::Fail => true,
+        Status::Pass | Status::Skip => false,
+    }
+}
+
+/// The trend of a check now at `status`, given what was remembered.
+fn trend(before: Option<&Entry>, status: Status, now: SystemTime) -> Trend {
+    let previous = before.map(|e| e.status);
+    let was_problem = before.is_some_and(|e| is_problem(e.status));
+    let since_before = before.map_or(now, |e| from_unix(e.since));
+    let (change, since) = match (was_problem, status) {
+        (_, Status::Skip) => (Change::Steady, since_before),
+        (false, Status::Warn | Status::Fail) => (Change::New, now),
+        (true, Status::Warn | Status::Fail) => (Change::Ongoing, since_before),
+        (true, Status::Pass) => {
+            (Change::Recovered { down_for: now.duration_since(since_before).unwrap_or(Duration::ZERO) }, now)
+        }
+        (false, Status::Pass) => (Change::Steady, if before.is_some() { since_before } else { now }),
+    };
+    Trend { previous, since, change }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn entry(status: Status, since: SystemTime) -> Entry {
+        Entry { status, since: to_unix(since) }
+    }
+
+    #[test]
+    fn trends_follow_the_status_across_runs() {
+        let now = from_unix(1_795_608_000);
+        let earlier = now - 3 * HOUR;
+        assert_eq!(trend(None, Status::Fail, now).change, Change::New);
+        assert_eq!(trend(Some(&entry(Status::Pass, earlier)), Status::Warn, now).change, Change::New);
+        let ongoing = trend(Some(&entry(Status::Fail, earlier)), Status::Fail, now);
+        assert_eq!((ongoing.change, ongoing.since), (Change::Ongoing, earlier));
+        let back = trend(Some(&entry(Status::Fail, earlier)), Status::Pass, now);
+        assert_eq!((back.change, back.since), (Change::Recovered { down_for: 3 * HOUR }, now));
+        assert_eq!(trend(Some(&entry(Status::Pass, earlier)), Status::Pass, now).since, earlier);
+        let skipped = trend(Some(&entry(Status::Fail, earlier)), Status::Skip, now);
+        assert_eq!((skipped.change, skipped.since), (Change::Steady, earlier));
+    }
+
+    #[test]
+    fn damaged_foreign_and_future_files_start_fresh_with_one_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        for text in ["{\"format\":\"rounds-state\",\"vers", "{\"format\":\"other\",\"version\":1}", "[1,2]"] {
+            std::fs::write(&path, text).unwrap();
+            let mut warnings = Vec::new();
+            let state = State::read(&path, &mut warnings);
+            assert!(state.checks.is_empty());
+            assert_eq!(warnings.len(), 1, "{text}");
+        }
+        std::fs::write(&path, "{\"format\":\"rounds-state\",\"version\":9,\"inventory\":\"x\",\"checks\":{}}").unwrap();
+        let mut warnings = Vec::new();
+        State::read(&path, &mut warnings);
+        assert!(warnings[0].contains("newer rounds"), "{warnings:?}");
+    }
+}
