@@ -108,7 +108,7 @@ fn hl7_engine_answers_are_judged() {
         verdict(&doc, "not mllp"),
         ("fail".into(), "bad framing: the answer starts with 0x48, not MLLP's 0x0B".into())
     );
-    assert_eq!(verdict(&doc, "silent"), ("fail".into(), "no answer in 1 s".into()));
+    assert_eq!(verdict(&doc, "silent"), ("fail".into(), "connected and sent, but no ACK in 1 s".into()));
     assert_eq!(verdict(&doc, "hang up"), ("fail".into(), "the engine closed the connection without an ACK".into()));
     assert_eq!(verdict(&doc, "down"), ("fail".into(), "connection refused".into()));
     assert_eq!(code, 2);

@@ -92,7 +92,20 @@ fn a_server_that_never_answers_fails_at_the_timeout() {
     let server = support::silent();
     let inv = inventory(&endpoint("hung", &server.url("/"), "timeout = \"1s\""));
     let (doc, _) = inv.run_json(&[]);
-    assert_eq!(verdict(&doc, "hung"), ("fail".into(), "no answer in 1 s".into()));
+    assert_eq!(verdict(&doc, "hung"), ("fail".into(), "connected, but no answer in 1 s".into()));
+}
+
+/// A server whose accept queue is full: the handshake never completes, so the step that
+/// hung is the connection itself.
+#[test]
+fn a_server_that_never_accepts_is_no_connection() {
+    let Some((port, _held)) = support::unaccepting() else { return };
+    let url = format!("http://127.0.0.1:{port}/");
+    let toml = endpoint("web", &url, "timeout = \"2s\"")
+        + &format!("[[server]]\nname = \"tcp\"\nhost = \"127.0.0.1\"\nports = [{port}]\ntimeout = \"2s\"\n");
+    let (doc, _) = inventory(&toml).run_json(&[]);
+    assert_eq!(verdict(&doc, "web"), ("fail".into(), "no connection in 2 s".into()));
+    assert_eq!(verdict(&doc, &format!("tcp:{port}")), ("fail".into(), "no connection in 2 s".into()));
 }
 
 #[test]

@@ -81,13 +81,14 @@ impl RunProbe for DicomProbe {
         let start = tokio::time::Instant::now();
         // dicom-ul sets no timeouts of its own: without these a silent peer would only be
         // stopped by the runner, with less to say about where it hung.
+        let step = budget.step_remaining();
         let options = ClientAssociationOptions::new()
             .calling_ae_title(self.calling_ae.as_str())
             .called_ae_title(self.called_ae.as_str())
             .with_presentation_context(VERIFICATION_SOP_CLASS, vec![IMPLICIT_VR_LITTLE_ENDIAN])
-            .connection_timeout(budget.timeout)
-            .read_timeout(budget.timeout)
-            .write_timeout(budget.timeout);
+            .connection_timeout(step)
+            .read_timeout(step)
+            .write_timeout(step);
         let mut association = match options.establish_async((self.host.as_str(), self.port)).await {
             Ok(a) => a,
             Err(e) => return Outcome::fail(describe(&e, budget)),

@@ -216,13 +216,23 @@ impl RunProbe for EndpointProbe {
 }
 
 impl EndpointProbe {
-    /// The shared client for `url`'s server: one per server, proxy and trust store.
-    fn client_for(&self, url: &Url) -> Result<HttpClient, Outcome> {
-        let key = format!("{} {}", url.origin().ascii_serialization(), shown_proxy(&self.proxy).unwrap_or_default());
+    /// The shared client for `url`'s server: one per server, proxy, timeout and trust store.
+    ///
+    /// Its connect timeout is a little shorter than the check's, so "no connection in 3 s"
+    /// (reqwest's connect timeout) and "connected, but no answer in 3 s" (ours, later) can
+    /// be told apart.
+    fn client_for(&self, url: &Url, budget: Budget) -> Result<HttpClient, Outcome> {
+        let connect_timeout = budget.timeout.mul_f32(0.8);
+        let key = format!(
+            "{} {} {}",
+            url.origin().ascii_serialization(),
+            shown_proxy(&self.proxy).unwrap_or_default(),
+            connect_timeout.as_millis()
+        );
         let proxy = self.proxy.clone();
         self.trust
             .http_client(&key, move |builder| {
-                let builder = builder.dns_resolver(Arc::new(SystemResolver));
+                let builder = builder.dns_resolver(Arc::new(SystemResolver)).connect_timeout(connect_timeout);
                 match proxy {
                     Proxy::Direct => Ok(builder.no_proxy()),
                     Proxy::Environment => Ok(builder),
@@ -237,18 +247,18 @@ impl EndpointProbe {
 
     async fn fetch(&self, budget: Budget) -> Result<Answer, Outcome> {
         let start = tokio::time::Instant::now();
-        let no_answer = || Outcome::fail(format!("no answer in {}", human::limit(budget.timeout)));
+        let no_answer = || Outcome::fail(format!("connected, but no answer in {}", budget.limit()));
         let mut hops = vec![self.url.clone()];
         let mut shown: Vec<Shown> = Vec::new();
         let mut method = self.method.clone();
         let mut headers = self.headers.clone();
         loop {
             let url = hops.last().cloned().unwrap_or_else(|| self.url.clone());
-            let (client, recorder) = self.client_for(&url)?;
+            let (client, recorder) = self.client_for(&url, budget)?;
             let request = client.request(method.clone(), url.clone()).headers(headers.clone()).send();
-            let response = match tokio::time::timeout_at(budget.deadline, request).await {
+            let response = match tokio::time::timeout_at(budget.step_deadline(), request).await {
                 Err(_) => return Err(no_answer()),
-                Ok(Err(e)) => return Err(self.request_failed(&e, &url).await),
+                Ok(Err(e)) => return Err(self.request_failed(&e, &url, budget).await),
                 Ok(Ok(r)) => r,
             };
             if let Some(leaf) = response.extensions().get::<TlsInfo>().and_then(TlsInfo::peer_certificate) {
@@ -279,7 +289,7 @@ impl EndpointProbe {
                 continue;
             }
             let status = response.status();
-            let body = match tokio::time::timeout_at(budget.deadline, self.read_body(response)).await {
+            let body = match tokio::time::timeout_at(budget.step_deadline(), self.read_body(response)).await {
                 Err(_) => {
                     let took = human::limit(budget.timeout);
                     return Err(Outcome::fail(format!(
@@ -398,7 +408,10 @@ impl EndpointProbe {
         }
     }
 
-    async fn request_failed(&self, error: &reqwest::Error, url: &Url) -> Outcome {
+    async fn request_failed(&self, error: &reqwest::Error, url: &Url, budget: Budget) -> Outcome {
+        if error.is_connect() && error.is_timeout() {
+            return Outcome::fail(format!("no connection in {}", budget.limit()));
+        }
         let described = describe_reqwest(error);
         if let Some(reason) = dns_failure(error) {
             let host = url.host_str().unwrap_or_default();

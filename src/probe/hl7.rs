@@ -91,8 +91,8 @@ impl RunProbe for Hl7Probe {
         "hl7"
     }
 
-    async fn run(&self, _budget: Budget) -> Outcome {
-        let mut stream = match super::net::connect(&self.host, self.port).await {
+    async fn run(&self, budget: Budget) -> Outcome {
+        let mut stream = match super::net::connect_within(&self.host, self.port, budget).await {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
@@ -102,9 +102,10 @@ impl RunProbe for Hl7Probe {
         if let Err(e) = stream.write_all(&frame(&message)).await {
             return Outcome::fail(format!("sending the message failed: {}", super::net::describe_io(&e)));
         }
-        let answer = match read_frame(&mut stream).await {
-            Ok(answer) => answer,
-            Err(why) => return Outcome::fail(why),
+        let answer = match tokio::time::timeout_at(budget.step_deadline(), read_frame(&mut stream)).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(why)) => return Outcome::fail(why),
+            Err(_) => return Outcome::fail(format!("connected and sent, but no ACK in {}", budget.limit())),
         };
         let elapsed = human::duration(start.elapsed());
         judge_ack(&answer, &control_id, &elapsed)

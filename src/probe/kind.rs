@@ -35,7 +35,27 @@ impl Budget {
     pub fn starting_now(timeout: Duration) -> Self {
         Self { timeout, deadline: Instant::now() + timeout }
     }
+
+    /// A moment before the runner's deadline: a probe that times out its own steps by this
+    /// wins the race with the runner deterministically, so its words ("connected, but no
+    /// answer") reach the report rather than the runner's general "no answer".
+    pub fn step_deadline(&self) -> Instant {
+        self.deadline - STEP_MARGIN.min(self.timeout / 10)
+    }
+
+    /// The time left until [`Budget::step_deadline`], for libraries that take a timeout.
+    pub fn step_remaining(&self) -> Duration {
+        self.step_deadline().saturating_duration_since(Instant::now())
+    }
+
+    /// The limit as people read it ("3 s").
+    pub fn limit(&self) -> String {
+        human::limit(self.timeout)
+    }
 }
+
+/// How much earlier than the runner a probe times out its own steps.
+const STEP_MARGIN: Duration = Duration::from_millis(100);
 
 /// Runs blocking filesystem work on a thread of its own and waits for it without blocking
 /// the async workers.

@@ -4,6 +4,8 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
+use super::kind::Budget;
+
 /// A name the system resolver could not turn into addresses: a type of its own, so callers
 /// (and reqwest's error chain, through [`SystemResolver`]) recognise it without reading text.
 #[derive(Debug)]
@@ -58,6 +60,15 @@ pub(crate) async fn connect(host: &str, port: u16) -> Result<tokio::net::TcpStre
         }
     }
     Err(last)
+}
+
+/// [`connect`], giving up a moment before the budget runs out: "no connection in 3 s" says
+/// that the server never accepted, which a general "no answer" would not.
+pub(crate) async fn connect_within(host: &str, port: u16, budget: Budget) -> Result<tokio::net::TcpStream, String> {
+    match tokio::time::timeout_at(budget.step_deadline(), connect(host, port)).await {
+        Ok(connected) => connected,
+        Err(_) => Err(format!("no connection in {}", budget.limit())),
+    }
 }
 
 /// The system resolver for reqwest: the same lookups as every other probe, and failures

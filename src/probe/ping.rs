@@ -47,7 +47,7 @@ impl RunProbe for PingProbe {
             Err(e) => return Outcome::fail(format!("cannot ping: {e}")),
         };
         let mut pinger = client.pinger(ip, PingIdentifier(std::process::id() as u16)).await;
-        pinger.timeout(budget.timeout);
+        pinger.timeout(budget.step_remaining());
         match pinger.ping(PingSequence(0), PAYLOAD).await {
             Ok((packet, rtt)) => judge(&packet, &human::duration(rtt)),
             Err(SurgeError::Timeout { .. }) => {

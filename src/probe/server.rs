@@ -84,9 +84,9 @@ impl RunProbe for ServerProbe {
         "server"
     }
 
-    async fn run(&self, _budget: Budget) -> Outcome {
+    async fn run(&self, budget: Budget) -> Outcome {
         let start = tokio::time::Instant::now();
-        match super::net::connect(&self.host, self.port).await {
+        match super::net::connect_within(&self.host, self.port, budget).await {
             Ok(_) => Outcome::pass(format!("connected in {}", human::duration(start.elapsed()))),
             Err(why) => Outcome::fail(why),
         }

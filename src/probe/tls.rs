@@ -59,14 +59,18 @@ impl RunProbe for TlsProbe {
         "tls"
     }
 
-    async fn run(&self, _budget: Budget) -> Outcome {
-        let stream = match super::net::connect(&self.host, self.port).await {
+    async fn run(&self, budget: Budget) -> Outcome {
+        let stream = match super::net::connect_within(&self.host, self.port, budget).await {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
-        let (seen, ended) = match certs::handshake(&self.trust, stream, self.server_name.clone()).await {
-            Ok(result) => result,
-            Err(why) => return Outcome::fail(why),
+        let handshake = certs::handshake(&self.trust, stream, self.server_name.clone());
+        let (seen, ended) = match tokio::time::timeout_at(budget.step_deadline(), handshake).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(why)) => return Outcome::fail(why),
+            Err(_) => {
+                return Outcome::fail(format!("connected, but the TLS handshake did not finish in {}", budget.limit()))
+            }
         };
         let Some(handshake) = seen else {
             // The server never showed a certificate: not TLS on this port, or it hung up.

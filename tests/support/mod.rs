@@ -264,6 +264,26 @@ pub fn stalled_body() -> Server {
     })
 }
 
+/// A loopback port whose listener never accepts and whose accept queue is full, so a new
+/// connection's handshake never completes (the kernel drops its SYN). Returns the port and
+/// what must be kept alive; `None` where the kernel completes handshakes anyway.
+pub fn unaccepting() -> Option<(u16, (std::net::TcpListener, Vec<std::net::TcpStream>))> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let listener = runtime.block_on(async { socket.listen(0) }).expect("listen").into_std().expect("std listener");
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300)) {
+            Ok(stream) => held.push(stream),
+            Err(_) => return Some((addr.port(), (listener, held))),
+        }
+    }
+    eprintln!("SKIPPED: this kernel completes handshakes past a full accept queue");
+    None
+}
+
 /// A loopback port nothing listens on: bound by the OS, then released.
 pub fn closed_port() -> u16 {
     let listener = StdListener::bind("127.0.0.1:0").expect("bind");
