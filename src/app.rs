@@ -9,6 +9,7 @@ use comfy_table::{presets, Table};
 use crate::cli::{CheckArgs, Cli, Command, HistoryArgs};
 use crate::inventory::{self, Inventory};
 use crate::outcome::exit;
+use crate::progress::Progress;
 use crate::report::{self, ReportOptions};
 use crate::runner::{self, RunOptions};
 use crate::secrets::printable;
@@ -18,8 +19,8 @@ use crate::state::{self, history, State};
 /// `Err` means rounds could not do its job at all (exit code 3).
 pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        None => check(&cli.config, cli.state.as_deref(), cli.check),
-        Some(Command::Check(args)) => check(&cli.config, cli.state.as_deref(), args),
+        None => watch_or_check(&cli.config, cli.state.as_deref(), &cli.check),
+        Some(Command::Check(args)) => watch_or_check(&cli.config, cli.state.as_deref(), &args),
         Some(Command::Validate) => validate(&cli.config),
         Some(Command::List) => list(&cli.config),
         Some(Command::History(args)) => history(&cli.config, cli.state.as_deref(), &args),
@@ -47,7 +48,26 @@ fn load(path: &Path) -> Result<Inventory> {
     Ok(inventory)
 }
 
-fn check(path: &Path, state_flag: Option<&Path>, args: CheckArgs) -> Result<u8> {
+/// `--watch`: runs again every interval, redrawing in place on a terminal, until Ctrl-C
+/// (which leaves the last report on screen). The inventory is read anew each time, so an
+/// edit made while a fix is under way takes effect at the next run.
+fn watch_or_check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8> {
+    let Some(every) = args.watch else { return check(path, state_flag, args) };
+    let redraw = std::io::stdout().is_terminal();
+    loop {
+        if redraw {
+            // Home and clear: the new report replaces the old one in place.
+            write_out(b"\x1b[H\x1b[2J")?;
+        }
+        let code = check(path, state_flag, args)?;
+        write_out(
+            format!("\n(again in {}; Ctrl-C to stop; last exit code {code})\n", crate::human::limit(every)).as_bytes(),
+        )?;
+        std::thread::sleep(every);
+    }
+}
+
+fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8> {
     let mut inventory = load(path)?;
     let state_file =
         if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
@@ -72,7 +92,18 @@ fn check(path: &Path, state_flag: Option<&Path>, args: CheckArgs) -> Result<u8> 
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    let mut report = runtime.block_on(runner::run(inventory.checks, options, &inventory.secrets));
+    let progress = Progress::new(inventory.checks.iter().map(|c| c.meta.name.clone()).collect());
+    let mut report = runtime.block_on(async {
+        let shown = progress.clone();
+        let show_later = tokio::spawn(async move {
+            tokio::time::sleep(crate::progress::SHOW_AFTER).await;
+            shown.show();
+        });
+        let report = runner::run(inventory.checks, options, &inventory.secrets, &|i| progress.finished(i)).await;
+        show_later.abort();
+        report
+    });
+    progress.clear();
     // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
     runtime.shutdown_background();
     if let (Some(previous), Some(file)) = (&previous, &state_file) {

@@ -84,6 +84,10 @@ pub struct CheckArgs {
     /// Warnings fail the run too (exit code 1).
     #[arg(long)]
     pub strict: bool,
+    /// Run again every DURATION (like "30s") and redraw in place, for the minutes while a
+    /// fix is under way; Ctrl-C stops and leaves the last report on screen.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub watch: Option<Duration>,
     /// Every column (kind and target too), however narrow the terminal.
     #[arg(long)]
     pub wide: bool,

@@ -4,7 +4,7 @@
 //! (`../shared/tools/import-circles src` keeps it so).
 //!
 //! ```text
-//! app, cli          subcommands, flags, the exit code taken from the report
+//! app, cli          subcommands, flags, the exit code taken from the report; progress
 //! state             what changed since the last run; the run log and the shift record
 //! report/<fmt>      RunReport -> bytes (trait Reporter); no filtering, no exit codes
 //! runner            concurrency and timeouts -> RunReport of CheckResults
@@ -29,6 +29,7 @@ pub(crate) mod human;
 pub(crate) mod inventory;
 pub mod outcome;
 pub(crate) mod probe;
+pub(crate) mod progress;
 pub(crate) mod report;
 pub(crate) mod runner;
 pub(crate) mod secrets;

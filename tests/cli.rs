@@ -404,3 +404,39 @@ fn the_table_fits_the_terminal() {
         assert!(text.contains("Needs attention:\n  FAIL  EHR portal"), "{cols}:\n{text}");
     }
 }
+
+/// A slow run shows "N/M done, waiting for ..." on a terminal, and never when piped.
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let hung = support::silent();
+    let inv = inventory(&format!(
+        "[[endpoint]]\nname = \"slow EHR\"\nurl = \"{}\"\ntimeout = \"2s\"\n\
+         [[disk]]\nname = \"root\"\npath = \"/\"\nmin_free = \"0%\"\n",
+        hung.url("/")
+    ));
+    let on_tty = on_a_terminal(&inv, "", &[]);
+    assert!(on_tty.contains("1/2 done, waiting for slow EHR"), "{on_tty}");
+    let piped = inv.rounds(&[]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("waiting for"), "{piped:?}");
+}
+
+/// `--watch` runs again at the interval until stopped.
+#[test]
+fn watch_runs_again_until_stopped() {
+    use std::io::Read;
+    let inv = inventory("[[disk]]\nname = \"root\"\npath = \"/\"\nmin_free = \"0%\"\n");
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("rounds"));
+    command
+        .args(["--config", &inv.path.display().to_string(), "--watch", "200ms", "--no-state"])
+        .stdout(std::process::Stdio::piped());
+    let mut child = support::Child::spawn(&mut command);
+    let mut stdout = child.0.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    support::wait_until("three runs of --watch", || {
+        let n = stdout.read(&mut buf).unwrap_or(0);
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        seen.matches("(again in 200 ms").count() >= 3
+    });
+    assert!(seen.contains("1 passed"), "{seen}");
+}

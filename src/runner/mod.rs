@@ -39,8 +39,14 @@ pub(crate) struct RunOptions {
 /// Each check's outcome (before severity) once known, for the checks that depend on it.
 type Published = watch::Receiver<Option<Outcome>>;
 
-/// Probes `checks` and returns one result per check, in the same order.
-pub(crate) async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secrets) -> RunReport {
+/// Probes `checks` and returns one result per check, in the same order. `on_done` hears of
+/// each check as it finishes (for a progress line).
+pub(crate) async fn run(
+    checks: Vec<Check>,
+    options: RunOptions,
+    secrets: &Secrets,
+    on_done: &(dyn Fn(usize) + Sync),
+) -> RunReport {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let deadline = options.deadline.map(|d| tokio::time::Instant::now() + d);
@@ -87,7 +93,10 @@ pub(crate) async fn run(checks: Vec<Check>, options: RunOptions, secrets: &Secre
         };
         match next {
             None => break,
-            Some(Ok((_, (index, result)))) => results[index] = Some(result),
+            Some(Ok((_, (index, result)))) => {
+                on_done(index);
+                results[index] = Some(result);
+            }
             Some(Err(e)) => crashed.extend(task_index.get(&e.id()).copied()),
         }
     }
