@@ -4,13 +4,15 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use clap::CommandFactory;
 use comfy_table::{presets, Table};
 
-use crate::cli::{CheckArgs, Cli, Command, HistoryArgs};
+use crate::cli::{CheckArgs, Cli, Command, HistoryArgs, ListFormat};
 use crate::inventory::{self, Inventory};
 use crate::outcome::exit;
 use crate::progress::Progress;
 use crate::report::{self, ReportOptions};
+use crate::runner::results::Audit;
 use crate::runner::{self, RunOptions};
 use crate::secrets::printable;
 use crate::state::{self, history, State};
@@ -22,9 +24,38 @@ pub fn run(cli: Cli) -> Result<u8> {
         None => watch_or_check(&cli.config, cli.state.as_deref(), &cli.check),
         Some(Command::Check(args)) => watch_or_check(&cli.config, cli.state.as_deref(), &args),
         Some(Command::Validate) => validate(&cli.config),
-        Some(Command::List) => list(&cli.config),
+        Some(Command::List(args)) => list(&cli.config, args.format),
         Some(Command::History(args)) => history(&cli.config, cli.state.as_deref(), &args),
+        Some(Command::Init { path }) => init(path.as_deref().unwrap_or(&cli.config)),
+        Some(Command::Completions { shell }) => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rounds", &mut out);
+            write_out(&out)?;
+            Ok(exit::OK)
+        }
+        Some(Command::Man) => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out).context("cannot render the manual page")?;
+            write_out(&out)?;
+            Ok(exit::OK)
+        }
     }
+}
+
+/// The starter inventory `rounds init` writes.
+const STARTER: &str = include_str!("../examples/starter.toml");
+
+fn init(path: &Path) -> Result<u8> {
+    let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} already exists; rounds init never overwrites (give another path)", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    };
+    file.write_all(STARTER.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("wrote {}: edit it, then `rounds validate -c {0}` and `rounds -c {0}`", path.display());
+    Ok(exit::OK)
 }
 
 /// The state file: `--state`, else `[settings] state` (relative to the inventory), else the
@@ -93,7 +124,11 @@ fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8>
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let progress = Progress::new(inventory.checks.iter().map(|c| c.meta.name.clone()).collect());
+    let heartbeat = inventory.heartbeat.clone();
     let mut report = runtime.block_on(async {
+        if let Some(beat) = &heartbeat {
+            warnings.extend(beat.start().await);
+        }
         let shown = progress.clone();
         let show_later = tokio::spawn(async move {
             tokio::time::sleep(crate::progress::SHOW_AFTER).await;
@@ -104,17 +139,29 @@ fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8>
         report
     });
     progress.clear();
-    // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
-    runtime.shutdown_background();
+    report.audit = Audit {
+        version: env!("CARGO_PKG_VERSION").into(),
+        host: host_name().unwrap_or_default(),
+        inventory: inventory.path.display().to_string(),
+        inventory_sha256: inventory.sha256.clone(),
+    };
     if let (Some(previous), Some(file)) = (&previous, &state_file) {
         previous.annotate(&mut report);
         warnings.extend(state::remember(file, &report, path, all_ran));
     }
+    // A Nagios plugin exits 1 on warnings: the plugin API is --strict's exit code.
+    let exit_code = report.exit_code(args.strict || args.format == report::Format::Nagios);
+    if let Some(beat) = &heartbeat {
+        let summary = report::summary_line(&report);
+        warnings.extend(runtime.block_on(beat.finish(exit_code, &summary, report.duration)));
+    }
+    // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
+    runtime.shutdown_background();
     for warning in warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", inventory.secrets.redact(&warning));
     }
 
-    let exit_code = report.exit_code(args.strict);
+    write_outputs(&report, &args.output, args.wide)?;
     if args.quiet {
         // Cron mails only when something needs attention; machine formats still get a
         // whole (filtered) document.
@@ -130,10 +177,20 @@ fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8>
         // Wrapping follows where the output goes, not --no-color.
         width: if is_terminal { terminal_width() } else { Some(report::MAIL_WIDTH) },
         wide: args.wide,
-        host: host_name(),
     };
     write_out(&report::reporter_for(args.format, options).render(&report))?;
     Ok(exit_code)
+}
+
+/// `--output`: every file gets the whole report (not the `--quiet` selection), written
+/// atomically so a collector or a CI step never reads half of one.
+fn write_outputs(report: &runner::results::RunReport, outputs: &[(report::Format, PathBuf)], wide: bool) -> Result<()> {
+    for (format, path) in outputs {
+        let options = ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide };
+        let bytes = report::reporter_for(*format, options).render(report);
+        state::write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn validate(path: &Path) -> Result<u8> {
@@ -157,8 +214,27 @@ fn validate(path: &Path) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn list(path: &Path) -> Result<u8> {
+fn list(path: &Path, format: ListFormat) -> Result<u8> {
     let inventory = load(path)?;
+    if format == ListFormat::Json {
+        let checks: Vec<serde_json::Value> = inventory
+            .checks
+            .iter()
+            .map(|c| {
+                let m = &c.meta;
+                serde_json::json!({
+                    "name": m.name, "kind": c.kind(), "target": m.target, "severity": m.severity.as_str(),
+                    "tags": m.tags, "depends_on": m.depends_on, "timeout_ms": m.timeout.map(|t| t.as_millis() as u64),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "version": 1, "inventory": inventory.path.display().to_string(),
+            "inventory_sha256": inventory.sha256, "checks": checks });
+        let mut out = serde_json::to_vec_pretty(&doc).context("cannot write JSON")?;
+        out.push(b'\n');
+        write_out(&out)?;
+        return Ok(exit::OK);
+    }
     let mut table = Table::new();
     table.load_style(presets::NOTHING).force_no_tty();
     table.set_header(["name", "kind", "target", "severity", "tags"]);

@@ -41,9 +41,32 @@ pub enum Command {
     /// Parse and check the inventory without probing anything.
     Validate,
     /// List the checks the inventory defines: name, kind, target, severity, tags.
-    List,
+    List(ListArgs),
     /// The shift record: every problem of the recent runs, when it began, when it ended.
     History(HistoryArgs),
+    /// Write a commented starter inventory to PATH (default: the --config path); never
+    /// overwrites a file.
+    Init {
+        /// Where to write it.
+        path: Option<PathBuf>,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff) to stdout: `rounds man > /usr/local/share/man/man1/rounds.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format: a table, or JSON for scripts that build dashboards from the inventory.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +111,11 @@ pub struct CheckArgs {
     /// fix is under way; Ctrl-C stops and leaves the last report on screen.
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub watch: Option<Duration>,
+    /// Also write the report to FILE, atomically, in FORMAT (json, junit, prometheus, nagios,
+    /// markdown, table), or by the file's extension (.json, .xml, .prom, .md, .txt); stdout
+    /// keeps its own format. Repeatable. Files hold every check, even with --quiet.
+    #[arg(long, value_name = "[FORMAT:]FILE", value_parser = parse_output)]
+    pub output: Vec<(Format, PathBuf)>,
     /// Every column (kind and target too), however narrow the terminal.
     #[arg(long)]
     pub wide: bool,
@@ -122,6 +150,20 @@ impl Cli {
             }
         }
         Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
+}
+
+/// `--output`: `prometheus:/var/lib/node_exporter/rounds.prom` or `report.json`.
+fn parse_output(text: &str) -> Result<(Format, PathBuf), String> {
+    if let Some((name, path)) = text.split_once(':') {
+        if let Ok(format) = <Format as clap::ValueEnum>::from_str(name, true) {
+            return Ok((format, PathBuf::from(path)));
+        }
+    }
+    let path = PathBuf::from(text);
+    match Format::for_file(&path) {
+        Some(format) => Ok((format, path)),
+        None => Err("say the format, like prometheus:FILE, or use a .json, .xml, .prom, .md or .txt file".into()),
     }
 }
 

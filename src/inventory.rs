@@ -9,6 +9,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::config::{closest, ConfigError, Env, Loader, Planned, Settings};
+use crate::heartbeat::Heartbeat;
 use crate::probe::{Check, InventoryFile, Probe};
 use crate::secrets::Secrets;
 
@@ -22,6 +23,10 @@ pub(crate) struct Inventory {
     pub secrets: Secrets,
     /// Things worth saying that do not stop the run (a short secret).
     pub warnings: Vec<String>,
+    /// SHA-256 of the file's bytes, in hex, for the audit line of machine formats.
+    pub sha256: String,
+    /// Where to report that the run happened (`[settings] heartbeat`).
+    pub heartbeat: Option<Heartbeat>,
 }
 
 /// Reads and validates the inventory at `path`, taking `${VAR}` values from the process
@@ -64,9 +69,16 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
         return Err(ConfigError::whole_file(path, "the inventory defines no checks"));
     }
     let deps = resolve_dependencies(&loader, &planned)?;
+    let beat_timeout = loader.settings.heartbeat_timeout.unwrap_or(crate::heartbeat::DEFAULT_TIMEOUT);
+    let heartbeat = loader.heartbeat()?.map(|url| Heartbeat::new(url, beat_timeout));
     let (settings, secrets, warnings) = loader.finish();
     let checks = planned.into_iter().zip(deps).map(|(p, deps)| Check { meta: p.meta, probe: p.probe, deps }).collect();
-    Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings })
+    let sha256 = ring::digest::digest(&ring::digest::SHA256, source.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings, sha256, heartbeat })
 }
 
 impl Inventory {

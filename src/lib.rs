@@ -25,6 +25,7 @@ pub mod app;
 pub(crate) mod certs;
 pub mod cli;
 pub(crate) mod config;
+pub(crate) mod heartbeat;
 pub(crate) mod human;
 pub(crate) mod inventory;
 pub mod outcome;

@@ -7,6 +7,28 @@ use rounds::cli::Cli;
 use rounds::outcome::exit;
 
 fn main() -> ExitCode {
+    // A panic is a bug in rounds, not a finding: one line in the cron mail instead of a
+    // backtrace (RUST_BACKTRACE=1 still gives one), and exit 3, never 101.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("rounds: internal error{place}: {what}; please report this");
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+            eprintln!("{}", std::backtrace::Backtrace::force_capture());
+        }
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(exit::UNUSABLE),
+    }
+}
+
+fn run() -> ExitCode {
     let cli = match Cli::parse_from_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {

@@ -99,22 +99,46 @@ impl Status {
 }
 
 /// What a probe found, before severity is applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub status: Status,
     /// One line a tired person understands: what was seen, and the limit it crossed.
     pub detail: String,
+    /// Numbers behind the detail, for machine formats (Prometheus, Nagios perfdata).
+    pub facts: Facts,
+}
+
+/// Measurements a probe can hand on besides its verdict. Each is `None` when the kind does
+/// not measure it, or could not this time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Facts {
+    /// When the served certificate (the leaf, or the soonest in the chain) expires.
+    pub cert_not_after: Option<std::time::SystemTime>,
+    /// The age of the newest backup file.
+    pub backup_age: Option<std::time::Duration>,
+    /// Free space as a share of the filesystem (0 to 1).
+    pub disk_free_ratio: Option<f64>,
+    /// `warn_latency`, for performance data thresholds.
+    pub latency_warn: Option<std::time::Duration>,
 }
 
 impl Outcome {
+    pub fn new(status: Status, detail: impl Into<String>) -> Self {
+        Self { status, detail: detail.into(), facts: Facts::default() }
+    }
     pub fn pass(detail: impl Into<String>) -> Self {
-        Self { status: Status::Pass, detail: detail.into() }
+        Self::new(Status::Pass, detail)
     }
     pub fn warn(detail: impl Into<String>) -> Self {
-        Self { status: Status::Warn, detail: detail.into() }
+        Self::new(Status::Warn, detail)
     }
     pub fn fail(detail: impl Into<String>) -> Self {
-        Self { status: Status::Fail, detail: detail.into() }
+        Self::new(Status::Fail, detail)
+    }
+
+    /// The same outcome with `facts`.
+    pub fn with_facts(self, facts: Facts) -> Self {
+        Self { facts, ..self }
     }
 
     /// After severity: a failed `severity = "warning"` check only warns.

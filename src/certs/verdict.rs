@@ -79,6 +79,9 @@ pub(crate) struct CertVerdict {
     pub text: String,
     /// Days left on the leaf, when it could be read.
     pub days_left: Option<i64>,
+    /// When the soonest-expiring certificate of the chain (the leaf or an intermediate)
+    /// expires, when it could be read.
+    pub not_after: Option<SystemTime>,
 }
 
 /// Judges a handshake: verification errors first, then days left on the leaf and on any
@@ -91,19 +94,27 @@ pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime)
             status: Status::Fail,
             text: describe_error(error, leaf.as_ref(), handshake, now),
             days_left,
+            not_after: leaf.as_ref().map(|l| l.not_after),
         };
     }
     let Some(leaf) = leaf else {
-        return CertVerdict { status: Status::Warn, text: "certificate could not be read".into(), days_left };
+        return CertVerdict {
+            status: Status::Warn,
+            text: "certificate could not be read".into(),
+            days_left,
+            not_after: None,
+        };
     };
     let (mut status, mut text) = judge_days(&leaf, "certificate", limits, now);
     let soonest = handshake.chain.iter().skip(1).filter_map(CertInfo::parse).min_by_key(|c| c.not_after);
+    let mut not_after = leaf.not_after;
     if let Some(inter) = soonest.filter(|i| i.not_after < leaf.not_after) {
         let (inter_status, inter_text) = judge_days(&inter, &format!("intermediate {:?}", inter.subject), limits, now);
         status = status.worst(inter_status);
         text = format!("{text}; {inter_text}");
+        not_after = inter.not_after;
     }
-    CertVerdict { status, text, days_left }
+    CertVerdict { status, text, days_left, not_after: Some(not_after) }
 }
 
 fn judge_days(cert: &CertInfo, what: &str, limits: CertLimits, now: SystemTime) -> (Status, String) {

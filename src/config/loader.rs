@@ -165,6 +165,19 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// `[settings] heartbeat`: an http(s) URL, `${VAR}` expanded (it is a secret).
+    pub fn heartbeat(&mut self) -> Result<Option<reqwest::Url>, ConfigError> {
+        let Some(raw) = self.settings.heartbeat.clone() else { return Ok(None) };
+        let text = self.expand_with(&raw, &percent_encode)?;
+        let url = reqwest::Url::parse(text.trim())
+            .map_err(|e| self.error(raw.span(), format!("invalid heartbeat URL: {e}")))?;
+        match url.scheme() {
+            "http" | "https" if url.host_str().is_some() => Ok(Some(url)),
+            _ => Err(self
+                .error(raw.span(), "heartbeat is an http:// or https:// URL, like \"https://hc-ping.com/${HC_UUID}\"")),
+        }
+    }
+
     /// How HTTP checks reach servers: the table's own `proxy`, else `[settings]`'s, else
     /// directly, like every other probe (environment variables are not followed silently).
     pub fn proxy(&mut self, own: Option<&Spanned<String>>) -> Result<Proxy, ConfigError> {

@@ -38,6 +38,10 @@ pub(crate) struct Settings {
     pub deadline: Option<Duration>,
     /// Where the state between runs is kept, as written (relative to the inventory).
     pub state: Option<String>,
+    /// The heartbeat URL as written (it holds a secret); expanded by `inventory`.
+    pub heartbeat: Option<Spanned<String>>,
+    /// Each heartbeat ping's own timeout.
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 /// `[settings]` as written.
@@ -53,6 +57,8 @@ pub(crate) struct SettingsTable {
     retry_delay: Option<HumanDuration>,
     deadline: Option<HumanDuration>,
     state: Option<String>,
+    heartbeat: Option<Spanned<String>>,
+    heartbeat_timeout: Option<HumanDuration>,
 }
 
 impl SettingsTable {
@@ -92,6 +98,8 @@ impl SettingsTable {
             retry_delay: self.retry_delay.map_or(DEFAULT_RETRY_DELAY, |d| d.0),
             deadline: self.deadline.map(|d| d.0),
             state: self.state,
+            heartbeat: self.heartbeat,
+            heartbeat_timeout: self.heartbeat_timeout.map(|d| d.0),
         })
     }
 }

@@ -11,7 +11,7 @@ use toml::Spanned;
 use crate::config::values::{HumanDuration, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::{Outcome, Status};
+use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
 
 check_table! {
@@ -182,6 +182,7 @@ impl BackupProbe {
             Some(skew) => Outcome {
                 status: verdict.status.worst(Status::Warn),
                 detail: format!("{skew}; judged by the next: {}", verdict.detail),
+                facts: verdict.facts,
             },
             None => verdict,
         }
@@ -189,6 +190,11 @@ impl BackupProbe {
 
     fn judge(&self, newest: &Newest, now: SystemTime) -> Outcome {
         let age = now.duration_since(newest.modified).unwrap_or(Duration::ZERO);
+        let facts = Facts { backup_age: Some(age), ..Facts::default() };
+        self.judge_age(newest, age).with_facts(facts)
+    }
+
+    fn judge_age(&self, newest: &Newest, age: Duration) -> Outcome {
         let (name, age_text, limit) = (&newest.name, human::age(age), human::limit(self.max_age));
         if age > self.max_age {
             return Outcome::fail(format!("newest {name} is {age_text} old, limit {limit}"));

@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::config::values::Threshold;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::Outcome;
+use crate::outcome::{Facts, Outcome};
 use crate::probe::kind::{Budget, RunProbe};
 
 /// With no threshold given, fail below this share free: a full disk stops an EHR database.
@@ -95,7 +95,12 @@ impl DiskProbe {
             // /proc, /sys, a FUSE mount that answers nothing: free space means nothing there.
             return Outcome::fail("the filesystem reports no size; is this a real filesystem?");
         }
-        let percent = if total == 0 { 0.0 } else { free as f64 * 100.0 / total as f64 };
+        let ratio = free as f64 / total as f64;
+        self.judge_ratio(free, total, ratio).with_facts(Facts { disk_free_ratio: Some(ratio), ..Facts::default() })
+    }
+
+    fn judge_ratio(&self, free: u64, total: u64, ratio: f64) -> Outcome {
+        let percent = ratio * 100.0;
         let text = format!("{} free of {} ({percent:.0}%)", human::size(free), human::size(total));
         if let Some(min) = self.min_free.filter(|m| !m.is_above(free, total)) {
             return Outcome::fail(format!("{text}, below {min}"));

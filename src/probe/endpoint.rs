@@ -19,7 +19,7 @@ use crate::certs::{self, CertLimits, CertVerdict, HttpClient, Recorder, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::{Outcome, Status};
+use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::http::{
     contains, describe_reqwest, dns_failure, join_or, parse_headers, parse_url, shown_url, status_text, BodyJudge,
     JsonAssertions,
@@ -207,9 +207,8 @@ impl RunProbe for EndpointProbe {
         };
         let http = self.judge_answer(&answer);
         match judge_certificates(&answer.shown, self.cert_limits) {
-            Some(cert) => {
-                Outcome { status: http.status.worst(cert.status), detail: format!("{}; {}", http.detail, cert.text) }
-            }
+            Some(cert) => Outcome::new(http.status.worst(cert.status), format!("{}; {}", http.detail, cert.text))
+                .with_facts(Facts { cert_not_after: cert.not_after, ..http.facts }),
             None => http,
         }
     }
@@ -352,6 +351,11 @@ impl EndpointProbe {
     }
 
     fn judge_answer(&self, answer: &Answer) -> Outcome {
+        let facts = Facts { latency_warn: self.warn_latency, ..Facts::default() };
+        self.judge_response(answer).with_facts(facts)
+    }
+
+    fn judge_response(&self, answer: &Answer) -> Outcome {
         let mut text = format!("{} in {}", status_text(answer.status), human::duration(answer.elapsed));
         if let Some(proxy) = shown_proxy(&self.proxy) {
             text.push_str(&format!(" via {proxy}"));
@@ -453,6 +457,7 @@ fn judge_certificates(shown: &[Shown], limits: CertLimits) -> Option<CertVerdict
                 text: "the certificate was shown on a connection rounds did not see verified; cannot vouch for it"
                     .into(),
                 days_left: None,
+                not_after: None,
             });
         }
         for mut verdict in hop_verdicts {

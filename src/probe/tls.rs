@@ -9,7 +9,7 @@ use toml::Spanned;
 use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
-use crate::outcome::{Outcome, Status};
+use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
 
 check_table! {
@@ -86,7 +86,9 @@ impl RunProbe for TlsProbe {
             (Err(e), Status::Pass | Status::Warn) => {
                 Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e)))
             }
-            (_, status) => Outcome { status, detail },
+            (_, status) => {
+                Outcome::new(status, detail).with_facts(Facts { cert_not_after: verdict.not_after, ..Facts::default() })
+            }
         }
     }
 }

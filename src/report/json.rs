@@ -19,7 +19,17 @@ struct Document<'a> {
     summary: Summary,
     /// RFC 3339, when state is kept: the run this one is compared with.
     previous_run: Option<String>,
+    /// Which rounds checked which inventory where.
+    audit: AuditJson<'a>,
     checks: Vec<CheckJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct AuditJson<'a> {
+    version: &'a str,
+    host: &'a str,
+    inventory: &'a str,
+    inventory_sha256: &'a str,
 }
 
 #[derive(Serialize)]
@@ -48,6 +58,12 @@ impl Reporter for JsonReporter {
             duration_ms: report.duration.as_millis(),
             summary: report.summary,
             previous_run: report.previous_run.map(human::rfc3339),
+            audit: AuditJson {
+                version: &report.audit.version,
+                host: &report.audit.host,
+                inventory: &report.audit.inventory,
+                inventory_sha256: &report.audit.inventory_sha256,
+            },
             checks: report
                 .results
                 .iter()

@@ -6,11 +6,15 @@
 //! [`Format`] variant, and one arm in [`reporter_for`].
 
 mod json;
+mod junit;
+mod markdown;
+mod nagios;
+mod prometheus;
 mod reporter;
 mod shift;
 mod table;
 
-pub(crate) use self::reporter::{ReportOptions, Reporter};
+pub(crate) use self::reporter::{summary_line, ReportOptions, Reporter};
 pub use self::shift::HistoryFormat;
 pub(crate) use self::shift::{render_shift, ShiftRecord};
 pub(crate) use self::table::MAIL_WIDTH;
@@ -20,8 +24,16 @@ pub(crate) use self::table::MAIL_WIDTH;
 pub enum Format {
     /// A table for people; coloured on a terminal, plain when piped.
     Table,
-    /// One JSON document for scripts and dashboards.
+    /// One JSON document for scripts and dashboards (schema: schema/report.schema.json).
     Json,
+    /// JUnit XML for CI systems.
+    Junit,
+    /// Prometheus text format, for node_exporter's textfile collector.
+    Prometheus,
+    /// One Nagios/Icinga plugin: status line, perfdata, long output; plugin exit codes.
+    Nagios,
+    /// A Markdown report for an email body or a ticket.
+    Markdown,
 }
 
 impl Format {
@@ -29,8 +41,20 @@ impl Format {
     /// Machine formats always print a whole, valid document.
     pub(crate) fn is_for_people(self) -> bool {
         match self {
-            Format::Table => true,
-            Format::Json => false,
+            Format::Table | Format::Markdown => true,
+            Format::Json | Format::Junit | Format::Prometheus | Format::Nagios => false,
+        }
+    }
+
+    /// The format a file name asks for, by its extension (`--output FILE`).
+    pub(crate) fn for_file(path: &std::path::Path) -> Option<Format> {
+        match path.extension()?.to_str()? {
+            "json" => Some(Format::Json),
+            "xml" => Some(Format::Junit),
+            "prom" => Some(Format::Prometheus),
+            "md" | "markdown" => Some(Format::Markdown),
+            "txt" => Some(Format::Table),
+            _ => None,
         }
     }
 }
@@ -39,6 +63,10 @@ pub(crate) fn reporter_for(format: Format, options: ReportOptions) -> Box<dyn Re
     match format {
         Format::Table => Box::new(table::TableReporter { options }),
         Format::Json => Box::new(json::JsonReporter),
+        Format::Junit => Box::new(junit::JunitReporter),
+        Format::Prometheus => Box::new(prometheus::PrometheusReporter),
+        Format::Nagios => Box::new(nagios::NagiosReporter),
+        Format::Markdown => Box::new(markdown::MarkdownReporter),
     }
 }
 

@@ -17,8 +17,6 @@ pub(crate) struct ReportOptions {
     pub width: Option<u16>,
     /// `--wide`: every column, whatever the width.
     pub wide: bool,
-    /// This machine's name, for the mail's first line.
-    pub host: Option<String>,
 }
 
 /// Turns a finished run into bytes. Pure: no probing, no printing, no filtering (the app

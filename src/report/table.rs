@@ -31,9 +31,9 @@ impl Reporter for TableReporter {
         let attention = attention(report);
         let mut out = String::new();
         if self.options.summary_first {
-            let header = match &self.options.host {
-                Some(host) => format!("rounds on {host}, {}: ", human::moment(report.started_at)),
-                None => String::new(),
+            let header = match report.audit.host.as_str() {
+                "" => String::new(),
+                host => format!("rounds on {host}, {}: ", human::moment(report.started_at)),
             };
             let _ = writeln!(out, "{header}{summary}");
             if !attention.is_empty() {

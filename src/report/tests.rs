@@ -7,7 +7,7 @@ use super::reporter::summary_line;
 use super::*;
 use crate::outcome::Status;
 use crate::runner::results::tests::result;
-use crate::runner::results::{Change, RunReport, Trend};
+use crate::runner::results::{Audit, Change, RunReport, Trend};
 
 fn report() -> RunReport {
     RunReport::new(
@@ -57,16 +57,17 @@ fn morning() -> RunReport {
         ],
     );
     report.previous_run = Some(start - hour / 2);
+    report.audit = Audit {
+        version: "0.1.0".into(),
+        host: "frontdesk-01".into(),
+        inventory: "/etc/rounds/checks.toml".into(),
+        inventory_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+    };
     report
 }
 
 fn at_width(width: u16, summary_first: bool) -> String {
-    let options = ReportOptions {
-        width: Some(width),
-        summary_first,
-        host: Some("frontdesk-01".into()),
-        ..ReportOptions::default()
-    };
+    let options = ReportOptions { width: Some(width), summary_first, ..ReportOptions::default() };
     render(Format::Table, options, &morning())
 }
 
@@ -163,4 +164,14 @@ fn quiet_json_is_a_whole_document_with_every_check_counted() {
     let v: serde_json::Value = serde_json::from_str(&render(Format::Json, ReportOptions::default(), &report)).unwrap();
     assert_eq!(v["checks"].as_array().map(Vec::len), Some(2));
     assert_eq!(v["summary"]["total"], 3);
+}
+
+/// Every machine format over the morning with every status and change, pinned; each is also
+/// parsed by its real consumer in tests/formats.rs.
+#[test]
+fn machine_formats() {
+    for format in [Format::Junit, Format::Prometheus, Format::Nagios, Format::Markdown] {
+        let out = render(format, ReportOptions::default(), &morning());
+        insta::assert_snapshot!(format!("{format:?}").to_lowercase(), out);
+    }
 }

@@ -138,17 +138,13 @@ async fn skip_for_dependencies(checks: &[Check], check: &Check, published: &[Pub
             Err(_) => None,
         };
         match outcome {
-            None => {
-                return Some(Outcome { status: Status::Skip, detail: format!("skipped: {name} could not be checked") })
-            }
+            None => return Some(Outcome::new(Status::Skip, format!("skipped: {name} could not be checked"))),
             Some(o) => match o.status {
                 Status::Fail => {
                     let why = printable(&o.detail, 120);
-                    return Some(Outcome { status: Status::Skip, detail: format!("skipped: {name} failed ({why})") });
+                    return Some(Outcome::new(Status::Skip, format!("skipped: {name} failed ({why})")));
                 }
-                Status::Skip => {
-                    return Some(Outcome { status: Status::Skip, detail: format!("skipped: {name} was skipped") })
-                }
+                Status::Skip => return Some(Outcome::new(Status::Skip, format!("skipped: {name} was skipped"))),
                 // A dependency that answers, even slowly or with a certificate to renew,
                 // leaves its dependents worth probing.
                 Status::Pass | Status::Warn => {}
@@ -178,6 +174,7 @@ async fn probe_with_retries(check: &Check, options: &RunOptions) -> Outcome {
                 Some(first) => Outcome {
                     status: outcome.status.worst(Status::Warn),
                     detail: format!("{}; passed on attempt {attempt} of {attempts} (first: {first})", outcome.detail),
+                    facts: outcome.facts,
                 },
             };
         }

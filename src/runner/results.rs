@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::config::CheckMeta;
-use crate::outcome::{exit, Outcome, Status};
+use crate::outcome::{exit, Facts, Outcome, Status};
 
 /// One finished check, as reporters see it.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub(crate) struct CheckResult {
     pub duration: Duration,
     /// Against the previous run, when state is kept (see `crate::state`).
     pub trend: Option<Trend>,
+    /// The numbers behind the detail, for machine formats.
+    pub facts: Facts,
 }
 
 /// How a check's status compares with the previous run's.
@@ -56,7 +58,15 @@ impl Change {
 impl CheckResult {
     pub fn new(meta: &CheckMeta, kind: &'static str, outcome: Outcome, duration: Duration) -> Self {
         let outcome = outcome.with_severity(meta.severity);
-        Self { meta: meta.clone(), kind, status: outcome.status, detail: outcome.detail, duration, trend: None }
+        Self {
+            meta: meta.clone(),
+            kind,
+            status: outcome.status,
+            detail: outcome.detail,
+            duration,
+            trend: None,
+            facts: outcome.facts,
+        }
     }
 }
 
@@ -98,6 +108,19 @@ pub(crate) struct RunReport {
     pub results: Vec<CheckResult>,
     /// When the previous run whose state this one compares with ended, if state is kept.
     pub previous_run: Option<SystemTime>,
+    /// What exactly was checked, for a stored report to say so.
+    pub audit: Audit,
+}
+
+/// Which rounds checked which inventory where: stamped on every machine format, so a stored
+/// report says exactly what was checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Audit {
+    pub version: String,
+    pub host: String,
+    pub inventory: String,
+    /// SHA-256 of the inventory file's bytes, in hex.
+    pub inventory_sha256: String,
 }
 
 impl RunReport {
@@ -106,7 +129,15 @@ impl RunReport {
             let c = r.status.consequence();
             (plain.max(c.exit_code), strict.max(c.strict_exit_code))
         });
-        Self { started_at, duration, summary: Summary::of(&results), exit_codes, results, previous_run: None }
+        Self {
+            started_at,
+            duration,
+            summary: Summary::of(&results),
+            exit_codes,
+            results,
+            previous_run: None,
+            audit: Audit::default(),
+        }
     }
 
     /// The exit code, from every check that ran (a filter never changes it).
@@ -157,6 +188,7 @@ pub mod tests {
             detail: detail.into(),
             duration: Duration::from_millis(12),
             trend: None,
+            facts: Facts::default(),
         }
     }
 

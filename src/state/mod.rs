@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::outcome::Status;
 use crate::runner::results::{Change, RunReport, Trend};
 
-pub(crate) use self::store::{from_unix, to_unix, Locked};
+pub(crate) use self::store::{from_unix, to_unix, write_atomic, Locked};
 
 /// Said in the file, so a file of another program or a later version is recognised.
 const FORMAT: &str = "rounds-state";

@@ -346,3 +346,32 @@ pub fn peer(candidates: &[&str], package: &str) -> Option<PathBuf> {
     eprintln!("SKIPPED: {message}");
     None
 }
+
+/// `python3`, when it has every module in `modules` (PyPI packages `.ci/run` installs); like
+/// [`peer`], a missing one skips the test with one loud line, or fails it under
+/// `ROUNDS_REQUIRE_PEERS=1`.
+pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
+    let imports = format!("import {}", modules.join(", "));
+    let ok = std::process::Command::new("python3").args(["-c", &imports]).output().is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(PathBuf::from("python3"));
+    }
+    let message = format!("needs python3 with {} (python3 -m pip install {})", modules.join(", "), modules.join(" "));
+    if std::env::var_os("ROUNDS_REQUIRE_PEERS").is_some_and(|v| v == "1") {
+        panic!("{message}; ROUNDS_REQUIRE_PEERS=1 makes that a failure");
+    }
+    eprintln!("SKIPPED: {message}");
+    None
+}
+
+/// Runs `python3 -c SCRIPT ARGS...` and returns its stdout; panics with stderr on failure.
+pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let output = std::process::Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3");
+    assert!(
+        output.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
