@@ -12,9 +12,10 @@ use crate::inventory::{self, Inventory};
 use crate::outcome::exit;
 use crate::progress::Progress;
 use crate::report::{self, ReportOptions};
-use crate::runner::results::Audit;
+use crate::runner::results::{Audit, Stop};
 use crate::runner::{self, RunOptions};
 use crate::secrets::printable;
+use crate::signals;
 use crate::state::{self, history, State};
 
 /// Runs the parsed command line and returns the process exit code.
@@ -134,7 +135,11 @@ fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8>
             tokio::time::sleep(crate::progress::SHOW_AFTER).await;
             shown.show();
         });
-        let report = runner::run(inventory.checks, options, &inventory.secrets, &|i| progress.finished(i)).await;
+        // Without handlers (never expected), a receiver that never fires.
+        let (_never, quiet) = tokio::sync::watch::channel(None);
+        let interrupt = signals::listen().unwrap_or(quiet);
+        let on_done = |i| progress.finished(i);
+        let report = runner::run(inventory.checks, options, &inventory.secrets, &on_done, interrupt).await;
         show_later.abort();
         report
     });
@@ -150,7 +155,10 @@ fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8>
         warnings.extend(state::remember(file, &report, path, all_ran));
     }
     // A Nagios plugin exits 1 on warnings: the plugin API is --strict's exit code.
-    let exit_code = report.exit_code(args.strict || args.format == report::Format::Nagios);
+    let exit_code = match report.stopped {
+        Some(Stop::Signal(name)) => signals::exit_code(name),
+        _ => report.exit_code(args.strict || args.format == report::Format::Nagios),
+    };
     if let Some(beat) = &heartbeat {
         let summary = report::summary_line(&report);
         warnings.extend(runtime.block_on(beat.finish(exit_code, &summary, report.duration)));

@@ -72,7 +72,7 @@ pub enum ListFormat {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// How far back, like "24h" or "7days".
-    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = positive_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = any_duration)]
     pub since: Duration,
     /// Only this check.
     #[arg(long, value_name = "NAME")]
@@ -167,13 +167,14 @@ fn parse_output(text: &str) -> Result<(Format, PathBuf), String> {
     }
 }
 
+/// A span of time like "7days".
+fn any_duration(text: &str) -> Result<Duration, String> {
+    crate::config::values::parse_duration(text, Duration::from_secs(100 * 365 * 86_400), "100 years")
+}
+
 /// A duration like "5s"; zero is refused (it would fail every check before it starts).
 fn positive_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text.trim()) {
-        Ok(d) if d.is_zero() => Err("a timeout must be more than zero, like 5s".into()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(format!("{e}; write it like 5s, 800ms or 1m")),
-    }
+    crate::config::values::parse_duration(text, crate::config::values::MAX_TIMEOUT, "24h")
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Numbers as people read them in a detail line: "12 ms", "31 h", "4.2 GiB".
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A latency or elapsed time: sub-millisecond precision where it matters, whole units above.
 pub(crate) fn duration(d: Duration) -> String {
@@ -50,16 +50,50 @@ pub(crate) fn limit(d: Duration) -> String {
     }
 }
 
+/// Seconds since 1970 (negative before), whatever side of the epoch `t` is on.
+pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
+    }
+}
+
+/// The calendar date and time of `t` in UTC; `None` outside the years -9999 to 9999, which
+/// only a forged or broken certificate would carry.
+fn civil(t: SystemTime) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds(t)).ok()
+}
+
+/// "2026-11-29": the form that reads the same in every locale.
+pub(crate) fn date(t: SystemTime) -> String {
+    match civil(t) {
+        Some(d) => format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
+        None => "a date out of range".into(),
+    }
+}
+
 /// A moment as a shift log writes it: "2026-11-24 22:10 UTC". UTC, so that a record reads
 /// the same wherever it is pasted.
 pub(crate) fn moment(t: SystemTime) -> String {
-    let text = humantime::format_rfc3339_seconds(t).to_string();
-    format!("{} UTC", text.get(..16).unwrap_or(&text).replace('T', " "))
+    match civil(t) {
+        Some(d) => format!("{} {:02}:{:02} UTC", date(t), d.hour(), d.minute()),
+        None => "a moment out of range".into(),
+    }
 }
 
-/// A moment in RFC 3339, for machines.
+/// A moment in RFC 3339, for machines: "2026-11-24T22:10:00Z".
 pub(crate) fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    match civil(t) {
+        Some(d) => format!("{}T{:02}:{:02}:{:02}Z", date(t), d.hour(), d.minute(), d.second()),
+        None => "1970-01-01T00:00:00Z".into(),
+    }
+}
+
+/// RFC 3339 with milliseconds: "2026-11-24T22:10:00.012Z".
+pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
+    let millis = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
+    let whole = rfc3339(t);
+    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
 }
 
 /// A size in binary units, as `df -h` and file managers show them.
@@ -97,6 +131,16 @@ mod tests {
         assert_eq!(limit(Duration::from_secs(5)), "5 s");
         assert_eq!(limit(Duration::from_millis(800)), "800 ms");
         assert_eq!(limit(Duration::from_secs(600)), "10 min");
+    }
+
+    #[test]
+    fn dates_before_1970_and_far_ahead_never_panic() {
+        let before = UNIX_EPOCH - Duration::from_secs(86_400 * 365);
+        assert_eq!(date(before), "1969-01-01");
+        assert_eq!(rfc3339(before), "1969-01-01T00:00:00Z");
+        assert_eq!(moment(UNIX_EPOCH + Duration::from_secs(1_795_608_000)), "2026-11-25 12:00 UTC");
+        assert_eq!(date(UNIX_EPOCH + Duration::from_secs(400_000_000_000)), "a date out of range");
+        assert_eq!(rfc3339_millis(UNIX_EPOCH + Duration::from_millis(1_795_000_000_012)), "2026-11-18T11:06:40.012Z");
     }
 
     #[test]

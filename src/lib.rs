@@ -34,4 +34,5 @@ pub(crate) mod progress;
 pub(crate) mod report;
 pub(crate) mod runner;
 pub(crate) mod secrets;
+pub(crate) mod signals;
 pub(crate) mod state;

@@ -185,11 +185,8 @@ fn seconds_between(from: SystemTime, to: SystemTime) -> i64 {
     }
 }
 
-/// `YYYY-MM-DD`, the form that reads the same in every locale.
 fn date(t: SystemTime) -> String {
-    let mut s = humantime::format_rfc3339_seconds(t).to_string();
-    s.truncate(10);
-    s
+    crate::human::date(t)
 }
 
 fn ip_to_string(bytes: &[u8]) -> Option<String> {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::values::HumanDuration;
+use super::values::Timeout;
 use crate::outcome::Severity;
 
 /// Declares a kind's inventory table: the common keys (`name`, `severity`, `tags`,
@@ -36,14 +36,14 @@ macro_rules! check_table {
             severity: $crate::outcome::Severity,
             #[serde(default)]
             tags: Vec<String>,
-            timeout: Option<$crate::config::values::HumanDuration>,
+            timeout: Option<$crate::config::values::Timeout>,
             /// Checks that must not fail first (names, or `tag:x`); when one does, this one
             /// is skipped rather than probed.
             #[serde(default)]
             depends_on: Vec<toml::Spanned<String>>,
             /// Further attempts after a failure, all within the timeout.
             retries: Option<toml::Spanned<u32>>,
-            retry_delay: Option<$crate::config::values::HumanDuration>,
+            retry_delay: Option<$crate::config::values::Timeout>,
             $( $(#[$field_meta])* $field : $ty, )*
         }
 
@@ -71,10 +71,10 @@ pub(crate) struct CommonKeys {
     pub name: Spanned<String>,
     pub severity: Severity,
     pub tags: Vec<String>,
-    pub timeout: Option<HumanDuration>,
+    pub timeout: Option<Timeout>,
     pub depends_on: Vec<Spanned<String>>,
     pub retries: Option<Spanned<u32>>,
-    pub retry_delay: Option<HumanDuration>,
+    pub retry_delay: Option<Timeout>,
 }
 
 /// Everything about a check except its probe: what reporters, the runner and `--only` use.

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::values::HumanDuration;
+use super::values::Timeout;
 use crate::certs::CertLimits;
 
 /// The default per-check timeout. Long enough for a slow EHR login page, short enough that
@@ -16,6 +16,9 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Probes in flight at once. Far above what a clinic inventory needs, far below what makes
 /// a small firewall or the local resolver drop connections.
 pub(crate) const DEFAULT_CONCURRENCY: usize = 64;
+
+/// Probes in flight at most, whatever is asked (the CLI's limit too).
+pub(crate) const MAX_CONCURRENCY: usize = 100_000;
 
 /// More attempts than this only hide an outage.
 pub(crate) const MAX_RETRIES: u32 = 10;
@@ -48,17 +51,17 @@ pub(crate) struct Settings {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingsTable {
-    timeout: Option<HumanDuration>,
+    timeout: Option<Timeout>,
     concurrency: Option<Spanned<usize>>,
     cert_warn_days: Option<u32>,
     cert_crit_days: Option<Spanned<u32>>,
     proxy: Option<Spanned<String>>,
     retries: Option<Spanned<u32>>,
-    retry_delay: Option<HumanDuration>,
-    deadline: Option<HumanDuration>,
+    retry_delay: Option<Timeout>,
+    deadline: Option<Timeout>,
     state: Option<String>,
     heartbeat: Option<Spanned<String>>,
-    heartbeat_timeout: Option<HumanDuration>,
+    heartbeat_timeout: Option<Timeout>,
 }
 
 impl SettingsTable {
@@ -82,6 +85,10 @@ impl SettingsTable {
         let concurrency = match self.concurrency {
             Some(c) if *c.get_ref() == 0 => {
                 return Err(ConfigError::at(path, source, c.span(), "concurrency must be at least 1"));
+            }
+            Some(c) if *c.get_ref() > MAX_CONCURRENCY => {
+                let why = format!("concurrency is at most {MAX_CONCURRENCY}; the open-file limit caps it lower anyway");
+                return Err(ConfigError::at(path, source, c.span(), why));
             }
             Some(c) => c.into_inner(),
             None => DEFAULT_CONCURRENCY,

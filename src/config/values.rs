@@ -12,16 +12,36 @@ use serde::{de, Deserialize, Deserializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HumanDuration(pub Duration);
 
+/// Longer than this is a typo (and would overflow the clock arithmetic).
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+/// A timeout longer than a day is a hang with extra steps.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Parses a human duration: more than zero, at most `max` (`max_words` says it in words).
+pub(crate) fn parse_duration(text: &str, max: Duration, max_words: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(v) if v.is_zero() => Err("a duration must be more than zero".into()),
+        Ok(v) if v > max => Err(format!("{text:?} is too long: at most {max_words}")),
+        Ok(v) => Ok(v),
+        Err(e) => Err(format!("invalid duration {text:?} ({e}); write it like \"10s\", \"800ms\" or \"26h\"")),
+    }
+}
+
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        match humantime::parse_duration(text.trim()) {
-            Ok(v) if v.is_zero() => Err(de::Error::custom("a duration must be more than zero")),
-            Ok(v) => Ok(Self(v)),
-            Err(e) => Err(de::Error::custom(format!(
-                "invalid duration {text:?} ({e}); write it like \"10s\", \"800ms\" or \"26h\""
-            ))),
-        }
+        parse_duration(&text, MAX_DURATION, "100 years").map(Self).map_err(de::Error::custom)
+    }
+}
+
+/// A timeout, deadline or delay: a human duration of at most a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeout(pub Duration);
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text, MAX_TIMEOUT, "24h").map(Self).map_err(de::Error::custom)
     }
 }
 

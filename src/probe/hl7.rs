@@ -135,7 +135,7 @@ fn control_id() -> String {
 
 /// `YYYYMMDDHHMMSS` in UTC.
 fn hl7_timestamp(now: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(now).to_string().chars().filter(char::is_ascii_digit).take(14).collect()
+    crate::human::rfc3339(now).chars().filter(char::is_ascii_digit).take(14).collect()
 }
 
 pub(crate) fn frame(message: &str) -> Vec<u8> {

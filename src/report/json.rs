@@ -54,7 +54,7 @@ impl Reporter for JsonReporter {
     fn render(&self, report: &RunReport) -> Vec<u8> {
         let document = Document {
             version: 1,
-            started_at: humantime::format_rfc3339_millis(report.started_at).to_string(),
+            started_at: human::rfc3339_millis(report.started_at),
             duration_ms: report.duration.as_millis(),
             summary: report.summary,
             previous_run: report.previous_run.map(human::rfc3339),

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use self::results::{CheckResult, RunReport};
+use self::results::{CheckResult, RunReport, Stop};
 use crate::human;
 use crate::outcome::{Outcome, Status};
 use crate::probe::kind::Budget;
@@ -40,12 +40,14 @@ pub(crate) struct RunOptions {
 type Published = watch::Receiver<Option<Outcome>>;
 
 /// Probes `checks` and returns one result per check, in the same order. `on_done` hears of
-/// each check as it finishes (for a progress line).
+/// each check as it finishes (for a progress line); when `interrupt` says so, the run stops
+/// at once and the checks not finished are reported as interrupted.
 pub(crate) async fn run(
     checks: Vec<Check>,
     options: RunOptions,
     secrets: &Secrets,
     on_done: &(dyn Fn(usize) + Sync),
+    mut interrupt: watch::Receiver<Option<&'static str>>,
 ) -> RunReport {
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -79,17 +81,19 @@ pub(crate) async fn run(
 
     let mut results: Vec<Option<CheckResult>> = vec![None; checks.len()];
     let mut crashed = Vec::new();
-    let mut out_of_time = false;
+    let mut stopped: Option<Stop> = None;
+    let far_future = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
     loop {
-        let next = match deadline {
-            Some(at) => match tokio::time::timeout_at(at, tasks.join_next_with_id()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    out_of_time = true;
-                    break;
-                }
-            },
-            None => tasks.join_next_with_id().await,
+        let next = tokio::select! {
+            next = tasks.join_next_with_id() => next,
+            () = tokio::time::sleep_until(deadline.unwrap_or(far_future)) => {
+                stopped = Some(Stop::Deadline);
+                break;
+            }
+            Ok(signal) = interrupt.wait_for(Option::is_some) => {
+                stopped = Some(Stop::Signal(signal.unwrap_or("a signal")));
+                break;
+            }
         };
         match next {
             None => break,
@@ -100,8 +104,10 @@ pub(crate) async fn run(
             Some(Err(e)) => crashed.extend(task_index.get(&e.id()).copied()),
         }
     }
-    // Cancels what is still running; a command's process group dies with its future.
+    // Cancels what is still running, and waits until every cancelled future is dropped: a
+    // command's process group is killed as its future goes.
     tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 
     let limit = options.deadline.map(human::limit).unwrap_or_default();
     let results = results
@@ -112,19 +118,28 @@ pub(crate) async fn run(
             let mut result = result.unwrap_or_else(|| {
                 // A probe that panicked, or one the deadline stopped, still gets a row:
                 // nothing is silently lost from a report.
-                let why = if crashed.contains(&index) || !out_of_time {
-                    Outcome::fail("internal error: the probe crashed (please report this)")
-                } else {
-                    Outcome::fail(format!("not finished by the {limit} deadline"))
+                let why = match stopped {
+                    _ if crashed.contains(&index) => {
+                        Outcome::fail("internal error: the probe crashed (please report this)")
+                    }
+                    Some(Stop::Deadline) => Outcome::fail(format!("not finished by the {limit} deadline")),
+                    Some(Stop::Signal(signal)) => {
+                        Outcome::fail(format!("interrupted by {signal} before it finished (not probed to the end)"))
+                    }
+                    None => Outcome::fail("internal error: the probe crashed (please report this)"),
                 };
-                CheckResult::new(&check.meta, check.kind(), why, Duration::ZERO)
+                let mut result = CheckResult::new(&check.meta, check.kind(), why, Duration::ZERO);
+                result.unfinished = matches!(stopped, Some(Stop::Signal(_)));
+                result
             });
             clean(&mut result, secrets);
             result
         })
         .collect();
 
-    RunReport::new(started_at, clock.elapsed(), results)
+    let mut report = RunReport::new(started_at, clock.elapsed(), results);
+    report.stopped = stopped;
+    report
 }
 
 /// Waits for every dependency of `check`; `Some(skip)` when one failed or was skipped.

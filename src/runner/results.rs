@@ -20,6 +20,8 @@ pub(crate) struct CheckResult {
     pub trend: Option<Trend>,
     /// The numbers behind the detail, for machine formats.
     pub facts: Facts,
+    /// Interrupted before it finished: reported, but not remembered as a verdict.
+    pub unfinished: bool,
 }
 
 /// How a check's status compares with the previous run's.
@@ -66,8 +68,18 @@ impl CheckResult {
             duration,
             trend: None,
             facts: outcome.facts,
+            unfinished: false,
         }
     }
+}
+
+/// Why a run ended before every check finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The `--deadline` passed.
+    Deadline,
+    /// A signal (SIGINT, SIGTERM, SIGHUP) asked rounds to stop; its name, like "SIGINT".
+    Signal(&'static str),
 }
 
 /// Counts of results by status.
@@ -110,6 +122,8 @@ pub(crate) struct RunReport {
     pub previous_run: Option<SystemTime>,
     /// What exactly was checked, for a stored report to say so.
     pub audit: Audit,
+    /// Why the run ended early, if it did.
+    pub stopped: Option<Stop>,
 }
 
 /// Which rounds checked which inventory where: stamped on every machine format, so a stored
@@ -130,6 +144,7 @@ impl RunReport {
             (plain.max(c.exit_code), strict.max(c.strict_exit_code))
         });
         Self {
+            stopped: None,
             started_at,
             duration,
             summary: Summary::of(&results),
@@ -189,6 +204,7 @@ pub mod tests {
             duration: Duration::from_millis(12),
             trend: None,
             facts: Facts::default(),
+            unfinished: false,
         }
     }
 

@@ -46,7 +46,7 @@ impl RunRecord {
         let problems = report
             .results
             .iter()
-            .filter(|r| r.status != Status::Pass)
+            .filter(|r| r.status != Status::Pass && !r.unfinished)
             .map(|r| Problem { name: r.meta.name.clone(), status: r.status, detail: r.detail.clone() })
             .collect();
         RunRecord {

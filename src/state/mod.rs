@@ -123,7 +123,8 @@ impl State {
             self.checks.retain(|name, _| report.results.iter().any(|r| r.meta.name == *name));
         }
         for result in &report.results {
-            if result.status == Status::Skip {
+            // Skipped or interrupted: nothing new is known about the check.
+            if result.status == Status::Skip || result.unfinished {
                 continue;
             }
             let before = self.checks.get(&result.meta.name);
