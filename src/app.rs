@@ -9,6 +9,7 @@ use comfy_table::{presets, Table};
 
 use crate::cli::{CheckArgs, Cli, Command, HistoryArgs, ListFormat};
 use crate::inventory::{self, Inventory};
+use crate::limits;
 use crate::outcome::exit;
 use crate::progress::Progress;
 use crate::report::{self, ReportOptions};
@@ -114,8 +115,13 @@ fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8>
             bail!("no check matches --only {} (names, server names and tags are matched)", args.only.join(", "));
         }
     }
+    let wanted = args.concurrency.map_or(inventory.settings.concurrency, |n| n as usize);
+    let (concurrency, lowered) = limits::cap_concurrency(wanted, limits::raise_open_files());
+    if let Some(note) = lowered {
+        eprintln!("note: {note}");
+    }
     let options = RunOptions {
-        concurrency: args.concurrency.map_or(inventory.settings.concurrency, |n| n as usize),
+        concurrency,
         default_timeout: args.timeout.unwrap_or(inventory.settings.timeout),
         retries: inventory.settings.retries,
         retry_delay: inventory.settings.retry_delay,

@@ -29,17 +29,44 @@ pub(crate) struct Inventory {
     pub heartbeat: Option<Heartbeat>,
 }
 
+/// An inventory larger than this is not one a person wrote (or `-c /dev/zero`).
+pub(crate) const MAX_INVENTORY_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Reads and validates the inventory at `path`, taking `${VAR}` values from the process
 /// environment.
 pub(crate) fn load(path: &Path) -> Result<Inventory, ConfigError> {
-    let source = std::fs::read_to_string(path).map_err(|e| {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file (give another with --config or ROUNDS_CONFIG)".to_owned(),
-            _ => format!("cannot read: {e}"),
-        };
-        ConfigError::whole_file(path, why)
-    })?;
+    let source = read_source(path)?;
     parse(path, &source, &|name| std::env::var(name).ok())
+}
+
+/// The inventory's text: a regular file, at most [`MAX_INVENTORY_BYTES`], UTF-8 (a byte
+/// order mark is accepted and dropped; CRLF line ends are fine for TOML).
+fn read_source(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let whole = |why: String| ConfigError::whole_file(path, why);
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => whole("no such file (give another with --config or ROUNDS_CONFIG)".into()),
+        _ => whole(format!("cannot read: {e}")),
+    })?;
+    if meta.is_dir() {
+        return Err(whole("is a folder, not an inventory file".into()));
+    }
+    if !meta.is_file() {
+        return Err(whole("is not a regular file (a device, a FIFO or a socket); give the inventory file".into()));
+    }
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(|e| whole(format!("cannot read: {e}")))?;
+    file.take(MAX_INVENTORY_BYTES + 1).read_to_end(&mut bytes).map_err(|e| whole(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
+        return Err(whole(format!("is larger than {}: not an inventory", crate::human::size(MAX_INVENTORY_BYTES))));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(bytes);
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(e.as_bytes());
+        // Up to the bad byte the lossy text is the same, so the offset is right for it.
+        ConfigError::at(path, &text, good..good + 1, "this is not UTF-8 text; save the inventory as UTF-8")
+    })
 }
 
 /// `[settings] state` alone, for `rounds history`, which must work without the inventory's

@@ -28,6 +28,7 @@ pub(crate) mod config;
 pub(crate) mod heartbeat;
 pub(crate) mod human;
 pub(crate) mod inventory;
+pub(crate) mod limits;
 pub mod outcome;
 pub(crate) mod probe;
 pub(crate) mod progress;

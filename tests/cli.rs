@@ -440,3 +440,81 @@ fn watch_runs_again_until_stopped() {
     });
     assert!(seen.contains("1 passed"), "{seen}");
 }
+
+/// At least forty bad inventories and flags: each exits 3 with a first line that says what
+/// is wrong and where (a reviewed snapshot), and never panics.
+#[test]
+fn bad_inventories_and_flags_exit_3_with_a_clear_first_line() {
+    const DISK: &str = "[[disk]]\nname = \"d\"\npath = \"/\"\n";
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("typo in a key", "[[disk]]\nname = \"d\"\npaht = \"/\"\n".into(), vec![]),
+        ("typo in a table", "[[disks]]\nname = \"d\"\npath = \"/\"\n".into(), vec![]),
+        ("typo in settings", format!("[settings]\ntimout = \"5s\"\n{DISK}"), vec![]),
+        ("string for a list", "[[server]]\nname = \"s\"\nhost = \"h\"\nports = \"443\"\n".into(), vec![]),
+        ("number for a string", "[[disk]]\nname = 7\npath = \"/\"\n".into(), vec![]),
+        ("string for a bool", "[[server]]\nname = \"s\"\nhost = \"h\"\nping = \"yes\"\n".into(), vec![]),
+        ("negative port", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = -1\n".into(), vec![]),
+        ("port 0", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 0\n".into(), vec![]),
+        ("port too large", "[[server]]\nname = \"s\"\nhost = \"h\"\nports = [65536]\n".into(), vec![]),
+        ("zero timeout", "[[disk]]\nname = \"d\"\npath = \"/\"\ntimeout = \"0s\"\n".into(), vec![]),
+        ("negative timeout", "[[disk]]\nname = \"d\"\npath = \"/\"\ntimeout = \"-5s\"\n".into(), vec![]),
+        ("huge timeout", "[[disk]]\nname = \"d\"\npath = \"/\"\ntimeout = \"300000000000y\"\n".into(), vec![]),
+        ("timeout over a day", "[[disk]]\nname = \"d\"\npath = \"/\"\ntimeout = \"2days\"\n".into(), vec![]),
+        ("timeout without unit", "[[disk]]\nname = \"d\"\npath = \"/\"\ntimeout = \"5\"\n".into(), vec![]),
+        ("timeout as number", "[[disk]]\nname = \"d\"\npath = \"/\"\ntimeout = 5\n".into(), vec![]),
+        ("zero concurrency", format!("[settings]\nconcurrency = 0\n{DISK}"), vec![]),
+        ("huge concurrency", format!("[settings]\nconcurrency = 3000000000000000000\n{DISK}"), vec![]),
+        ("negative concurrency", format!("[settings]\nconcurrency = -1\n{DISK}"), vec![]),
+        ("too many retries", "[[disk]]\nname = \"d\"\npath = \"/\"\nretries = 11\n".into(), vec![]),
+        ("empty name", "[[disk]]\nname = \"\"\npath = \"/\"\n".into(), vec![]),
+        ("missing name", "[[disk]]\npath = \"/\"\n".into(), vec![]),
+        ("duplicate name", format!("{DISK}{DISK}"), vec![]),
+        ("unset variable", "[[endpoint]]\nname = \"e\"\nurl = \"https://h/${ROUNDS_TEST_UNSET}\"\n".into(), vec![]),
+        ("bad variable name", "[[endpoint]]\nname = \"e\"\nurl = \"https://h/${A-B}\"\n".into(), vec![]),
+        ("unterminated variable", "[[endpoint]]\nname = \"e\"\nurl = \"https://h/${A\"\n".into(), vec![]),
+        ("bad size", "[[endpoint]]\nname = \"e\"\nurl = \"https://h/\"\nmax_body = \"lots\"\n".into(), vec![]),
+        ("bad percentage", "[[disk]]\nname = \"d\"\npath = \"/\"\nmin_free = \"150%\"\n".into(), vec![]),
+        ("negative size", "[[endpoint]]\nname = \"e\"\nurl = \"https://h/\"\nmax_body = -1\n".into(), vec![]),
+        ("unknown severity", "[[disk]]\nname = \"d\"\npath = \"/\"\nseverity = \"critcal\"\n".into(), vec![]),
+        ("unknown dependency", "[[disk]]\nname = \"d\"\npath = \"/\"\ndepends_on = [\"nope\"]\n".into(), vec![]),
+        ("dependency cycle", "[[disk]]\nname = \"a\"\npath = \"/\"\ndepends_on = [\"b\"]\n[[disk]]\nname = \"b\"\npath = \"/\"\ndepends_on = [\"a\"]\n".into(), vec![]),
+        ("a raw control character", "[[disk]]\nname = \"d\u{1b}[2J\"\npath = \"/\"\n".into(), vec![]),
+        ("syntax error", "[[disk]\nname = \"d\"\n".into(), vec![]),
+        ("empty file", String::new(), vec![]),
+        ("comments only", "# nothing\n".into(), vec![]),
+        ("not UTF-8", "written as bytes below".into(), vec![]),
+        ("flag: unknown", DISK.into(), vec!["--colour"]),
+        ("flag: bad format", DISK.into(), vec!["--format", "xml"]),
+        ("flag: zero timeout", DISK.into(), vec!["--timeout", "0s"]),
+        ("flag: huge timeout", DISK.into(), vec!["--timeout", "300000000000y"]),
+        ("flag: zero concurrency", DISK.into(), vec!["--concurrency", "0"]),
+        ("flag: huge concurrency", DISK.into(), vec!["--concurrency", "3000000000000000000"]),
+        ("flag: bad deadline", DISK.into(), vec!["--deadline", "soon"]),
+        ("flag: only matches nothing", DISK.into(), vec!["--only", "nope"]),
+        ("flag: check flag before list", DISK.into(), vec!["--format", "json", "list"]),
+        ("flag: output without format", DISK.into(), vec!["--output", "report.xyz"]),
+        ("flag: missing inventory", DISK.into(), vec!["-c", "/nonexistent/checks.toml"]),
+        ("flag: a folder as inventory", DISK.into(), vec!["-c", "/tmp"]),
+        ("flag: a device as inventory", DISK.into(), vec!["-c", "/dev/zero"]),
+    ];
+    assert!(cases.len() >= 40);
+    let mut report = String::new();
+    for (what, toml, args) in &cases {
+        let inv = inventory(toml);
+        if *what == "not UTF-8" {
+            std::fs::write(&inv.path, b"[[disk]]\nname = \"caf\xe9\"\npath = \"/\"\n").unwrap();
+        }
+        // Flags that name the inventory themselves run without this one.
+        let output = if args.first() == Some(&"-c") {
+            rounds().args(args).output().unwrap()
+        } else {
+            inv.rounds(args).output().unwrap()
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr).replace(&inv.path.display().to_string(), "checks.toml");
+        let first = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("(nothing)");
+        assert_eq!(output.status.code(), Some(3), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{what}: {stderr}");
+        report.push_str(&format!("{what}: {first}\n"));
+    }
+    insta::assert_snapshot!(report);
+}

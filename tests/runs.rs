@@ -279,3 +279,40 @@ fn history_summarises_a_week_of_runs() {
     let md = String::from_utf8_lossy(&md.stdout);
     assert!(md.contains("| PACS:104 | fail |") && md.contains("still open") && !md.contains("EHR"), "{md}");
 }
+
+// ---- open files ---------------------------------------------------------------------------
+
+/// Hundreds of checks at a concurrency the open-file limit cannot hold: rounds lowers it,
+/// says so once, and every check is right (once: thousands of "Too many open files").
+#[test]
+fn a_low_open_file_limit_lowers_concurrency_instead_of_failing_checks() {
+    let servers: Vec<support::Server> = (0..3).map(|_| support::http(|_| reply(200, "ok"))).collect();
+    let checks: String = (0..300)
+        .map(|i| endpoint(&format!("check {i}"), &servers[i % 3].url(&format!("/{i}")), ""))
+        .collect::<String>()
+        + &format!("[[server]]\nname = \"tcp\"\nhost = \"127.0.0.1\"\nports = [{}]\n", servers[0].port());
+    let inv = inventory(&checks);
+    let line = format!(
+        "ulimit -n 128 && exec {} --config {} --format json --no-state --concurrency 256",
+        assert_cmd::cargo::cargo_bin!("rounds").display(),
+        inv.path.display()
+    );
+    let output = std::process::Command::new("sh").args(["-c", &line]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("concurrency lowered from 256 to").count(), 1, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        doc["summary"]["pass"],
+        301,
+        "{}",
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["status"] != "pass")
+            .map(|c| c["detail"].to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(output.status.code(), Some(0));
+}

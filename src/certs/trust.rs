@@ -126,6 +126,9 @@ impl Trust {
                 .tls_backend_preconfigured(tls)
                 .tls_info(true)
                 .redirect(reqwest::redirect::Policy::none())
+                // Enough idle connections for reuse at the default concurrency, few enough
+                // that many servers never exhaust the open-file limit.
+                .pool_max_idle_per_host(16)
                 .user_agent(concat!("rounds/", env!("CARGO_PKG_VERSION")));
             let client = configure(builder)?.build().map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
             Ok((client, recorder))

@@ -63,19 +63,29 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The nearest character boundary at or before `offset` (spans may come from byte offsets).
+fn boundary(source: &str, offset: usize) -> usize {
+    let mut at = offset.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 fn locate(source: &str, span: Range<usize>) -> Location {
-    let start = span.start.min(source.len());
+    let start = boundary(source, span.start);
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
     let text = source[line_start..line_end].trim_end_matches('\r');
     let column = source[line_start..start].chars().count() + 1;
-    let width = source[start..span.end.clamp(start, line_end)].chars().count();
+    let end = boundary(source, span.end.clamp(start, line_end));
+    let width = source[start..end].chars().count().max(1);
     Location { line: source[..start].matches('\n').count() + 1, column, text: text.to_owned(), width }
 }
 
 /// The key whose value starts at `offset`: the text before `=` on that line.
 fn key_at(source: &str, offset: usize) -> Option<&str> {
-    let start = offset.min(source.len());
+    let start = boundary(source, offset);
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
     let (key, _) = source[line_start..start].split_once('=')?;
     let key = key.trim().trim_matches('"');
@@ -174,6 +184,14 @@ mod tests {
     fn suggests_nothing_when_nothing_is_close() {
         let m = with_suggestion("unknown field `colour`, expected `name` or `url`");
         assert!(!m.contains("did you mean"), "{m}");
+    }
+
+    #[test]
+    fn spans_inside_a_character_never_panic() {
+        let src = "name = \"caf\u{fffd}\"\n";
+        let loc = locate(src, 12..13);
+        assert_eq!((loc.line, loc.column), (1, 12));
+        assert_eq!(key_at(src, 13), Some("name"));
     }
 
     #[test]
