@@ -17,6 +17,8 @@ use crate::human;
 use crate::outcome::Outcome;
 use crate::probe::kind::{Budget, RunProbe};
 
+/// After the plugin exits, how long its output may still take to arrive.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
 /// Plugins print a line; a runaway one must not fill memory.
 const MAX_OUTPUT: usize = 64 * 1024;
 
@@ -124,19 +126,37 @@ impl RunProbe for CommandProbe {
         };
         let _group = GroupKiller(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let (stdout, stderr, status) = tokio::join!(read_capped(stdout), read_capped(stderr), child.wait());
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let status = {
+            let reading = async {
+                tokio::join!(read_capped(stdout, &mut out), read_capped(stderr, &mut err));
+            };
+            tokio::pin!(reading);
+            let mut drained = false;
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    () = &mut reading, if !drained => drained = true,
+                }
+            };
+            // The plugin exited: its verdict is its exit code, even if a background child it
+            // started still holds the pipes open (the group is killed when this returns).
+            if !drained {
+                let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, &mut reading).await;
+            }
+            status
+        };
         match status {
-            Ok(status) => judge(status, &stdout, &stderr),
+            Ok(status) => judge(status, &out, &err),
             Err(e) => Outcome::fail(format!("unknown: waiting for the command failed: {e}")),
         }
     }
 }
 
-/// Reads up to [`MAX_OUTPUT`] bytes and drains the rest, so the command never blocks on a
-/// full pipe.
-async fn read_capped(stream: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
-    let Some(mut stream) = stream else { return Vec::new() };
-    let mut kept = Vec::new();
+/// Reads up to [`MAX_OUTPUT`] bytes into `kept` and drains the rest, so the command never
+/// blocks on a full pipe. What was read stays in `kept` even if this is cancelled.
+async fn read_capped(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
+    let Some(mut stream) = stream else { return };
     let mut buf = [0u8; 8192];
     while let Ok(n) = stream.read(&mut buf).await {
         if n == 0 {
@@ -145,7 +165,6 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
         let room = MAX_OUTPUT.saturating_sub(kept.len());
         kept.extend_from_slice(&buf[..n.min(room)]);
     }
-    kept
 }
 
 fn judge(status: ExitStatus, stdout: &[u8], stderr: &[u8]) -> Outcome {

@@ -23,6 +23,9 @@ const C_ECHO_RQ: u16 = 0x0030;
 const C_ECHO_RSP: u16 = 0x8030;
 const NO_DATA_SET: u16 = 0x0101;
 const MESSAGE_ID: u16 = 1;
+/// A C-ECHO-RSP command set is about a hundred bytes; a peer sending fragments forever is
+/// cut off here rather than filling memory.
+const MAX_COMMAND: usize = 64 * 1024;
 
 check_table! {
     /// `[[dicom]]` as written in the inventory.
@@ -138,6 +141,12 @@ async fn receive_command(
             Pdu::PData { data } => {
                 for value in data.into_iter().filter(|v| v.value_type == PDataValueType::Command) {
                     command.extend_from_slice(&value.data);
+                    if command.len() > MAX_COMMAND {
+                        return Err(format!(
+                            "the peer's answer runs past {} without ending: not a C-ECHO response",
+                            human::size(MAX_COMMAND as u64)
+                        ));
+                    }
                     if value.is_last {
                         return Ok(command);
                     }

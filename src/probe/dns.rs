@@ -87,10 +87,10 @@ impl RunProbe for DnsProbe {
         "dns"
     }
 
-    async fn run(&self, _budget: Budget) -> Outcome {
+    async fn run(&self, budget: Budget) -> Outcome {
         let start = tokio::time::Instant::now();
         let answers = match self.server {
-            Some(server) => ask_server(server, &self.host).await,
+            Some(server) => ask_server(server, &self.host, budget).await,
             None => super::net::resolve(&self.host, 0)
                 .await
                 .map(|addrs| addrs.iter().map(|a| a.ip()).collect())
@@ -108,7 +108,72 @@ impl RunProbe for DnsProbe {
 /// Asks `server` for the A and AAAA records of `host`. An error for one record type (some
 /// servers refuse AAAA for a name they only hold an IPv4 address for) counts only when the
 /// other brought no address either.
-async fn ask_server(server: SocketAddr, host: &str) -> Result<BTreeSet<IpAddr>, String> {
+/// How long to wait for a UDP answer before sending the query again: a lost datagram is
+/// retransmitted, as every resolver does, within the check's timeout.
+const RETRANSMIT_AFTER: std::time::Duration = std::time::Duration::from_millis(700);
+
+/// One query over UDP, sent again while no answer comes, until the budget's step deadline.
+async fn exchange_udp(
+    socket: &UdpSocket,
+    server: SocketAddr,
+    query: &[u8],
+    id: u16,
+    budget: Budget,
+) -> Result<Message, String> {
+    let no_answer = |e: std::io::Error| format!("DNS server {server}: {}", super::net::describe_io(&e));
+    loop {
+        socket.send(query).await.map_err(no_answer)?;
+        let wait_until = (tokio::time::Instant::now() + RETRANSMIT_AFTER).min(budget.step_deadline());
+        let answer = tokio::time::timeout_at(wait_until, async {
+            loop {
+                let mut buf = [0u8; 4096];
+                let n = socket.recv(&mut buf).await?;
+                // Anything else arriving on this port (a late answer, a stray packet) is ignored.
+                match Message::from_vec(&buf[..n]) {
+                    Ok(m) if m.id() == id && m.message_type() == MessageType::Response => return Ok(m),
+                    _ => continue,
+                }
+            }
+        })
+        .await;
+        match answer {
+            Ok(Ok(message)) => return Ok(message),
+            Ok(Err(e)) => return Err(no_answer(e)),
+            Err(_) if tokio::time::Instant::now() >= budget.step_deadline() => {
+                return Err(format!("DNS server {server}: no answer in {}", budget.limit()))
+            }
+            Err(_) => continue,
+        }
+    }
+}
+
+/// One query over TCP: two bytes of length, then the message, each way.
+async fn exchange_tcp(server: SocketAddr, query: &[u8], id: u16, budget: Budget) -> Result<Message, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let failed = |e: std::io::Error| format!("DNS server {server} over TCP: {}", super::net::describe_io(&e));
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(server).await.map_err(failed)?;
+        let length = u16::try_from(query.len()).map_err(|_| "the DNS query is too long".to_owned())?;
+        let mut framed = length.to_be_bytes().to_vec();
+        framed.extend_from_slice(query);
+        stream.write_all(&framed).await.map_err(failed)?;
+        let mut size = [0u8; 2];
+        stream.read_exact(&mut size).await.map_err(failed)?;
+        let mut answer = vec![0u8; usize::from(u16::from_be_bytes(size))];
+        stream.read_exact(&mut answer).await.map_err(failed)?;
+        match Message::from_vec(&answer) {
+            Ok(m) if m.id() == id => Ok(m),
+            Ok(_) => Err(format!("DNS server {server} answered another query over TCP")),
+            Err(e) => Err(format!("DNS server {server} sent a malformed answer over TCP: {e}")),
+        }
+    };
+    match tokio::time::timeout_at(budget.step_deadline(), exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("DNS server {server}: no answer over TCP in {}", budget.limit())),
+    }
+}
+
+async fn ask_server(server: SocketAddr, host: &str, budget: Budget) -> Result<BTreeSet<IpAddr>, String> {
     let name = Name::from_utf8(format!("{host}.")).map_err(|e| format!("{host:?} is not a DNS name: {e}"))?;
     let local: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
     let socket = UdpSocket::bind(local).await.map_err(|e| format!("cannot open a UDP socket: {e}"))?;
@@ -128,17 +193,11 @@ async fn ask_server(server: SocketAddr, host: &str) -> Result<BTreeSet<IpAddr>, 
             .set_recursion_desired(true)
             .add_query(Query::query(name.clone(), record_type));
         let bytes = query.to_vec().map_err(|e| format!("cannot encode the DNS query: {e}"))?;
-        let no_answer = |e: std::io::Error| format!("DNS server {server}: {}", super::net::describe_io(&e));
-        socket.send(&bytes).await.map_err(no_answer)?;
-        let response = loop {
-            let mut buf = [0u8; 4096];
-            let n = socket.recv(&mut buf).await.map_err(no_answer)?;
-            // Anything else arriving on this port (a late answer, a stray packet) is ignored.
-            match Message::from_vec(&buf[..n]) {
-                Ok(m) if m.id() == id && m.message_type() == MessageType::Response => break m,
-                _ => continue,
-            }
-        };
+        let mut response = exchange_udp(&socket, server, &bytes, id, budget).await?;
+        if response.truncated() {
+            // The answer did not fit in a datagram: ask again over TCP (RFC 7766).
+            response = exchange_tcp(server, &bytes, id, budget).await?;
+        }
         let error = match response.response_code() {
             ResponseCode::NoError => None,
             ResponseCode::NXDomain => Some(format!("DNS server {server} says {host} does not exist (NXDOMAIN)")),

@@ -162,15 +162,18 @@ async fn read_frame(stream: &mut tokio::net::TcpStream) -> Result<String, String
                 "bad framing: the answer ended without MLLP's end bytes 0x1C 0x0D".into()
             });
         }
+        // Only the new bytes (and the one before them) can complete the end marker: the
+        // search stays linear however the peer splits its answer.
+        let searched_to = answer.len().saturating_sub(1);
         answer.extend_from_slice(&buf[..n]);
-        let trimmed = answer.iter().position(|b| !b.is_ascii_whitespace()).map_or(&answer[..0], |i| &answer[i..]);
-        if let Some(&first) = trimmed.first() {
-            if first != START {
-                return Err(format!("bad framing: the answer starts with {first:#04x}, not MLLP's 0x0B"));
-            }
+        let lead = answer.iter().position(|b| !b.is_ascii_whitespace());
+        let Some(lead) = lead else { continue };
+        if answer[lead] != START {
+            return Err(format!("bad framing: the answer starts with {:#04x}, not MLLP's 0x0B", answer[lead]));
         }
-        if let Some(end) = trimmed.windows(2).position(|w| w == END) {
-            return Ok(String::from_utf8_lossy(&trimmed[1..end]).into_owned());
+        let from = searched_to.max(lead);
+        if let Some(at) = answer[from..].windows(2).position(|w| w == END) {
+            return Ok(String::from_utf8_lossy(&answer[lead + 1..from + at]).into_owned());
         }
         if answer.len() > MAX_ANSWER {
             return Err("bad framing: no MLLP end bytes in the first 1 MiB".into());

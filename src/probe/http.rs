@@ -137,8 +137,16 @@ pub(crate) fn describe_reqwest(error: &reqwest::Error) -> String {
             return describe_io(io);
         }
     }
-    if chain.iter().filter_map(|c| c.downcast_ref::<hyper::Error>()).any(hyper::Error::is_incomplete_message) {
-        return "the server closed the connection without answering".into();
+    for hyper_error in chain.iter().filter_map(|c| c.downcast_ref::<hyper::Error>()) {
+        if hyper_error.is_incomplete_message() {
+            return "the server closed the connection without answering".into();
+        }
+        if hyper_error.is_parse_too_large() {
+            return "the server's headers are too large to be a health answer".into();
+        }
+        if hyper_error.is_parse() || hyper_error.is_parse_status() {
+            return format!("the server's answer is not valid HTTP ({hyper_error})");
+        }
     }
     match chain.last() {
         Some(root) => root.to_string(),
