@@ -392,4 +392,23 @@ mod tests {
         assert_eq!(inv.checks[3].deps, vec![2]);
         assert_eq!(added.len(), 3, "{added:?}");
     }
+
+    proptest::proptest! {
+        /// Fuzzing: any text as an inventory is loaded or refused with a located error.
+        #[test]
+        fn fuzz_any_text_is_loaded_or_refused(text in "\\PC{0,300}") {
+            let _ = parse(Path::new("c.toml"), &text, &env).map_err(|e| e.to_string());
+        }
+
+        /// Fuzzing: inventories shaped like real ones, with odd values in every place.
+        #[test]
+        fn fuzz_inventory_shaped_text(
+            kind in "(endpoint|server|tls|backup|disk|fhir|command|hl7|dns|dicom|process|system)",
+            key in "[a-z_]{1,14}",
+            value in "(\"[^\"\\\\]{0,20}\"|-?[0-9]{1,20}|\\[[0-9, ]{0,10}\\]|true|\\{\\})",
+        ) {
+            let text = format!("[[{kind}]]\nname = \"x\"\n{key} = {value}\n");
+            let _ = parse(Path::new("c.toml"), &text, &env).map_err(|e| e.to_string());
+        }
+    }
 }

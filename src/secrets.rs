@@ -172,4 +172,17 @@ mod tests {
         assert!(cut.ends_with("..."));
         assert_eq!(printable("short", 300), "short");
     }
+
+    proptest::proptest! {
+        /// Fuzzing: redaction and escaping take any text; a long secret never survives.
+        #[test]
+        fn fuzz_redaction_and_printable(text in "\\PC{0,200}", secret in "[!-~]{8,20}") {
+            let mut s = Secrets::default();
+            s.add(&secret);
+            let shown = printable(&s.redact(&format!("{text}{secret}{text}")), MAX_DETAIL_CHARS);
+            proptest::prop_assert!(!shown.contains(&secret));
+            proptest::prop_assert!(shown.chars().count() <= MAX_DETAIL_CHARS);
+            proptest::prop_assert!(!shown.chars().any(char::is_control));
+        }
+    }
 }

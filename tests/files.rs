@@ -194,3 +194,64 @@ fn a_pseudo_filesystem_is_not_a_disk() {
         ("fail".into(), "the filesystem reports no size; is this a real filesystem?".into())
     );
 }
+
+// ---- folders that fight back --------------------------------------------------------------
+
+#[test]
+fn a_symlink_loop_and_non_utf8_names_are_said_clearly() {
+    use std::os::unix::ffi::OsStrExt;
+    let inv = inventory("[[backup]]\nname = \"loop\"\npath = \"loops\"\npattern = \"*.dump\"\nmax_age = \"26h\"\n\n[[backup]]\nname = \"odd names\"\npath = \"odd\"\nmax_age = \"26h\"\n");
+    let loops = inv.dir.path().join("loops");
+    std::fs::create_dir(&loops).unwrap();
+    std::os::unix::fs::symlink("b.dump", loops.join("a.dump")).unwrap();
+    std::os::unix::fs::symlink("a.dump", loops.join("b.dump")).unwrap();
+    let odd = inv.dir.path().join("odd");
+    std::fs::create_dir(&odd).unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"EHR-caf\xe9.dump");
+    std::fs::write(odd.join(name), "x").unwrap();
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "loop");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.ends_with(".dump is a symlink loop (through b.dump)")
+            || detail.ends_with(".dump is a symlink loop (through a.dump)"),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "odd names");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("newest EHR-caf\u{fffd}.dump is "), "{detail}");
+}
+
+/// A folder rounds may not read, checked as an unprivileged user (root reads everything).
+#[test]
+fn a_folder_without_permission_says_so() {
+    let Some(_) = support::peer(&["/usr/bin/setpriv", "/bin/setpriv"], "util-linux") else { return };
+    let inv = inventory("[[backup]]\nname = \"locked\"\npath = \"locked\"\nmax_age = \"26h\"\n");
+    let locked = inv.dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("x.dump"), "x").unwrap();
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(m)).unwrap()
+    };
+    mode(inv.dir.path(), 0o755);
+    mode(&inv.path, 0o644);
+    mode(&locked, 0o700);
+    let bin = inv.dir.path().join("rounds");
+    std::fs::copy(assert_cmd::cargo::cargo_bin!("rounds"), &bin).unwrap();
+    let line = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups {} --format json --no-state --config {}",
+        bin.display(),
+        inv.path.display()
+    );
+    // Another test forking while the copy was open for writing can make exec fail briefly.
+    let mut output = std::process::Command::new("sh").args(["-c", &line]).output().unwrap();
+    for _ in 0..20 {
+        if !String::from_utf8_lossy(&output.stderr).contains("Text file busy") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        output = std::process::Command::new("sh").args(["-c", &line]).output().unwrap();
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    assert_eq!(verdict(&doc, "locked"), ("fail".into(), "cannot read: permission denied".into()));
+}

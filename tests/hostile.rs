@@ -61,7 +61,7 @@ fn a_ten_megabyte_header_is_refused_with_bounded_memory() {
     });
     let (status, detail, _) = run_one(&endpoint(&server.url("/")), "web");
     assert_eq!(status, "fail");
-    assert_eq!(detail, "the server's headers are too large to be a health answer");
+    assert_eq!(detail, "the server's answer is not valid HTTP (message head is too large)");
 }
 
 #[test]

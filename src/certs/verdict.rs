@@ -250,4 +250,17 @@ mod tests {
             .collect();
         insta::assert_snapshot!(text);
     }
+
+    proptest::proptest! {
+        /// Fuzzing: any bytes a server presents as a certificate are read or refused.
+        #[test]
+        fn fuzz_certificates_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..1024)) {
+            let der = CertificateDer::from(bytes);
+            if let Some(info) = CertInfo::parse(&der) {
+                let _ = info.days_left(now());
+            }
+            let h = handshake(vec![der], Some(CertificateError::UnknownIssuer));
+            let _ = assess(&h, CertLimits::default(), now());
+        }
+    }
 }

@@ -85,8 +85,8 @@ struct Newest {
 struct Found {
     /// Regular files and special files, with their modification times.
     entries: Vec<Newest>,
-    /// Matching symlinks whose target is gone: name and target.
-    broken: Vec<(String, PathBuf)>,
+    /// Matching symlinks that lead nowhere: name, and how ("a broken symlink to ...").
+    broken: Vec<(String, String)>,
 }
 
 /// A file dated up to this far ahead counts as written just now (clocks and filesystems
@@ -165,9 +165,7 @@ impl BackupProbe {
         let Some(newest) = present.into_iter().max_by_key(|e| e.modified) else {
             return match (skew, found.broken.first()) {
                 (Some(skew), _) => Outcome::fail(format!("{skew}; no file that is not dated in the future")),
-                (None, Some((name, target))) => {
-                    Outcome::fail(format!("{name} is a broken symlink to {}", target.display()))
-                }
+                (None, Some((name, how))) => Outcome::fail(format!("{name} is {how}")),
                 (None, None) => match &self.pattern {
                     Some(p) => Outcome::fail(format!("no file matches {}", p.as_str())),
                     None => Outcome::fail("the folder holds no file"),
@@ -233,9 +231,17 @@ fn display_name(path: &Path) -> String {
 }
 
 /// The target of `path` when it is a symlink to nothing.
-fn broken_link(path: &Path) -> Option<PathBuf> {
+/// How `path` is broken when it is a symlink that leads nowhere: "a broken symlink to
+/// /gone/x.dump", or "a symlink loop (through b.dump)".
+fn broken_link(path: &Path) -> Option<String> {
     let is_link = fs::symlink_metadata(path).ok()?.file_type().is_symlink();
-    (is_link && fs::metadata(path).is_err()).then(|| fs::read_link(path).ok()).flatten()
+    let error = fs::metadata(path).err().filter(|_| is_link)?;
+    let target = fs::read_link(path).ok()?;
+    let is_loop = error.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error());
+    Some(match is_loop {
+        true => format!("a symlink loop (through {})", target.display()),
+        false => format!("a broken symlink to {}", target.display()),
+    })
 }
 
 #[cfg(test)]
@@ -296,7 +302,13 @@ mod tests {
                 "fifo newest",
                 Found { entries: vec![entry("a.dump", 3, None), entry("p.dump", 1, Some("a FIFO"))], broken: vec![] },
             ),
-            ("broken link", Found { entries: vec![], broken: vec![("latest.dump".into(), "/gone/x.dump".into())] }),
+            (
+                "broken link",
+                Found {
+                    entries: vec![],
+                    broken: vec![("latest.dump".into(), "a broken symlink to /gone/x.dump".into())],
+                },
+            ),
             ("empty", Found::default()),
         ];
         let text: String = cases

@@ -288,4 +288,12 @@ mod tests {
         assert_eq!(echo_status(&rsp), Ok(0x0110));
         assert!(echo_status(&rsp[..rsp.len() - 1]).unwrap_err().contains("cut short"));
     }
+
+    proptest::proptest! {
+        /// Fuzzing: any command set a peer sends is parsed or refused, never a panic.
+        #[test]
+        fn fuzz_command_sets_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = echo_status(&bytes);
+        }
+    }
 }

@@ -163,4 +163,18 @@ mod tests {
         let error = r#"{"resourceType":"OperationOutcome","issue":[{"diagnostics":"database offline"}]}"#;
         assert_eq!(judge(error, None), Err("the server answered with an error: database offline".into()));
     }
+
+    proptest::proptest! {
+        /// Fuzzing: any metadata answer is judged without a panic, JSON-shaped ones too.
+        #[test]
+        fn fuzz_capability_statements_never_panic(
+            body in ".{0,300}",
+            kind in proptest::option::of("[A-Za-z]{0,20}"),
+            status in proptest::option::of(".{0,10}"),
+        ) {
+            let _ = judge(&body, None);
+            let doc = serde_json::json!({"resourceType": kind, "status": status, "issue": [{"diagnostics": body}]});
+            let _ = judge(&doc.to_string(), Some("4.0.1"));
+        }
+    }
 }

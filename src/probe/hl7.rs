@@ -147,7 +147,7 @@ pub(crate) fn frame(message: &str) -> Vec<u8> {
 }
 
 /// Reads one MLLP frame and returns the message inside it.
-async fn read_frame(stream: &mut tokio::net::TcpStream) -> Result<String, String> {
+async fn read_frame(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<String, String> {
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -285,5 +285,24 @@ mod tests {
         };
         let msg = probe.message("RND1", UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000));
         assert_eq!(msg, "MSH|^~\\&|ROUNDS||LIS||20261118110640||NMD^N02|RND1|P|2.5.1\r");
+    }
+
+    proptest::proptest! {
+        /// Fuzzing: any answer an engine sends is judged without a panic.
+        #[test]
+        fn fuzz_ack_parsing_never_panics(answer in ".{0,400}", id in "[A-Z0-9]{0,12}") {
+            let _ = judge_ack(&answer, &id, "1 ms");
+            let _ = segment(&answer, "MSA");
+            let _ = error_text(&answer);
+        }
+
+        /// Fuzzing: any bytes, in any pieces, are read as one frame or refused, never more
+        /// than the cap.
+        #[test]
+        fn fuzz_mllp_frames_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let mut input: &[u8] = &bytes;
+            let _ = runtime.block_on(read_frame(&mut input));
+        }
     }
 }
