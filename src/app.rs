@@ -251,11 +251,12 @@ fn list(path: &Path, format: ListFormat) -> Result<u8> {
     }
     let mut table = Table::new();
     table.load_style(presets::NOTHING).force_no_tty();
-    table.set_header(["name", "kind", "target", "severity", "tags"]);
+    table.set_header(["name", "kind", "target", "severity", "tags", "depends on"]);
     for c in &inventory.checks {
         let m = &c.meta;
         let (name, target) = (printable(&m.name, usize::MAX), printable(&m.target, usize::MAX));
-        table.add_row([name.as_str(), c.kind(), target.as_str(), m.severity.as_str(), &m.tags.join(",")]);
+        let depends = m.depends_on.join(", ");
+        table.add_row([name.as_str(), c.kind(), target.as_str(), m.severity.as_str(), &m.tags.join(","), &depends]);
     }
     write_out(format!("{}\n", table.trim_fmt()).as_bytes())?;
     Ok(exit::OK)

@@ -207,20 +207,31 @@ struct Dnsmasq {
     port: u16,
 }
 
+/// dnsmasq binds UDP and TCP on its port: a port another test holds for TCP makes it exit,
+/// so a start that fails is tried again on another port.
 fn dnsmasq(records: &[&str]) -> Option<Dnsmasq> {
     let program = support::peer(&["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq"], "dnsmasq-base")?;
-    let port = support::free_udp_port();
-    let mut command = std::process::Command::new(program);
-    command
-        .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"])
-        .args(["--listen-address=127.0.0.1", "--pid-file=", &format!("--port={port}")])
-        .args(records.iter().map(|r| format!("--address={r}")))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    let server = Dnsmasq { _child: support::Child::spawn(&mut command), port };
-    // Ready once the port is taken.
-    support::wait_until("dnsmasq", || std::net::UdpSocket::bind(("127.0.0.1", port)).is_err());
-    Some(server)
+    for _ in 0..10 {
+        let port = support::free_udp_port();
+        let mut command = std::process::Command::new(&program);
+        command
+            .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"])
+            .args(["--listen-address=127.0.0.1", "--pid-file=", &format!("--port={port}")])
+            .args(records.iter().map(|r| format!("--address={r}")))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = support::Child::spawn(&mut command);
+        let mut exited = false;
+        // Ready once the port is taken (or it gave up).
+        support::wait_until("dnsmasq", || {
+            exited = child.0.try_wait().ok().flatten().is_some();
+            exited || std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
+        });
+        if !exited {
+            return Some(Dnsmasq { _child: child, port });
+        }
+    }
+    panic!("dnsmasq would not start on any of 10 free ports");
 }
 
 #[test]
