@@ -164,6 +164,11 @@ fn describe_error(error: &rustls::Error, leaf: Option<&CertInfo>, handshake: &Ha
             None => "untrusted certificate: unknown issuer".into(),
         },
         CertificateError::BadSignature => "certificate has a bad signature".into(),
+        // webpki cannot even read dates before 1970; such a certificate is long expired.
+        CertificateError::BadEncoding => match leaf {
+            Some(l) if l.days_left(now) < 0 => format!("certificate {expiry}"),
+            _ => "certificate is malformed (its encoding could not be read)".into(),
+        },
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             "certificate is not valid for a TLS server".into()
         }
