@@ -7,8 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
 use comfy_table::{presets, Table};
 
-use crate::cli::{CheckArgs, Cli, Command, HistoryArgs, ListFormat};
+use crate::cli::{AckArgs, CheckArgs, Cli, Command, HistoryArgs, ListFormat};
 use crate::inventory::{self, Inventory};
+use crate::known;
 use crate::limits;
 use crate::outcome::exit;
 use crate::progress::Progress;
@@ -22,16 +23,17 @@ use crate::state::{self, history, State};
 /// Runs the parsed command line and returns the process exit code.
 /// `Err` means rounds could not do its job at all (exit code 3).
 pub fn run(cli: Cli) -> Result<u8> {
-    match cli.command {
-        None => watch_or_check(&cli.config, cli.state.as_deref(), &cli.check),
-        Some(Command::Check(args)) => watch_or_check(&cli.config, cli.state.as_deref(), &args),
-        Some(Command::Validate) => validate(&cli.config),
+    match &cli.command {
+        None => watch_or_check(&cli, &cli.check),
+        Some(Command::Check(args)) => watch_or_check(&cli, args),
+        Some(Command::Validate) => validate(&cli.config, cli.acks.as_deref()),
         Some(Command::List(args)) => list(&cli.config, args.format),
-        Some(Command::History(args)) => history(&cli.config, cli.state.as_deref(), &args),
+        Some(Command::History(args)) => history(&cli.config, cli.state.as_deref(), args),
+        Some(Command::Ack(args)) => ack(&cli.config, cli.acks.as_deref(), args),
         Some(Command::Init { path }) => init(path.as_deref().unwrap_or(&cli.config)),
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "rounds", &mut out);
+            clap_complete::generate(*shell, &mut Cli::command(), "rounds", &mut out);
             write_out(&out)?;
             Ok(exit::OK)
         }
@@ -42,6 +44,60 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// `rounds ack NAME --until DATE`, `--list`, `--remove NAME`.
+fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
+    let file = known::acks_path(path, acks_flag);
+    let mut acks = known::read_acks(&file).map_err(anyhow::Error::msg)?;
+    let now = known::now();
+    if args.list {
+        let mut out = String::new();
+        for a in &acks {
+            let left = a.until.parse::<jiff::Timestamp>().ok().map(crate::config::to_system_time);
+            let left = match left.map(|u| u.duration_since(now)) {
+                Some(Ok(d)) => format!("{} left", crate::human::age(d)),
+                _ => "expired".into(),
+            };
+            out.push_str(&format!("{}  until {} ({left}), by {}: {}\n", a.check, a.until, a.by, a.note));
+        }
+        if acks.is_empty() {
+            out.push_str("no acknowledgements\n");
+        }
+        write_out(out.as_bytes())?;
+        return Ok(exit::OK);
+    }
+    if let Some(name) = &args.remove {
+        let before = acks.len();
+        acks.retain(|a| a.check != *name);
+        if acks.len() == before {
+            bail!("{name:?} is not acknowledged in {}", file.display());
+        }
+        known::write_acks(&file, &acks).with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!("removed the acknowledgement of {name:?} from {}", file.display());
+        return Ok(exit::OK);
+    }
+    let (Some(name), Some(until)) = (&args.name, &args.until) else { bail!("give a check name and --until DATE") };
+    let inventory = load(path)?;
+    let known_name = inventory.checks.iter().any(|c| c.meta.name == *name || c.meta.group.as_deref() == Some(name));
+    if !known_name {
+        let mut names: Vec<&str> = inventory.checks.iter().map(|c| c.meta.name.as_str()).collect();
+        names.extend(inventory.checks.iter().filter_map(|c| c.meta.group.as_deref()));
+        let hint = crate::config::closest(name, &names).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
+        bail!("{} has no check named {name:?}{hint}", path.display());
+    }
+    let until = known::parse_until(until).map_err(anyhow::Error::msg)?;
+    acks.retain(|a| a.check != *name);
+    acks.push(known::Ack {
+        check: name.clone(),
+        until: until.to_string(),
+        note: args.note.clone(),
+        by: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        at: crate::human::rfc3339(now),
+    });
+    known::write_acks(&file, &acks).with_context(|| format!("cannot write {}", file.display()))?;
+    eprintln!("acknowledged {name:?} until {until} in {}", file.display());
+    Ok(exit::OK)
 }
 
 /// The starter inventory `rounds init` writes.
@@ -84,15 +140,15 @@ fn load(path: &Path) -> Result<Inventory> {
 /// `--watch`: runs again every interval, redrawing in place on a terminal, until Ctrl-C
 /// (which leaves the last report on screen). The inventory is read anew each time, so an
 /// edit made while a fix is under way takes effect at the next run.
-fn watch_or_check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8> {
-    let Some(every) = args.watch else { return check(path, state_flag, args) };
+fn watch_or_check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
+    let Some(every) = args.watch else { return check(cli, args) };
     let redraw = std::io::stdout().is_terminal();
     loop {
         if redraw {
             // Home and clear: the new report replaces the old one in place.
             write_out(b"\x1b[H\x1b[2J")?;
         }
-        let code = check(path, state_flag, args)?;
+        let code = check(cli, args)?;
         write_out(
             format!("\n(again in {}; Ctrl-C to stop; last exit code {code})\n", crate::human::limit(every)).as_bytes(),
         )?;
@@ -100,8 +156,10 @@ fn watch_or_check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> R
     }
 }
 
-fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8> {
+fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
+    let (path, state_flag) = (cli.config.as_path(), cli.state.as_deref());
     let mut inventory = load(path)?;
+    let acks = known::read_acks(&known::acks_path(path, cli.acks.as_deref())).map_err(anyhow::Error::msg)?;
     let state_file =
         if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
     let mut warnings = Vec::new();
@@ -156,6 +214,7 @@ fn check(path: &Path, state_flag: Option<&Path>, args: &CheckArgs) -> Result<u8>
         inventory: inventory.path.display().to_string(),
         inventory_sha256: inventory.sha256.clone(),
     };
+    known::apply(&mut report, &acks, &inventory.windows, known::now());
     if let (Some(previous), Some(file)) = (&previous, &state_file) {
         previous.annotate(&mut report);
         warnings.extend(state::remember(file, &report, path, all_ran));
@@ -207,8 +266,11 @@ fn write_outputs(report: &runner::results::RunReport, outputs: &[(report::Format
     Ok(())
 }
 
-fn validate(path: &Path) -> Result<u8> {
+fn validate(path: &Path, acks_flag: Option<&Path>) -> Result<u8> {
     let inventory = load(path)?;
+    let acks_file = known::acks_path(path, acks_flag);
+    let acks = known::read_acks(&acks_file).map_err(anyhow::Error::msg)?;
+    let notes = known_problem_notes(&inventory, &acks, &acks_file);
     let mut kinds: Vec<(&str, usize)> = Vec::new();
     for check in &inventory.checks {
         match kinds.iter_mut().find(|(k, _)| *k == check.kind()) {
@@ -225,7 +287,32 @@ fn validate(path: &Path) -> Result<u8> {
         breakdown.join(", ")
     );
     write_out(line.as_bytes())?;
+    write_out(notes.iter().map(|n| format!("note: {n}\n")).collect::<String>().as_bytes())?;
     Ok(exit::OK)
+}
+
+/// What `validate` says about acknowledgements and maintenance windows: names that match no
+/// check, windows that ended, acknowledgements that expired.
+fn known_problem_notes(inventory: &Inventory, acks: &[known::Ack], acks_file: &Path) -> Vec<String> {
+    let now = crate::config::to_timestamp(known::now());
+    let matches = |sel: &str| inventory.checks.iter().any(|c| known::selects(&c.meta, sel));
+    let mut notes = Vec::new();
+    for w in &inventory.windows {
+        if w.has_ended(now) {
+            notes.push(format!("the maintenance window \"{}\" has ended; it can be removed", w.reason));
+        }
+        for sel in w.checks.iter().filter(|s| !matches(s)) {
+            notes.push(format!("the maintenance window \"{}\" names {sel:?}, which matches no check", w.reason));
+        }
+    }
+    for a in acks {
+        if !matches(&a.check) {
+            notes.push(format!("{} acknowledges {:?}, which is no check", acks_file.display(), a.check));
+        } else if a.until.parse::<jiff::Timestamp>().is_ok_and(|u| u <= now) {
+            notes.push(format!("the acknowledgement of {:?} expired on {}; remove it or extend it", a.check, a.until));
+        }
+    }
+    notes
 }
 
 fn list(path: &Path, format: ListFormat) -> Result<u8> {

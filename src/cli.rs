@@ -26,6 +26,9 @@ pub struct Cli {
     /// $XDG_STATE_HOME/rounds/ or ~/.local/state/rounds/, one file per inventory].
     #[arg(long, global = true, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// The acknowledgements file [default: acks.toml beside the inventory].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub acks: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Running `rounds` without a subcommand is `rounds check`.
@@ -44,6 +47,8 @@ pub enum Command {
     List(ListArgs),
     /// The shift record: every problem of the recent runs, when it began, when it ended.
     History(HistoryArgs),
+    /// Acknowledge a known problem until a date, list acknowledgements, or remove one.
+    Ack(AckArgs),
     /// Write a commented starter inventory to PATH (default: the --config path); never
     /// overwrites a file.
     Init {
@@ -54,6 +59,26 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff) to stdout: `rounds man > /usr/local/share/man/man1/rounds.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").args(["name", "list", "remove"]).required(true)))]
+pub struct AckArgs {
+    /// The check to acknowledge (its name, or a [[server]]'s name for all its ports).
+    #[arg(requires = "until")]
+    pub name: Option<String>,
+    /// Until when: a date (through the end of that day) or an RFC 3339 moment.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Why, and what is being done: "ticket 4411, vendor visit Monday".
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// List the acknowledgements, with days left.
+    #[arg(long)]
+    pub list: bool,
+    /// Remove the acknowledgement of this check.
+    #[arg(long, value_name = "NAME")]
+    pub remove: Option<String>,
 }
 
 #[derive(Debug, Args)]

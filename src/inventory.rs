@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::config::{closest, ConfigError, Env, Loader, Planned, Settings};
+use crate::config::{closest, ConfigError, Env, Loader, Planned, Settings, Window};
 use crate::heartbeat::Heartbeat;
 use crate::probe::{Check, InventoryFile, Probe};
 use crate::secrets::Secrets;
@@ -27,6 +27,8 @@ pub(crate) struct Inventory {
     pub sha256: String,
     /// Where to report that the run happened (`[settings] heartbeat`).
     pub heartbeat: Option<Heartbeat>,
+    /// `[[maintenance]]` windows.
+    pub windows: Vec<Window>,
 }
 
 /// An inventory larger than this is not one a person wrote (or `-c /dev/zero`).
@@ -86,7 +88,9 @@ pub(crate) fn state_setting(path: &Path) -> Option<String> {
 pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, ConfigError> {
     let mut file: InventoryFile = toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
     let settings = std::mem::take(&mut file.settings).settings(path, source)?;
+    let maintenance = std::mem::take(&mut file.maintenance);
     let mut loader = Loader::new(path, source, env, settings);
+    let windows = maintenance.into_iter().map(|m| m.window(&loader)).collect::<Result<Vec<_>, _>>()?;
     let mut planned = file.plan(&mut loader)?;
     // Each kind is its own array in TOML; the file's order is the order people wrote.
     planned.sort_by_key(|p| p.name_span.start);
@@ -105,7 +109,7 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings, sha256, heartbeat })
+    Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings, sha256, heartbeat, windows })
 }
 
 impl Inventory {

@@ -6,6 +6,7 @@
 //! ```text
 //! app, cli          subcommands, flags, the exit code taken from the report; progress
 //! state             what changed since the last run; the run log and the shift record
+//! known             acknowledgements (acks.toml) and maintenance windows: ack, maint
 //! report/<fmt>      RunReport -> bytes (trait Reporter); no filtering, no exit codes
 //! runner            concurrency and timeouts -> RunReport of CheckResults
 //! inventory         checks.toml -> Vec<Check>: file order, unique names, settings, secrets
@@ -28,6 +29,7 @@ pub(crate) mod config;
 pub(crate) mod heartbeat;
 pub(crate) mod human;
 pub(crate) mod inventory;
+pub(crate) mod known;
 pub(crate) mod limits;
 pub mod outcome;
 pub(crate) mod probe;

@@ -36,6 +36,10 @@ pub enum Status {
     /// Not probed: a check it depends on failed. Never changes the exit code by itself (the
     /// failed dependency does).
     Skip,
+    /// Probed during a maintenance window: whatever it found, it does not fail the gate.
+    Maint,
+    /// A known problem someone acknowledged until a date: shown, but not failing the gate.
+    Ack,
     Warn,
     Fail,
 }
@@ -56,6 +60,8 @@ impl Status {
         match self {
             Status::Pass => "pass",
             Status::Skip => "skip",
+            Status::Maint => "maint",
+            Status::Ack => "ack",
             Status::Warn => "warn",
             Status::Fail => "fail",
         }
@@ -66,9 +72,11 @@ impl Status {
     pub fn rank(self) -> u8 {
         match self {
             Status::Pass => 0,
-            Status::Skip => 1,
-            Status::Warn => 2,
-            Status::Fail => 3,
+            Status::Maint => 1,
+            Status::Skip => 2,
+            Status::Ack => 3,
+            Status::Warn => 4,
+            Status::Fail => 5,
         }
     }
 
@@ -88,6 +96,10 @@ impl Status {
             // Shown (the person should know it was not checked), but the gate follows the
             // dependency that failed.
             Status::Skip => Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::OK },
+            // Known and excused: listed (briefly) so nobody forgets them, never the gate.
+            Status::Maint | Status::Ack => {
+                Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::OK }
+            }
             Status::Warn => {
                 Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::WARNINGS }
             }
@@ -166,7 +178,7 @@ pub mod exit {
 mod tests {
     use super::*;
 
-    const ALL: [Status; 4] = [Status::Pass, Status::Skip, Status::Warn, Status::Fail];
+    const ALL: [Status; 6] = [Status::Pass, Status::Maint, Status::Skip, Status::Ack, Status::Warn, Status::Fail];
 
     #[test]
     fn worst_follows_the_rank() {

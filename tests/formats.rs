@@ -24,7 +24,7 @@ fn morning() -> Morning {
     let toml = format!(
         "[[endpoint]]\nname = \"EHR portal\"\nurl = \"{}\"\nwarn_latency = \"5s\"\n\n\
          [[tls]]\nname = \"LDAPS | directory\"\nhost = \"localhost\"\nport = {}\nca_file = \"ca.pem\"\n\n\
-         [[server]]\nname = \"PACS\"\nhost = \"127.0.0.1\"\nports = [{closed}]\n\n\
+         [[server]]\nname = \"PACS\"\nhost = \"127.0.0.1\"\nports = [{closed}]\nhint = \"Call radiology IT <ext. 4411> & check the \\\"PACS\\\" service\"\nrunbook = \"https://wiki.clinic.example/pacs?a=1&b=2\"\n\n\
          [[endpoint]]\nname = \"label \\\"printer\\\"\"\nurl = \"http://127.0.0.1:{closed}/\"\nseverity = \"warning\"\n\n\
          [[endpoint]]\nname = \"viewer\"\nurl = \"{}\"\ndepends_on = [\"PACS\"]\n\n\
          [[backup]]\nname = \"dump\"\npath = \"backups\"\nmax_age = \"26h\"\n\n\

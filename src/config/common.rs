@@ -6,7 +6,7 @@
 //!
 //! To add a common key (`hint = "..."`): one field in the macro below, the same field in
 //! [`CommonKeys`] and in [`CheckMeta`], and one line in each conversion (`depends_on`,
-//! `retries` and `retry_delay` were added this way). Nothing else in the
+//! `retries`, `retry_delay`, `hint` and `runbook` were added this way). Nothing else in the
 //! crate changes until something uses the key.
 
 use std::time::Duration;
@@ -44,6 +44,10 @@ macro_rules! check_table {
             /// Further attempts after a failure, all within the timeout.
             retries: Option<toml::Spanned<u32>>,
             retry_delay: Option<$crate::config::values::Timeout>,
+            /// The next step for the person on shift when this check fails or warns.
+            hint: Option<String>,
+            /// Where the full procedure is written down (a URL or a path).
+            runbook: Option<String>,
             $( $(#[$field_meta])* $field : $ty, )*
         }
 
@@ -58,6 +62,8 @@ macro_rules! check_table {
                     depends_on: self.depends_on.clone(),
                     retries: self.retries.clone(),
                     retry_delay: self.retry_delay,
+                    hint: self.hint.clone(),
+                    runbook: self.runbook.clone(),
                 }
             }
         }
@@ -75,6 +81,8 @@ pub(crate) struct CommonKeys {
     pub depends_on: Vec<Spanned<String>>,
     pub retries: Option<Spanned<u32>>,
     pub retry_delay: Option<Timeout>,
+    pub hint: Option<String>,
+    pub runbook: Option<String>,
 }
 
 /// Everything about a check except its probe: what reporters, the runner and `--only` use.
@@ -96,6 +104,9 @@ pub(crate) struct CheckMeta {
     /// This check's own `retries` and `retry_delay`; `None` means `[settings]`'.
     pub retries: Option<u32>,
     pub retry_delay: Option<Duration>,
+    /// What to do when it fails, and where the procedure is (`hint`, `runbook`).
+    pub hint: Option<String>,
+    pub runbook: Option<String>,
 }
 
 impl CheckMeta {
@@ -112,6 +123,8 @@ impl CheckMeta {
             depends_on: common.depends_on.iter().map(|d| d.get_ref().clone()).collect(),
             retries: common.retries.as_ref().map(|r| *r.get_ref()),
             retry_delay: common.retry_delay.map(|d| d.0),
+            hint: common.hint.clone().filter(|h| !h.trim().is_empty()),
+            runbook: common.runbook.clone().filter(|r| !r.trim().is_empty()),
         }
     }
 

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::{CheckMeta, ConfigError, Loader, Planned, SettingsTable, Table};
+use crate::config::{CheckMeta, ConfigError, Loader, MaintenanceTable, Planned, SettingsTable, Table};
 use crate::outcome::Outcome;
 use kind::{Budget, RunProbe};
 
@@ -53,6 +53,9 @@ macro_rules! kinds {
         pub(crate) struct InventoryFile {
             #[serde(default)]
             pub settings: SettingsTable,
+            /// Windows in which checks are shown `maint` (not a kind: they name checks).
+            #[serde(default)]
+            pub maintenance: Vec<MaintenanceTable>,
             $(#[serde(default)] $key: Vec<$table>,)*
         }
 

@@ -48,6 +48,8 @@ struct CheckJson<'a> {
     /// RFC 3339: when the current state (for a problem: the problem) began.
     since: Option<String>,
     depends_on: &'a [String],
+    hint: Option<&'a str>,
+    runbook: Option<&'a str>,
 }
 
 impl Reporter for JsonReporter {
@@ -80,6 +82,8 @@ impl Reporter for JsonReporter {
                     previous_status: r.trend.as_ref().and_then(|t| t.previous).map(|s| s.as_str()),
                     since: r.trend.as_ref().map(|t| human::rfc3339(t.since)),
                     depends_on: &r.meta.depends_on,
+                    hint: r.meta.hint.as_deref(),
+                    runbook: r.meta.runbook.as_deref(),
                 })
                 .collect(),
         };

@@ -51,19 +51,20 @@ impl Reporter for JunitReporter {
                 r.duration.as_secs_f64()
             );
             let detail = xml(&r.detail);
+            let next = r.next_step().map(|n| xml(&format!("\nNext: {n}"))).unwrap_or_default();
             match r.status {
                 Status::Pass => out.push_str("/>\n"),
                 Status::Fail => {
                     let _ = writeln!(
                         out,
-                        ">\n      <failure message=\"{detail}\" type=\"fail\">{detail}</failure>\n    </testcase>"
+                        ">\n      <failure message=\"{detail}\" type=\"fail\">{detail}{next}</failure>\n    </testcase>"
                     );
                 }
-                Status::Skip => {
+                Status::Skip | Status::Maint | Status::Ack => {
                     let _ = writeln!(out, ">\n      <skipped message=\"{detail}\"/>\n    </testcase>");
                 }
                 Status::Warn => {
-                    let _ = writeln!(out, ">\n      <system-out>WARN: {detail}</system-out>\n    </testcase>");
+                    let _ = writeln!(out, ">\n      <system-out>WARN: {detail}{next}</system-out>\n    </testcase>");
                 }
             }
         }

@@ -33,6 +33,9 @@ impl Reporter for MarkdownReporter {
                     inline(&r.meta.name),
                     inline(&r.detail)
                 );
+                if let Some(next) = r.next_step() {
+                    let _ = writeln!(out, "  - next: {}", inline(&next));
+                }
             }
         }
         out.push_str(

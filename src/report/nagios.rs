@@ -37,7 +37,14 @@ impl Reporter for NagiosReporter {
             .collect();
         let mut out = format!("ROUNDS {state} - {} | {}\n", plain(&text), perfdata.join(" "));
         for r in report.results.iter().filter(|r| r.status.consequence().needs_attention) {
-            let _ = writeln!(out, "{} {}: {}", r.status.as_str().to_uppercase(), plain(&r.meta.name), plain(&r.detail));
+            let next = r.next_step().map(|n| format!(" (next: {})", plain(&n))).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{} {}: {}{next}",
+                r.status.as_str().to_uppercase(),
+                plain(&r.meta.name),
+                plain(&r.detail)
+            );
         }
         let a = &report.audit;
         let _ = writeln!(

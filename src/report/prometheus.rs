@@ -26,7 +26,7 @@ const FAMILIES: [Family; 6] = [
     },
     Family {
         name: "rounds_check_status",
-        help: "The check's status: 0 pass, 1 warn, 2 fail, 3 other (skipped).",
+        help: "The check's status: 0 pass, 1 warn, 2 fail, 3 other (skipped, maintenance, acknowledged).",
         value: |r| Some(status_code(r.status)),
     },
     Family {
@@ -56,7 +56,7 @@ fn status_code(status: Status) -> f64 {
         Status::Pass => 0.0,
         Status::Warn => 1.0,
         Status::Fail => 2.0,
-        Status::Skip => 3.0,
+        Status::Skip | Status::Maint | Status::Ack => 3.0,
     }
 }
 

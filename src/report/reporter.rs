@@ -38,6 +38,12 @@ pub(crate) fn summary_line(report: &RunReport) -> String {
     if s.skip > 0 {
         parts.push(format!("{} skipped", s.skip));
     }
+    if s.ack > 0 {
+        parts.push(format!("{} acknowledged", s.ack));
+    }
+    if s.maint > 0 {
+        parts.push(format!("{} in maintenance", s.maint));
+    }
     if s.pass > 0 || parts.is_empty() {
         parts.push(format!("{} passed", s.pass));
     }

@@ -107,6 +107,8 @@ impl TableReporter {
         cell.fg(match r.status {
             Status::Pass => Color::Green,
             Status::Skip => Color::Blue,
+            Status::Maint => Color::Cyan,
+            Status::Ack => Color::Magenta,
             Status::Warn => Color::Yellow,
             Status::Fail => Color::Red,
         })
@@ -136,6 +138,9 @@ fn attention(report: &RunReport) -> String {
             _ => String::new(),
         };
         let _ = writeln!(out, "  {:<4}  {}{when}: {}", r.status.as_str().to_uppercase(), r.meta.name, r.detail);
+        if let Some(next) = r.next_step() {
+            let _ = writeln!(out, "        next: {next}");
+        }
     }
     out
 }

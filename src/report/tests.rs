@@ -54,9 +54,24 @@ fn morning() -> RunReport {
             ),
             with(result("label printer", Status::Skip, "skipped: print server failed (connection refused)"), Some(Status::Fail), 30, Change::Steady),
             with(result("backup", Status::Pass, "newest EHR.dump is 3 h old (limit 26 h), 4.2 GiB"), Some(Status::Fail), 0, Change::Recovered { down_for: hour * 5 }),
+            with(
+                result("label printer 3", Status::Ack, "acknowledged by alice until 2026-12-01 (6 days left): ticket 4411; connection refused"),
+                Some(Status::Ack),
+                40,
+                Change::Ongoing,
+            ),
+            with(
+                result("EHR test system", Status::Maint, "maintenance (EHR upgrade, until 2026-11-18 13:00 UTC): connection refused"),
+                Some(Status::Pass),
+                30,
+                Change::Steady,
+            ),
         ],
     );
     report.previous_run = Some(start - hour / 2);
+    report.results[2].meta.hint =
+        Some("Restart the FHIR facade on ehr-app-02, then call the EHR vendor (555-0100)".into());
+    report.results[2].meta.runbook = Some("https://wiki.clinic.example/runbooks/fhir".into());
     report.audit = Audit {
         version: "0.1.0".into(),
         host: "frontdesk-01".into(),
@@ -88,13 +103,24 @@ fn the_table_fits_60_80_120_and_200_columns() {
 #[test]
 fn mail_has_host_date_and_attention_first_and_stays_within_100_columns() {
     let out = at_width(MAIL_WIDTH, true);
-    assert!(out.starts_with("rounds on frontdesk-01, 2026-11-18 11:06 UTC: 2 failed, 1 warning, 1 skipped, 2 passed in 1.4 s; 2 new problems, 1 recovered since the last run at 2026-11-18 10:36 UTC\n"), "{out}");
+    assert!(out.starts_with("rounds on frontdesk-01, 2026-11-18 11:06 UTC: 2 failed, 1 warning, 1 skipped, 1 acknowledged, 1 in maintenance, 2 passed in 1.4 s; 2 new problems, 1 recovered since the last run at 2026-11-18 10:36 UTC\n"), "{out}");
     let attention = out.find("Needs attention:").unwrap();
     let table = out.find("All results:").unwrap();
     assert!(attention < table);
     let table_widest = out[table..].lines().map(|l| l.chars().count()).max().unwrap_or(0);
     assert!(table_widest <= 100, "{out}");
     insta::assert_snapshot!(out);
+}
+
+/// The next step for the person on shift, in every format that shows failures.
+#[test]
+fn hints_reach_every_format() {
+    let hint = "Restart the FHIR facade on ehr-app-02";
+    for format in [Format::Table, Format::Json, Format::Junit, Format::Nagios, Format::Markdown] {
+        let out = render(format, ReportOptions::default(), &morning());
+        assert!(out.contains(hint), "{format:?}:\n{out}");
+        assert!(out.contains("https://wiki.clinic.example/runbooks/fhir"), "{format:?}:\n{out}");
+    }
 }
 
 #[test]
@@ -106,6 +132,9 @@ fn json_carries_the_change_since_and_previous_status() {
     assert_eq!(pacs["since"], "2026-11-18T02:06:40Z");
     assert_eq!(v["checks"][5]["change"], "recovered");
     assert_eq!(v["summary"]["skip"], 1);
+    assert_eq!((v["summary"]["ack"].as_u64(), v["summary"]["maint"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(v["checks"][6]["status"], "ack");
+    assert_eq!(v["checks"][7]["status"], "maint");
     assert_eq!(v["previous_run"], "2026-11-18T10:36:40Z");
 }
 
@@ -153,7 +182,10 @@ fn json_document() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["version"], 1);
     assert_eq!(v["started_at"], "2026-11-18T11:06:40.000Z");
-    assert_eq!(v["summary"], serde_json::json!({"total": 3, "pass": 1, "warn": 1, "fail": 1, "skip": 0}));
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"total": 3, "pass": 1, "warn": 1, "fail": 1, "skip": 0, "ack": 0, "maint": 0})
+    );
     insta::assert_snapshot!(out);
 }
 

@@ -181,7 +181,8 @@ async fn skip_for_dependencies(checks: &[Check], check: &Check, published: &[Opt
                 Status::Skip => return Some(Outcome::new(Status::Skip, format!("skipped: {name} was skipped"))),
                 // A dependency that answers, even slowly or with a certificate to renew,
                 // leaves its dependents worth probing.
-                Status::Pass | Status::Warn => {}
+                // (Maint and Ack are decided after the run, never on a fresh outcome.)
+                Status::Pass | Status::Warn | Status::Maint | Status::Ack => {}
             },
         }
     }
@@ -232,4 +233,7 @@ fn clean(result: &mut CheckResult, secrets: &Secrets) {
     result.detail = printable(&secrets.redact(&result.detail), MAX_DETAIL_CHARS);
     result.meta.name = printable(&result.meta.name, usize::MAX);
     result.meta.target = printable(&result.meta.target, usize::MAX);
+    for text in [&mut result.meta.hint, &mut result.meta.runbook].into_iter().flatten() {
+        *text = printable(text, MAX_DETAIL_CHARS);
+    }
 }

@@ -82,6 +82,19 @@ pub(crate) enum Stop {
     Signal(&'static str),
 }
 
+impl CheckResult {
+    /// "Restart the engine (runbook: https://wiki/hl7)": the next step, for the reports that
+    /// show one under a failing or warning check.
+    pub fn next_step(&self) -> Option<String> {
+        match (&self.meta.hint, &self.meta.runbook) {
+            (Some(hint), Some(runbook)) => Some(format!("{hint} (runbook: {runbook})")),
+            (Some(hint), None) => Some(hint.clone()),
+            (None, Some(runbook)) => Some(format!("runbook: {runbook}")),
+            (None, None) => None,
+        }
+    }
+}
+
 /// Counts of results by status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct Summary {
@@ -90,6 +103,8 @@ pub(crate) struct Summary {
     pub warn: usize,
     pub fail: usize,
     pub skip: usize,
+    pub ack: usize,
+    pub maint: usize,
 }
 
 impl Summary {
@@ -99,6 +114,8 @@ impl Summary {
             match r.status {
                 Status::Pass => s.pass += 1,
                 Status::Skip => s.skip += 1,
+                Status::Ack => s.ack += 1,
+                Status::Maint => s.maint += 1,
                 Status::Warn => s.warn += 1,
                 Status::Fail => s.fail += 1,
             }
@@ -137,12 +154,17 @@ pub(crate) struct Audit {
     pub inventory_sha256: String,
 }
 
+/// The exit code without and with `--strict`: the worst any status asks for.
+fn exit_codes(results: &[CheckResult]) -> (u8, u8) {
+    results.iter().fold((exit::OK, exit::OK), |(plain, strict), r| {
+        let c = r.status.consequence();
+        (plain.max(c.exit_code), strict.max(c.strict_exit_code))
+    })
+}
+
 impl RunReport {
     pub fn new(started_at: SystemTime, duration: Duration, results: Vec<CheckResult>) -> Self {
-        let exit_codes = results.iter().fold((exit::OK, exit::OK), |(plain, strict), r| {
-            let c = r.status.consequence();
-            (plain.max(c.exit_code), strict.max(c.strict_exit_code))
-        });
+        let exit_codes = exit_codes(&results);
         Self {
             stopped: None,
             started_at,
@@ -153,6 +175,12 @@ impl RunReport {
             previous_run: None,
             audit: Audit::default(),
         }
+    }
+
+    /// Counts and exit codes again, after statuses changed (acknowledgements, maintenance).
+    pub fn recount(&mut self) {
+        self.summary = Summary::of(&self.results);
+        self.exit_codes = exit_codes(&self.results);
     }
 
     /// The exit code, from every check that ran (a filter never changes it).
@@ -197,6 +225,8 @@ pub mod tests {
                 depends_on: vec![],
                 retries: None,
                 retry_delay: None,
+                hint: None,
+                runbook: None,
             },
             kind: "endpoint",
             status,
@@ -224,7 +254,7 @@ pub mod tests {
     #[test]
     fn summary_counts_each_status() {
         let s = report(&[Status::Pass, Status::Fail, Status::Pass, Status::Warn]).summary;
-        assert_eq!(s, Summary { total: 4, pass: 2, warn: 1, fail: 1, skip: 0 });
+        assert_eq!(s, Summary { total: 4, pass: 2, warn: 1, fail: 1, ..Summary::default() });
     }
 
     #[test]

@@ -123,8 +123,8 @@ impl State {
             self.checks.retain(|name, _| report.results.iter().any(|r| r.meta.name == *name));
         }
         for result in &report.results {
-            // Skipped or interrupted: nothing new is known about the check.
-            if result.status == Status::Skip || result.unfinished {
+            // Skipped, in maintenance or interrupted: nothing new is known about the check.
+            if matches!(result.status, Status::Skip | Status::Maint) || result.unfinished {
                 continue;
             }
             let before = self.checks.get(&result.meta.name);
@@ -177,8 +177,9 @@ pub(crate) fn remember(path: &Path, report: &RunReport, inventory: &Path, all_ra
 
 fn is_problem(status: Status) -> bool {
     match status {
-        Status::Warn | Status::Fail => true,
-        Status::Pass | Status::Skip => false,
+        // An acknowledged check still fails underneath: the problem goes on.
+        Status::Warn | Status::Fail | Status::Ack => true,
+        Status::Pass | Status::Skip | Status::Maint => false,
     }
 }
 
@@ -188,9 +189,9 @@ fn trend(before: Option<&Entry>, status: Status, now: SystemTime) -> Trend {
     let was_problem = before.is_some_and(|e| is_problem(e.status));
     let since_before = before.map_or(now, |e| from_unix(e.since));
     let (change, since) = match (was_problem, status) {
-        (_, Status::Skip) => (Change::Steady, since_before),
-        (false, Status::Warn | Status::Fail) => (Change::New, now),
-        (true, Status::Warn | Status::Fail) => (Change::Ongoing, since_before),
+        (_, Status::Skip | Status::Maint) => (Change::Steady, since_before),
+        (false, Status::Warn | Status::Fail | Status::Ack) => (Change::New, now),
+        (true, Status::Warn | Status::Fail | Status::Ack) => (Change::Ongoing, since_before),
         (true, Status::Pass) => {
             (Change::Recovered { down_for: now.duration_since(since_before).unwrap_or(Duration::ZERO) }, now)
         }
