@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
 use comfy_table::{presets, Table};
 
-use crate::cli::{AckArgs, CheckArgs, Cli, Command, HistoryArgs, ListFormat};
+use crate::cli::{AckArgs, CheckArgs, Cli, Command, HistoryArgs, ListArgs, ListFormat};
 use crate::inventory::{self, Inventory};
 use crate::known;
 use crate::limits;
@@ -27,7 +27,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         None => watch_or_check(&cli, &cli.check),
         Some(Command::Check(args)) => watch_or_check(&cli, args),
         Some(Command::Validate) => validate(&cli.config, cli.acks.as_deref()),
-        Some(Command::List(args)) => list(&cli.config, args.format),
+        Some(Command::List(args)) => list(&cli.config, args),
         Some(Command::History(args)) => history(&cli.config, cli.state.as_deref(), args),
         Some(Command::Ack(args)) => ack(&cli.config, cli.acks.as_deref(), args),
         Some(Command::Init { path }) => init(path.as_deref().unwrap_or(&cli.config)),
@@ -315,8 +315,13 @@ fn known_problem_notes(inventory: &Inventory, acks: &[known::Ack], acks_file: &P
     notes
 }
 
-fn list(path: &Path, format: ListFormat) -> Result<u8> {
-    let inventory = load(path)?;
+fn list(path: &Path, args: &ListArgs) -> Result<u8> {
+    let mut inventory = load(path)?;
+    let format = args.format;
+    inventory.checks.retain(|c| {
+        args.kind.as_deref().is_none_or(|k| c.kind() == k)
+            && (args.tag.is_empty() || c.meta.tags.iter().any(|t| args.tag.contains(t)))
+    });
     if format == ListFormat::Json {
         let checks: Vec<serde_json::Value> = inventory
             .checks

@@ -86,30 +86,121 @@ pub(crate) fn state_setting(path: &Path) -> Option<String> {
 
 /// Parses an inventory from text; `env` supplies `${VAR}` values.
 pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, ConfigError> {
-    let mut file: InventoryFile = toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
-    let settings = std::mem::take(&mut file.settings).settings(path, source)?;
-    let maintenance = std::mem::take(&mut file.maintenance);
-    let mut loader = Loader::new(path, source, env, settings);
-    let windows = maintenance.into_iter().map(|m| m.window(&loader)).collect::<Result<Vec<_>, _>>()?;
-    let mut planned = file.plan(&mut loader)?;
-    // Each kind is its own array in TOML; the file's order is the order people wrote.
-    planned.sort_by_key(|p| p.name_span.start);
-    reject_duplicate_names(&loader, &planned)?;
+    let mut top: InventoryFile = toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
+    let settings = std::mem::take(&mut top.settings).settings(path, source)?;
+    let mut files = vec![Source { path: path.to_owned(), text: source.to_owned() }];
+    let mut parsed = vec![];
+    for (path, text) in included(path, source, &std::mem::take(&mut top.include))? {
+        let file: InventoryFile = toml::from_str(&text).map_err(|e| ConfigError::from_toml(&path, &text, &e))?;
+        if !file.include.is_empty() {
+            return Err(ConfigError::at(
+                &path,
+                &text,
+                file.include[0].span(),
+                "only the top inventory file may include others",
+            ));
+        }
+        if let Some(at) = text.find("[settings]") {
+            return Err(ConfigError::at(
+                &path,
+                &text,
+                at..at + 10,
+                "[settings] belongs in the top inventory file only",
+            ));
+        }
+        files.push(Source { path, text });
+        parsed.push(file);
+    }
+    parsed.insert(0, top);
+
+    // Each file is planned with a loader of its own (errors and relative paths are the
+    // file's), sharing the top file's settings; secrets and warnings are gathered.
+    let mut planned: Vec<(usize, Planned<Probe>)> = Vec::new();
+    let mut windows = Vec::new();
+    let mut secrets = crate::secrets::Secrets::default();
+    let mut warnings = Vec::new();
+    let mut heartbeat = None;
+    for (index, mut file) in parsed.into_iter().enumerate() {
+        let source = &files[index];
+        let mut loader = Loader::new(&source.path, &source.text, env, settings.clone());
+        for table in std::mem::take(&mut file.maintenance) {
+            windows.push(table.window(&loader)?);
+        }
+        planned.extend(file.plan(&mut loader)?.into_iter().map(|p| (index, p)));
+        if index == 0 {
+            let beat_timeout = loader.settings.heartbeat_timeout.unwrap_or(crate::heartbeat::DEFAULT_TIMEOUT);
+            heartbeat = loader.heartbeat()?.map(|url| Heartbeat::new(url, beat_timeout));
+        }
+        let (_, file_secrets, file_warnings) = loader.finish();
+        secrets.extend(file_secrets);
+        warnings.extend(file_warnings);
+    }
+    // Each kind is its own array in TOML; the files' order, then each file's order, is the
+    // order people wrote.
+    planned.sort_by_key(|(file, p)| (*file, p.name_span.start));
+    reject_duplicate_names(&files, &planned)?;
     if planned.is_empty() {
         // A gate must not go green because its file was truncated or emptied.
         return Err(ConfigError::whole_file(path, "the inventory defines no checks"));
     }
-    let deps = resolve_dependencies(&loader, &planned)?;
-    let beat_timeout = loader.settings.heartbeat_timeout.unwrap_or(crate::heartbeat::DEFAULT_TIMEOUT);
-    let heartbeat = loader.heartbeat()?.map(|url| Heartbeat::new(url, beat_timeout));
-    let (settings, secrets, warnings) = loader.finish();
-    let checks = planned.into_iter().zip(deps).map(|(p, deps)| Check { meta: p.meta, probe: p.probe, deps }).collect();
-    let sha256 = ring::digest::digest(&ring::digest::SHA256, source.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let deps = resolve_dependencies(&files, &planned)?;
+    let checks =
+        planned.into_iter().zip(deps).map(|((_, p), deps)| Check { meta: p.meta, probe: p.probe, deps }).collect();
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    files.iter().for_each(|f| digest.update(f.text.as_bytes()));
+    let sha256 = digest.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
     Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings, sha256, heartbeat, windows })
+}
+
+/// One file of the inventory: the top file, or one it includes.
+struct Source {
+    path: PathBuf,
+    text: String,
+}
+
+impl Source {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(&self.path, &self.text, span, message)
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+}
+
+/// The files `include = ["sites/*.toml"]` names (globs relative to the including file), in
+/// a stable order, with their text. A pattern that matches nothing is an error: a typo must
+/// not silently drop a site.
+fn included(
+    path: &Path,
+    source: &str,
+    patterns: &[toml::Spanned<String>],
+) -> Result<Vec<(PathBuf, String)>, ConfigError> {
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut found = Vec::new();
+    for pattern in patterns {
+        let full = dir.join(pattern.get_ref());
+        let paths = glob::glob(&full.to_string_lossy()).map_err(|e| {
+            ConfigError::at(path, source, pattern.span(), format!("invalid include pattern: {}", e.msg))
+        })?;
+        let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.as_path() != path).collect();
+        matched.sort();
+        if matched.is_empty() {
+            return Err(ConfigError::at(
+                path,
+                source,
+                pattern.span(),
+                format!("include {:?} matches no file", pattern.get_ref()),
+            ));
+        }
+        for file in matched {
+            if !found.iter().any(|(p, _)| *p == file) {
+                let text = read_source(&file)?;
+                found.push((file, text));
+            }
+        }
+    }
+    Ok(found)
 }
 
 impl Inventory {
@@ -153,9 +244,14 @@ impl Inventory {
 }
 
 /// Turns every `depends_on` into indices; unknown names and cycles are config errors.
-fn resolve_dependencies(loader: &Loader, planned: &[Planned<Probe>]) -> Result<Vec<Vec<usize>>, ConfigError> {
+fn resolve_dependencies(
+    files: &[Source],
+    all_planned: &[(usize, Planned<Probe>)],
+) -> Result<Vec<Vec<usize>>, ConfigError> {
+    let planned: Vec<&Planned<Probe>> = all_planned.iter().map(|(_, p)| p).collect();
     let mut all = Vec::with_capacity(planned.len());
     for (me, p) in planned.iter().enumerate() {
+        let file = &files[all_planned[me].0];
         let mut deps = Vec::new();
         for selector in &p.depends_on {
             let wanted = selector.get_ref().trim();
@@ -168,7 +264,7 @@ fn resolve_dependencies(loader: &Loader, planned: &[Planned<Probe>]) -> Result<V
                     .collect(),
             };
             if matched.is_empty() {
-                return Err(loader.error(selector.span(), unknown_dependency(wanted, planned)));
+                return Err(file.error(selector.span(), unknown_dependency(wanted, &planned)));
             }
             for d in matched {
                 if !deps.contains(&d) {
@@ -181,12 +277,12 @@ fn resolve_dependencies(loader: &Loader, planned: &[Planned<Probe>]) -> Result<V
     if let Some(cycle) = find_cycle(&all) {
         let names: Vec<&str> = cycle.iter().map(|&i| planned[i].meta.name.as_str()).collect();
         let at = planned[cycle[0]].depends_on.first().map_or(planned[cycle[0]].name_span.clone(), |d| d.span());
-        return Err(loader.error(at, format!("dependency cycle: {}", names.join(" -> "))));
+        return Err(files[all_planned[cycle[0]].0].error(at, format!("dependency cycle: {}", names.join(" -> "))));
     }
     Ok(all)
 }
 
-fn unknown_dependency(wanted: &str, planned: &[Planned<Probe>]) -> String {
+fn unknown_dependency(wanted: &str, planned: &[&Planned<Probe>]) -> String {
     if let Some(tag) = wanted.strip_prefix("tag:") {
         return format!("depends_on names tag {tag:?}, which no other check has");
     }
@@ -239,17 +335,19 @@ fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
     None
 }
 
-fn reject_duplicate_names(loader: &Loader, planned: &[Planned<Probe>]) -> Result<(), ConfigError> {
-    let mut seen: HashMap<&str, &Range<usize>> = HashMap::new();
-    for p in planned {
-        if let Some(first) = seen.insert(&p.meta.name, &p.name_span) {
-            let first_line = loader.line_of(first.start);
-            return Err(loader.error(
+fn reject_duplicate_names(files: &[Source], planned: &[(usize, Planned<Probe>)]) -> Result<(), ConfigError> {
+    let mut seen: HashMap<&str, (usize, &Range<usize>)> = HashMap::new();
+    for (file, p) in planned {
+        if let Some((first_file, first)) = seen.insert(&p.meta.name, (*file, &p.name_span)) {
+            let first_place = &files[first_file];
+            let line = first_place.line_of(first.start);
+            let where_first = match first_file == *file {
+                true => format!("line {line}"),
+                false => format!("{} line {line}", first_place.path.display()),
+            };
+            return Err(files[*file].error(
                 p.name_span.clone(),
-                format!(
-                    "duplicate check name {:?} (first used on line {first_line}); names must be unique",
-                    p.meta.name
-                ),
+                format!("duplicate check name {:?} (first used on {where_first}); names must be unique", p.meta.name),
             ));
         }
     }

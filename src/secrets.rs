@@ -54,6 +54,13 @@ impl Secrets {
         false
     }
 
+    /// Takes in the secrets another file of the inventory expanded.
+    pub fn extend(&mut self, other: Secrets) {
+        for value in other.values.into_iter().chain(other.short) {
+            self.add(&value);
+        }
+    }
+
     /// Replaces every secret value in `text` with `***`.
     pub fn redact(&self, text: &str) -> String {
         let long = self.values.iter().fold(text.to_owned(), |acc, secret| acc.replace(secret.as_str(), MARK));

@@ -162,3 +162,48 @@ fn a_weekly_window_across_a_dst_change() {
         assert_eq!(doc["checks"][0]["status"], expected, "{now}");
     }
 }
+
+// ---- inventories that grow ------------------------------------------------------------------
+
+#[test]
+fn includes_merge_other_files_and_errors_name_the_right_file() {
+    let inv = inventory("include = [\"sites/*.toml\"]\n\n[[disk]]\nname = \"root\"\npath = \"/\"\nmin_free = \"0%\"\n");
+    std::fs::create_dir(inv.dir.path().join("sites")).unwrap();
+    inv.write(
+        "sites/east.toml",
+        "[[disk]]\nname = \"east temp\"\npath = \"/tmp\"\nmin_free = \"0%\"\ntags = [\"east\"]\n",
+    );
+    inv.write("sites/west.toml", "[[disk]]\nname = \"west temp\"\npath = \"/tmp\"\nmin_free = \"0%\"\n");
+    let (doc, code) = inv.run_json(&["--no-state"]);
+    let names: Vec<&str> = doc["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!((names, code), (vec!["root", "east temp", "west temp"], 0));
+    let listed = inv.rounds(&["list", "--kind", "disk", "--tag", "east"]).output().unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("east temp") && !text.contains("west temp") && !text.contains("root"), "{text}");
+
+    // A name used in two files: the error names both.
+    inv.write(
+        "sites/west.toml",
+        "[[disk]]\nname = \"west temp\"\npath = \"/tmp\"\n\n[[disk]]\nname = \"east temp\"\npath = \"/tmp\"\n",
+    );
+    let out = inv.rounds(&["validate"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr.contains("west.toml:6:8: duplicate check name \"east temp\" (first used on ")
+            && stderr.contains("east.toml line 2)"),
+        "{stderr}"
+    );
+
+    // [settings] only at the top; a pattern that matches nothing is an error.
+    inv.write("sites/west.toml", "[settings]\ntimeout = \"5s\"\n");
+    let out = inv.rounds(&["validate"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("west.toml:1:1: [settings] belongs in the top inventory file only"),
+        "{out:?}"
+    );
+    std::fs::write(&inv.path, "include = [\"site/*.toml\"]\n[[disk]]\nname = \"root\"\npath = \"/\"\n").unwrap();
+    let out = inv.rounds(&["validate"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("include \"site/*.toml\" matches no file"), "{out:?}");
+}

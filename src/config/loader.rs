@@ -82,11 +82,6 @@ impl<'a> Loader<'a> {
         ConfigError::at(self.path, self.source, span, message)
     }
 
-    /// The line (1-based) where `offset` stands, for messages that point at a second place.
-    pub fn line_of(&self, offset: usize) -> usize {
-        self.source[..offset.min(self.source.len())].matches('\n').count() + 1
-    }
-
     /// Expands `${VAR}` from the environment and remembers the values as secrets.
     pub fn expand(&mut self, value: &Spanned<String>) -> Result<String, ConfigError> {
         self.expand_with(value, &str::to_owned)

@@ -56,6 +56,9 @@ macro_rules! kinds {
             /// Windows in which checks are shown `maint` (not a kind: they name checks).
             #[serde(default)]
             pub maintenance: Vec<MaintenanceTable>,
+            /// Other inventory files to merge: globs relative to this file.
+            #[serde(default)]
+            pub include: Vec<toml::Spanned<String>>,
             $(#[serde(default)] $key: Vec<$table>,)*
         }
 
