@@ -439,6 +439,12 @@ mod tests {
             ("cycle", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ndepends_on = [\"b\"]\n[[tls]]\nname = \"b\"\nhost = \"h\"\nport = 1\ndepends_on = [\"a\"]"),
             ("self", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ndepends_on = [\"a\"]"),
             ("too many retries", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\nretries = 50"),
+            ("hl7 processing id", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nprocessing_id = \"X\""),
+            ("hl7 version", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nversion = \"3.0\""),
+            ("hl7 message file", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nmessage_file = \"/nonexistent.hl7\""),
+            ("maintenance without times", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nreason = \"r\""),
+            ("maintenance bad zone", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sun 01:00-02:00\"\ntimezone = \"Mars/Olympus\"\nreason = \"r\""),
+            ("maintenance bad weekly", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sundays\"\nreason = \"r\""),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
         insta::assert_snapshot!(report);

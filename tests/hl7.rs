@@ -20,6 +20,9 @@ enum Engine {
     NotMllp,
     Silent,
     HangUp,
+    /// Accepts only a training-mode (MSH-11 "T") HL7 2.3 message carrying the agreed NCK
+    /// segment, as an engine configured for the keepalive the interface team agreed on.
+    AgreedKeepalive,
 }
 
 /// A small MLLP listener: reads one framed message and answers as `engine` says.
@@ -47,6 +50,17 @@ fn mllp_engine(engine: Engine) -> support::Server {
                 }
                 Engine::Reject => format!("{msh}MSA|AR|{control_id}|Unsupported message type\r"),
                 Engine::WrongControlId => format!("{msh}MSA|AA|SOMEONE-ELSE\r"),
+                Engine::AgreedKeepalive => {
+                    let fields: Vec<&str> = message.split('\r').next().unwrap_or_default().split('|').collect();
+                    let agreed = fields.get(10) == Some(&"T")
+                        && fields.get(11) == Some(&"2.3")
+                        && message.contains("\rNCK|")
+                        && fields.get(6).is_some_and(|t| t.starts_with("20") && *t != "20200101000000");
+                    match agreed {
+                        true => format!("{msh}MSA|AA|{control_id}\r"),
+                        false => format!("{msh}MSA|AR|{control_id}|not the agreed keepalive\r"),
+                    }
+                }
                 Engine::NotMllp => {
                     let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
                     return;
@@ -112,4 +126,32 @@ fn hl7_engine_answers_are_judged() {
     assert_eq!(verdict(&doc, "hang up"), ("fail".into(), "the engine closed the connection without an ACK".into()));
     assert_eq!(verdict(&doc, "down"), ("fail".into(), "connection refused".into()));
     assert_eq!(code, 2);
+}
+
+/// Safe in production: the agreed keepalive from a file, in training mode, HL7 2.3, with
+/// rounds' own time and control id in it.
+#[test]
+fn an_agreed_keepalive_message_from_a_file() {
+    let engine = mllp_engine(Engine::AgreedKeepalive);
+    let inv = inventory(&format!(
+        "[[hl7]]\nname = \"keepalive\"\nhost = \"127.0.0.1\"\nport = {}\nmessage_file = \"keepalive.hl7\"\ntimeout = \"2s\"\n\n\
+         [[hl7]]\nname = \"generated\"\nhost = \"127.0.0.1\"\nport = {}\nprocessing_id = \"T\"\nversion = \"2.3\"\ntimeout = \"2s\"\n",
+        engine.port(),
+        engine.port()
+    ));
+    inv.write("keepalive.hl7", "MSH|^~\\&|ROUNDS|CLINIC|LIS|LAB|20200101000000||NMD^N02|OLD|T|2.3\nNCK|20200101\n");
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "keepalive");
+    assert_eq!(status, "pass", "{detail}");
+    let (status, detail) = verdict(&doc, "generated");
+    assert_eq!(
+        (status.as_str(), detail.as_str()),
+        ("fail", "AR (application reject) from LIS: not the agreed keepalive"),
+        "no NCK segment"
+    );
+    // A file with patient data is refused before anything is sent.
+    inv.write("keepalive.hl7", "MSH|^~\\&|ROUNDS||LIS||20200101||ADT^A01|1|T|2.3\nPID|1||12345^^^MRN||DOE^JANE\n");
+    let out = inv.rounds(&["validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("message_file has a PID segment (patient data)"), "{out:?}");
 }

@@ -396,11 +396,16 @@ fn fhir_wrong_version_resource_type_and_401_fail() {
     let server = support::http(|req| match req.uri().path() {
         "/r4/metadata" => reply(200, CAPABILITY),
         "/patient/metadata" => reply(200, r#"{"resourceType":"Patient","id":"1"}"#),
+        "/down/metadata" => reply(
+            503,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"exception","diagnostics":"HAPI-0970: database connection failed"}]}"#,
+        ),
         _ => reply(401, r#"{"resourceType":"OperationOutcome"}"#),
     });
     let checks = fhir("old", &server.url("/r4"), "fhir_version = \"5.0.0\"")
         + &fhir("wrong", &server.url("/patient/"), "")
-        + &fhir("locked", &server.url("/secure"), "headers = { Authorization = \"Bearer ${FHIR_TOKEN}\" }");
+        + &fhir("locked", &server.url("/secure"), "headers = { Authorization = \"Bearer ${FHIR_TOKEN}\" }")
+        + &fhir("database down", &server.url("/down"), "");
     let inv = inventory(&checks);
     let output = inv.rounds(&["--format", "json"]).env("FHIR_TOKEN", "fhir-secret-123").output().unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -410,6 +415,11 @@ fn fhir_wrong_version_resource_type_and_401_fail() {
     let (_, detail) = verdict(&doc, "wrong");
     assert!(detail.ends_with("but resourceType is \"Patient\", expected \"CapabilityStatement\""), "{detail}");
     assert_eq!(verdict(&doc, "locked"), ("fail".into(), "401 Unauthorized, expected 200".into()));
+    // The OperationOutcome says why: quoted, as the README promises.
+    assert_eq!(
+        verdict(&doc, "database down"),
+        ("fail".into(), "503 Service Unavailable, expected 200: HAPI-0970: database connection failed".into())
+    );
     assert!(!String::from_utf8_lossy(&output.stdout).contains("fhir-secret-123"));
 }
 

@@ -370,7 +370,9 @@ impl EndpointProbe {
                 None => "2xx".to_owned(),
                 Some(codes) => join_or(codes),
             };
-            return Outcome::fail(format!("{}, expected {expected}", status_text(answer.status)));
+            let why = self.body_judge.as_ref().and_then(|j| j.explain_error(&answer.body.kept));
+            let why = why.map(|w| format!(": {w}")).unwrap_or_default();
+            return Outcome::fail(format!("{}, expected {expected}{why}", status_text(answer.status)));
         }
         let body = &answer.body;
         if let Some(needle) = &self.contains {

@@ -95,6 +95,12 @@ struct CapabilityStatement {
 }
 
 impl BodyJudge for CapabilityStatement {
+    fn explain_error(&self, body: &[u8]) -> Option<String> {
+        let doc: Value = serde_json::from_slice(body).ok()?;
+        let text = (doc["resourceType"] == "OperationOutcome").then(|| outcome_text(&doc))?;
+        (text != NO_DIAGNOSTICS).then_some(text)
+    }
+
     fn judge(&self, body: &[u8]) -> Result<Option<String>, String> {
         let doc: Value =
             serde_json::from_slice(body).map_err(|_| "the answer is not JSON (is this a FHIR base URL?)".to_owned())?;
@@ -125,13 +131,15 @@ impl BodyJudge for CapabilityStatement {
     }
 }
 
+const NO_DIAGNOSTICS: &str = "OperationOutcome without diagnostics";
+
 /// The diagnostics of an OperationOutcome, which is how FHIR servers explain errors.
 fn outcome_text(doc: &Value) -> String {
     let issues = doc["issue"].as_array().map(Vec::as_slice).unwrap_or_default();
     let texts: Vec<&str> =
         issues.iter().filter_map(|i| i["diagnostics"].as_str().or(i["details"]["text"].as_str())).collect();
     if texts.is_empty() {
-        "OperationOutcome without diagnostics".into()
+        NO_DIAGNOSTICS.into()
     } else {
         texts.join("; ")
     }

@@ -34,6 +34,18 @@ check_table! {
         receiving_facility: Option<Spanned<String>>,
         /// MSH-9, like "ADT^A01"; default NMD^N02.
         message_type: Option<Spanned<String>>,
+        /// MSH-11: "P" (production, the default: most engines refuse other values on a
+        /// production port), "T" (training) or "D" (debugging).
+        processing_id: Option<Spanned<String>>,
+        /// MSH-12, the HL7 version; default "2.5.1".
+        version: Option<Spanned<String>>,
+        /// A message the interface team agreed on, instead of the generated one (relative to
+        /// the inventory). rounds replaces its MSH-7 (time) and MSH-10 (control id).
+        message_file: Option<Spanned<String>>,
+        /// A message_file with a PID segment is refused unless this is true: no
+        /// real-looking patient data is ever injected by accident.
+        #[serde(default)]
+        allow_patient_segments: bool,
     }
 }
 
@@ -60,8 +72,25 @@ impl Table for Hl7Table {
                 return Err(loader.error(t.span(), "message_type looks like \"ADT^A01\": message code ^ trigger event"));
             }
         }
+        let processing_id = field(&self.processing_id, "P")?;
+        if let Some(p) = self.processing_id.as_ref().filter(|_| !matches!(processing_id.as_str(), "P" | "T" | "D")) {
+            return Err(
+                loader.error(p.span(), "processing_id is \"P\" (production), \"T\" (training) or \"D\" (debugging)")
+            );
+        }
+        let version = field(&self.version, "2.5.1")?;
+        if let Some(v) = self.version.as_ref().filter(|_| !version.starts_with("2.")) {
+            return Err(loader.error(v.span(), "version is an HL7 v2 version, like \"2.5.1\" or \"2.3\""));
+        }
+        let template = match &self.message_file {
+            Some(file) => Some(read_message_file(loader, file, self.allow_patient_segments)?),
+            None => None,
+        };
         let host = loader.host(&self.host)?;
         let probe = Hl7Probe {
+            processing_id,
+            version,
+            template,
             host: host.clone(),
             port: self.port.0,
             sending_app: field(&self.sending_app, "ROUNDS")?,
@@ -77,6 +106,10 @@ impl Table for Hl7Table {
 
 #[derive(Debug)]
 pub(crate) struct Hl7Probe {
+    pub processing_id: String,
+    pub version: String,
+    /// The agreed message from `message_file`, segments separated by CR.
+    pub template: Option<String>,
     pub host: String,
     pub port: u16,
     pub sending_app: String,
@@ -115,16 +148,53 @@ impl RunProbe for Hl7Probe {
 impl Hl7Probe {
     /// An HL7 v2.5.1 message of one MSH segment.
     fn message(&self, control_id: &str, now: SystemTime) -> String {
+        if let Some(template) = &self.template {
+            return stamp(template, control_id, &hl7_timestamp(now));
+        }
         format!(
-            "MSH|^~\\&|{}|{}|{}|{}|{}||{}|{control_id}|P|2.5.1\r",
+            "MSH|^~\\&|{}|{}|{}|{}|{}||{}|{control_id}|{}|{}\r",
             self.sending_app,
             self.sending_facility,
             self.receiving_app,
             self.receiving_facility,
             hl7_timestamp(now),
             self.message_type,
+            self.processing_id,
+            self.version,
         )
     }
+}
+
+/// Reads `message_file`: HL7 v2 text starting with MSH, line ends made CR; a PID segment is
+/// refused unless `allow_patient_segments`.
+fn read_message_file(loader: &Loader, file: &Spanned<String>, allow_patient: bool) -> Result<String, ConfigError> {
+    let path = loader.resolve_path(file.get_ref());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| loader.error(file.span(), format!("cannot read message_file {}: {e}", path.display())))?;
+    let segments: Vec<&str> = text.split(['\r', '\n']).map(str::trim_end).filter(|l| !l.is_empty()).collect();
+    if !segments.first().is_some_and(|s| s.starts_with("MSH|")) {
+        return Err(loader.error(file.span(), "message_file must hold an HL7 v2 message starting with an MSH segment"));
+    }
+    if !allow_patient && segments.iter().any(|s| s.starts_with("PID|")) {
+        return Err(loader.error(
+            file.span(),
+            "message_file has a PID segment (patient data); set allow_patient_segments = true if the interface team agreed to it",
+        ));
+    }
+    Ok(segments.iter().map(|s| format!("{s}\r")).collect())
+}
+
+/// `template` with its MSH-7 (time) and MSH-10 (control id) replaced.
+fn stamp(template: &str, control_id: &str, time: &str) -> String {
+    let (msh, rest) = template.split_once('\r').unwrap_or((template, ""));
+    let mut fields: Vec<String> = msh.split('|').map(str::to_owned).collect();
+    // fields[0] is "MSH" and the separator itself is MSH-1, so MSH-n is fields[n - 1].
+    while fields.len() < 10 {
+        fields.push(String::new());
+    }
+    fields[6] = time.to_owned();
+    fields[9] = control_id.to_owned();
+    format!("{}\r{rest}", fields.join("|"))
 }
 
 /// Unique per message: a late ACK for an earlier run is then recognised as not ours.
@@ -273,8 +343,20 @@ mod tests {
     }
 
     #[test]
+    fn an_agreed_message_gets_our_time_and_control_id() {
+        let template = "MSH|^~\\&|ROUNDS|CLINIC|LIS|LAB|20200101000000||NMD^N02|OLD|T|2.3\rNCK|20200101\r";
+        assert_eq!(
+            stamp(template, "RND7", "20261125100000"),
+            "MSH|^~\\&|ROUNDS|CLINIC|LIS|LAB|20261125100000||NMD^N02|RND7|T|2.3\rNCK|20200101\r"
+        );
+    }
+
+    #[test]
     fn the_message_is_one_msh_segment() {
         let probe = Hl7Probe {
+            processing_id: "P".into(),
+            version: "2.5.1".into(),
+            template: None,
             host: "h".into(),
             port: 1,
             sending_app: "ROUNDS".into(),

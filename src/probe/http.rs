@@ -50,6 +50,12 @@ pub(crate) fn parse_headers(
 pub(crate) trait BodyJudge: std::fmt::Debug + Send + Sync {
     /// `Ok(Some(text))` adds to the detail line; `Err(why)` fails the check.
     fn judge(&self, body: &[u8]) -> Result<Option<String>, String>;
+
+    /// What the body of an answer with an unexpected status says about why, if the kind
+    /// knows how to read it (a FHIR OperationOutcome's diagnostics).
+    fn explain_error(&self, _body: &[u8]) -> Option<String> {
+        None
+    }
 }
 
 /// `json = { "/status" = "pass" }`: values the body must hold at these JSON Pointers.
