@@ -244,10 +244,12 @@ fn the_shipped_inventories_are_valid() {
     rounds()
         .args(["validate", "-c"])
         .arg(format!("{root}/examples/clinic.toml"))
-        .env("EHR_TOKEN", "example")
+        .env("EHR_TOKEN", "example-token")
+        .env("BORG_PASSPHRASE", "example-passphrase")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 24 checks"));
+        .stdout(predicate::str::contains("OK, 26 checks"));
+    rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
 }
 
 /// Runs `rounds ARGS` on a real pseudo-terminal (util-linux `script`) and returns its output.

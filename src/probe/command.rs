@@ -6,21 +6,16 @@
 //! started `ssh` or `sleep` leaves nothing behind.
 
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
 use toml::Spanned;
 
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
+use crate::probe::exec::run_tool;
 use crate::probe::kind::{Budget, RunProbe};
-
-/// After the plugin exits, how long its output may still take to arrive.
-const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(200);
-/// Plugins print a line; a runaway one must not fill memory.
-const MAX_OUTPUT: usize = 64 * 1024;
 
 check_table! {
     /// `[[command]]` as written in the inventory.
@@ -76,23 +71,6 @@ impl std::fmt::Debug for CommandProbe {
     }
 }
 
-/// What every plugin gets of rounds' own environment: enough to find programs and speak the
-/// user's language, nothing that could be a secret.
-const PASSED_THROUGH: [&str; 3] = ["PATH", "LANG", "HOME"];
-
-/// Kills the command's whole process group when dropped: after it exits, and when the
-/// runner abandons the check at its timeout.
-struct GroupKiller(Option<rustix::process::Pid>);
-
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
-        if let Some(group) = self.0 {
-            // ESRCH (nothing left in the group) is the normal case.
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-    }
-}
-
 impl RunProbe for CommandProbe {
     fn kind(&self) -> &'static str {
         "command"
@@ -103,67 +81,15 @@ impl RunProbe for CommandProbe {
     }
 
     async fn run(&self, _budget: Budget) -> Outcome {
-        let mut command = tokio::process::Command::new(&self.program);
-        command
-            .args(&self.args)
-            .env_clear()
-            .envs(PASSED_THROUGH.iter().filter_map(|name| std::env::var_os(name).map(|v| (*name, v))))
-            .envs(self.env.iter().map(|(name, value)| (name, value)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) => {
-                return Outcome::fail(format!(
-                    "unknown: cannot run {}: {}",
-                    self.program.display(),
-                    super::net::describe_io(&e)
-                ))
-            }
-        };
-        let _group = GroupKiller(child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32)));
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let status = {
-            let reading = async {
-                tokio::join!(read_capped(stdout, &mut out), read_capped(stderr, &mut err));
-            };
-            tokio::pin!(reading);
-            let mut drained = false;
-            let status = loop {
-                tokio::select! {
-                    status = child.wait() => break status,
-                    () = &mut reading, if !drained => drained = true,
-                }
-            };
-            // The plugin exited: its verdict is its exit code, even if a background child it
-            // started still holds the pipes open (the group is killed when this returns).
-            if !drained {
-                let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, &mut reading).await;
-            }
-            status
-        };
-        match status {
-            Ok(status) => judge(status, &out, &err),
-            Err(e) => Outcome::fail(format!("unknown: waiting for the command failed: {e}")),
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        match run_tool(&self.program, &self.args, &env).await {
+            Ok(done) => judge(done.status, &done.stdout, &done.stderr),
+            Err(e) => Outcome::fail(format!(
+                "unknown: cannot run {}: {}",
+                self.program.display(),
+                super::net::describe_io(&e)
+            )),
         }
-    }
-}
-
-/// Reads up to [`MAX_OUTPUT`] bytes into `kept` and drains the rest, so the command never
-/// blocks on a full pipe. What was read stays in `kept` even if this is cancelled.
-async fn read_capped(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) {
-    let Some(mut stream) = stream else { return };
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        let room = MAX_OUTPUT.saturating_sub(kept.len());
-        kept.extend_from_slice(&buf[..n.min(room)]);
     }
 }
 

@@ -11,11 +11,13 @@
 //! and timeout wording, the `[[<kind>]]` field of the inventory file and its plan call.
 
 pub(crate) mod backup;
+pub(crate) mod borg;
 pub(crate) mod command;
 pub(crate) mod dicom;
 pub(crate) mod disk;
 pub(crate) mod dns;
 pub(crate) mod endpoint;
+pub(crate) mod exec;
 pub(crate) mod fhir;
 pub(crate) mod hl7;
 pub(crate) mod http;
@@ -23,6 +25,7 @@ pub(crate) mod kind;
 pub(crate) mod net;
 pub(crate) mod ping;
 pub(crate) mod process;
+pub(crate) mod restic;
 pub(crate) mod server;
 pub(crate) mod system;
 pub(crate) mod tls;
@@ -116,6 +119,8 @@ kinds! {
     Process: process => process::ProcessTable,
     Dns: dns => dns::DnsTable,
     Dicom: dicom => dicom::DicomTable,
+    Restic: restic => restic::ResticTable,
+    Borg: borg => borg::BorgTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.

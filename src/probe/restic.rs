@@ -1,0 +1,241 @@
+//! `[[restic]]`: the newest snapshot in a restic repository is fresh enough.
+//!
+//! A backup file's modification time is no proof of a good backup; the repository's own
+//! record is. A kind of its own (not a `[[backup]]` option): restic has a repository, a
+//! password and filters that files do not. rounds runs `restic snapshots --json --latest 1`
+//! (with `--host`, `--path`, `--tag`) without a cache and with stdin closed, and judges the
+//! newest snapshot's time; optionally `restic check` too.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::values::HumanDuration;
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::human;
+use crate::outcome::{Facts, Outcome};
+use crate::probe::exec::run_tool;
+use crate::probe::kind::{Budget, RunProbe};
+
+check_table! {
+    /// `[[restic]]` as written in the inventory.
+    pub(crate) struct ResticTable {
+        /// The repository: a path, or sftp:, rest:, s3: ... (may use `${VAR}`).
+        repository: Spanned<String>,
+        /// The password (use `${VAR}`), or a file holding it.
+        password: Option<Spanned<String>>,
+        password_file: Option<Spanned<String>>,
+        /// Only snapshots of this host, path, tag.
+        host: Option<String>,
+        path: Option<String>,
+        tag: Option<String>,
+        /// Older than this: fail.
+        max_age: HumanDuration,
+        /// Older than this: warn.
+        warn_age: Option<Spanned<HumanDuration>>,
+        /// Also run `restic check` (with `--read-data-subset` if given, like "5%").
+        #[serde(default)]
+        check: bool,
+        read_data_subset: Option<String>,
+        /// The restic program; default `restic` from PATH.
+        program: Option<String>,
+    }
+}
+
+impl Table for ResticTable {
+    type Probe = ResticProbe;
+
+    fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<ResticProbe>>, ConfigError> {
+        let common = self.common();
+        let repository = loader.expand(&self.repository)?;
+        let mut env = Vec::new();
+        match (&self.password, &self.password_file) {
+            (Some(p), None) => env.push(("RESTIC_PASSWORD".to_owned(), loader.expand(p)?)),
+            (None, Some(f)) => {
+                env.push(("RESTIC_PASSWORD_FILE".to_owned(), loader.resolve_path(f.get_ref()).display().to_string()))
+            }
+            (None, None) => {
+                return Err(loader.error(self.repository.span(), "restic needs password = \"${VAR}\" or password_file"))
+            }
+            (Some(p), Some(_)) => return Err(loader.error(p.span(), "give password or password_file, not both")),
+        }
+        if let Some(warn) = self.warn_age.as_ref().filter(|w| w.get_ref().0 >= self.max_age.0) {
+            return Err(loader.error(warn.span(), "warn_age must be less than max_age"));
+        }
+        let mut filters = Vec::new();
+        for (flag, value) in [("--host", &self.host), ("--path", &self.path), ("--tag", &self.tag)] {
+            if let Some(v) = value {
+                filters.extend([flag.to_owned(), v.clone()]);
+            }
+        }
+        let probe = ResticProbe {
+            program: PathBuf::from(self.program.as_deref().unwrap_or("restic")),
+            repository,
+            env,
+            filters,
+            max_age: self.max_age.0,
+            warn_age: self.warn_age.map(|w| w.into_inner().0),
+            check: self.check.then(|| self.read_data_subset.clone()),
+        };
+        // The target is the repository as written: `${VAR}` stays a placeholder.
+        loader.single(&common, self.repository.get_ref().clone(), probe)
+    }
+}
+
+pub(crate) struct ResticProbe {
+    pub program: PathBuf,
+    pub repository: String,
+    /// RESTIC_PASSWORD or RESTIC_PASSWORD_FILE: secrets.
+    pub env: Vec<(String, String)>,
+    pub filters: Vec<String>,
+    pub max_age: Duration,
+    pub warn_age: Option<Duration>,
+    /// `Some(subset)` to run `restic check` too.
+    pub check: Option<Option<String>>,
+}
+
+impl std::fmt::Debug for ResticProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResticProbe")
+            .field("program", &self.program)
+            .field("filters", &self.filters)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One snapshot as `restic snapshots --json` lists it.
+#[derive(Deserialize)]
+struct Snapshot {
+    time: String,
+    hostname: String,
+    short_id: String,
+}
+
+impl RunProbe for ResticProbe {
+    fn kind(&self) -> &'static str {
+        "restic"
+    }
+
+    async fn run(&self, _budget: Budget) -> Outcome {
+        let mut args = vec!["--repo".to_owned(), self.repository.clone(), "--no-cache".into(), "snapshots".into()];
+        args.extend(["--json".to_owned(), "--latest".into(), "1".into()]);
+        args.extend(self.filters.iter().cloned());
+        let outcome = match self.restic(&args).await {
+            Ok(stdout) => self.judge(&stdout, SystemTime::now()),
+            Err(why) => return Outcome::fail(why),
+        };
+        match &self.check {
+            Some(subset) if outcome.status != crate::outcome::Status::Fail => {
+                let mut args = vec!["--repo".to_owned(), self.repository.clone(), "--no-cache".into(), "check".into()];
+                if let Some(subset) = subset {
+                    args.push(format!("--read-data-subset={subset}"));
+                }
+                match self.restic(&args).await {
+                    Ok(_) => Outcome { detail: format!("{}; restic check passed", outcome.detail), ..outcome },
+                    Err(why) => Outcome::fail(format!("{}; but restic check failed: {why}", outcome.detail)),
+                }
+            }
+            _ => outcome,
+        }
+    }
+}
+
+impl ResticProbe {
+    /// Runs restic; `Err` says why it failed in words.
+    async fn restic(&self, args: &[String]) -> Result<Vec<u8>, String> {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let done = run_tool(&self.program, args, &env)
+            .await
+            .map_err(|e| format!("cannot run {}: {}", self.program.display(), super::net::describe_io(&e)))?;
+        if done.status.success() {
+            return Ok(done.stdout);
+        }
+        Err(explain(done.status.code(), &String::from_utf8_lossy(&done.stderr)))
+    }
+
+    fn judge(&self, stdout: &[u8], now: SystemTime) -> Outcome {
+        let snapshots: Vec<Snapshot> = match serde_json::from_slice(stdout) {
+            Ok(s) => s,
+            Err(e) => return Outcome::fail(format!("restic's answer is not the JSON expected ({e})")),
+        };
+        let newest = snapshots
+            .iter()
+            .filter_map(|s| s.time.parse::<jiff::Timestamp>().ok().map(|t| (crate::config::to_system_time(t), s)))
+            .max_by_key(|(t, _)| *t);
+        let Some((time, snapshot)) = newest else {
+            let filtered = if self.filters.is_empty() { "" } else { " matching the filters" };
+            return Outcome::fail(format!("the repository holds no snapshot{filtered}"));
+        };
+        judge_age(
+            &format!("snapshot {} of {}", snapshot.short_id, snapshot.hostname),
+            time,
+            now,
+            self.max_age,
+            self.warn_age,
+        )
+    }
+}
+
+/// restic's failures in words: 0.17+ says which by exit code (10 no repository, 11 locked,
+/// 12 wrong password); older versions (Debian 12 ships 0.14) exit 1, and only their message
+/// tells, so that is read too.
+fn explain(code: Option<i32>, stderr: &str) -> String {
+    let said = |needle: &str| stderr.contains(needle);
+    match code {
+        Some(10) => "no repository at this location".into(),
+        Some(11) => "the repository is locked by another restic process".into(),
+        Some(12) => "wrong password for the repository".into(),
+        _ if said("wrong password or no key found") => "wrong password for the repository".into(),
+        _ if said("Is there a repository at the following location") => "no repository at this location".into(),
+        _ if said("repository is already locked") => "the repository is locked by another restic process".into(),
+        _ => {
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+            format!("restic failed (exit code {}): {}", code.map_or("none".into(), |c| c.to_string()), last.trim())
+        }
+    }
+}
+
+/// "newest snapshot 1a2b3c4d of ehr-db-01 is 3 h old (limit 26 h)", shared with `[[borg]]`.
+pub(crate) fn judge_age(
+    what: &str,
+    time: SystemTime,
+    now: SystemTime,
+    max: Duration,
+    warn: Option<Duration>,
+) -> Outcome {
+    let facts = Facts { backup_age: now.duration_since(time).ok(), ..Facts::default() };
+    let Ok(age) = now.duration_since(time) else {
+        let ahead = time.duration_since(now).unwrap_or_default();
+        return Outcome::warn(format!("newest {what} is dated {} in the future: clock skew?", human::age(ahead)))
+            .with_facts(facts);
+    };
+    let (age_text, limit) = (human::age(age), human::limit(max));
+    let outcome = if age > max {
+        Outcome::fail(format!("newest {what} is {age_text} old, limit {limit}"))
+    } else {
+        let text = format!("newest {what} is {age_text} old (limit {limit})");
+        match warn {
+            Some(w) if age > w => Outcome::warn(format!("{text}; older than {}", human::limit(w))),
+            _ => Outcome::pass(text),
+        }
+    };
+    outcome.with_facts(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_in_words_for_old_and_new_restic() {
+        assert_eq!(explain(Some(12), ""), "wrong password for the repository");
+        assert_eq!(explain(Some(1), "Fatal: wrong password or no key found\n"), "wrong password for the repository");
+        assert_eq!(
+            explain(Some(1), "Fatal: unable to open config file: stat /x/config: no such file\nIs there a repository at the following location?\n/x\n"),
+            "no repository at this location"
+        );
+        assert_eq!(explain(Some(1), "Fatal: boom\n"), "restic failed (exit code 1): Fatal: boom");
+    }
+}
