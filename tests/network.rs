@@ -288,3 +288,35 @@ fn dns_asks_a_given_server_directly() {
     );
     assert_eq!(code, 2);
 }
+
+// ---- ports that must be closed --------------------------------------------------------------
+
+#[test]
+fn closed_ports_pass_when_refused_or_filtered_and_fail_when_open() {
+    let open = support::http(|_| support::reply(200, "telnet-ish"));
+    let refused = support::closed_port();
+    let toml =
+        format!("[[server]]\nname = \"pacs\"\nhost = \"127.0.0.1\"\nclosed_ports = [{refused}, {}]\n", open.port());
+    let (doc, code) = inventory(&toml).run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, &format!("pacs:closed:{refused}")),
+        ("pass".into(), format!("port {refused} is closed (refused)"))
+    );
+    assert_eq!(
+        verdict(&doc, &format!("pacs:closed:{}", open.port())),
+        ("fail".into(), format!("port {} is open; close it or filter it", open.port()))
+    );
+    assert_eq!(support::check(&doc, &format!("pacs:closed:{refused}"))["kind"], "closed-port");
+    assert_eq!(code, 2);
+    // A port that never answers is filtered: a pass, within the short default timeout.
+    if let Some((port, _held)) = support::unaccepting() {
+        let toml = format!("[[server]]\nname = \"fw\"\nhost = \"127.0.0.1\"\nclosed_ports = [{port}]\n");
+        let start = std::time::Instant::now();
+        let (doc, _) = inventory(&toml).run_json(&["--no-state"]);
+        assert_eq!(
+            verdict(&doc, &format!("fw:closed:{port}")),
+            ("pass".into(), format!("port {port} is filtered (no answer in 2 s)"))
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    }
+}
