@@ -585,3 +585,60 @@ fn the_same_leaf_by_name_and_by_ip_keeps_each_verdict() {
         assert!(detail.contains("hostname mismatch") && !detail.starts_with("200"), "{detail}");
     }
 }
+
+// ---- security posture against a real nginx ----------------------------------------------------
+
+#[test]
+fn security_headers_and_hsts_are_checked_against_nginx() {
+    let Some(nginx) = support::nginx(
+        "server { listen 127.0.0.1:{port0}; location / { add_header X-Content-Type-Options nosniff; \
+         add_header Strict-Transport-Security \"max-age=2592000\"; return 200 ok; } }\n\
+         server { listen 127.0.0.1:{port1}; location / { add_header X-Content-Type-Options nosniff; \
+         add_header Content-Security-Policy \"default-src 'self'\"; \
+         add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\"; return 200 ok; } }",
+        2,
+    ) else {
+        return;
+    };
+    let rules = "expect_headers = { X-Content-Type-Options = \"nosniff\", Content-Security-Policy = \"*\" }\nrequire_hsts = true";
+    let toml = endpoint("weak", &format!("http://127.0.0.1:{}/", nginx.ports[0]), rules)
+        + &endpoint("strong", &format!("http://127.0.0.1:{}/", nginx.ports[1]), rules);
+    let (doc, _) = inventory(&toml).run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "weak");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.ends_with("but HSTS max-age is 30 days, at least 180 required; missing Content-Security-Policy"),
+        "{detail}"
+    );
+    assert_eq!(verdict(&doc, "strong").0, "pass", "{:?}", verdict(&doc, "strong"));
+}
+
+#[test]
+fn require_https_follows_nginx_to_https_on_the_same_host() {
+    let ca = Ca::root("Test Clinic CA");
+    let identity = ca.leaf(&["127.0.0.1"], -1, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = identity.write_pem(dir.path());
+    let servers = format!(
+        "server {{ listen 127.0.0.1:{{port0}}; return 301 https://127.0.0.1:{{port1}}$request_uri; }}\n\
+         server {{ listen 127.0.0.1:{{port1}} ssl; ssl_certificate {}; ssl_certificate_key {}; location / {{ return 200 ok; }} }}\n\
+         server {{ listen 127.0.0.1:{{port2}}; location / {{ return 200 plain; }} }}",
+        cert.display(),
+        key.display()
+    );
+    let Some(nginx) = support::nginx(&servers, 3) else { return };
+    let extra = "require_https = true\nca_file = \"ca.pem\"";
+    let toml = endpoint("upgrades", &format!("http://127.0.0.1:{}/", nginx.ports[0]), extra)
+        + &endpoint("stays plain", &format!("http://127.0.0.1:{}/", nginx.ports[2]), extra);
+    let (doc, _) = with_ca(&ca, &toml).run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "upgrades");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(
+        detail.contains("(after 1 redirect, at https://127.0.0.1:")
+            && detail.contains("certificate expires in 200 days"),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "stays plain");
+    assert_eq!(status, "fail");
+    assert!(detail.ends_with("but no redirect from http:// to https:// on the same host"), "{detail}");
+}

@@ -15,17 +15,18 @@ use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::certs::{self, CertLimits, CertVerdict, HttpClient, Recorder, Trust};
+use crate::certs::{self, CertLimits, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::{Facts, Outcome, Status};
+use crate::outcome::{Facts, Outcome};
 use crate::probe::http::{
-    contains, describe_reqwest, dns_failure, join_or, parse_headers, parse_url, shown_url, status_text, BodyJudge,
-    JsonAssertions,
+    contains, describe_reqwest, dns_failure, join_or, judge_certificates, parse_headers, parse_url, shown_url,
+    status_text, BodyJudge, JsonAssertions, Shown,
 };
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::net::SystemResolver;
+use crate::probe::posture::HeaderRules;
 
 /// Read at most this much of a body by default: enough for any health page, and a cap on
 /// memory when a server streams without end.
@@ -65,6 +66,14 @@ check_table! {
         cert_crit_days: Option<Spanned<u32>>,
         /// JSON Pointer -> expected value, checked on the body parsed as JSON.
         json: Option<BTreeMap<Spanned<String>, toml::Value>>,
+        /// Headers the answer must carry: a value, or "*" for any.
+        #[serde(default)]
+        expect_headers: BTreeMap<Spanned<String>, String>,
+        /// Strict-Transport-Security with a max-age of at least 180 days.
+        #[serde(default)]
+        require_hsts: bool,
+        /// On an http:// URL: it must redirect to https:// on the same host.
+        require_https: Option<Spanned<bool>>,
     }
 }
 
@@ -83,8 +92,16 @@ impl Table for EndpointTable {
             Some(pairs) => Some(Arc::new(JsonAssertions::from_table(loader, pairs)?) as Arc<dyn BodyJudge>),
             None => None,
         };
+        let header_rules = HeaderRules::from_table(
+            loader,
+            &self.expect_headers,
+            self.require_hsts,
+            self.require_https.as_ref(),
+            &url,
+        )?;
         let probe = EndpointProbe {
             body_judge,
+            header_rules,
             url,
             method: match self.method {
                 MethodKey::Get => Method::GET,
@@ -134,6 +151,8 @@ pub(crate) struct EndpointProbe {
     pub cert_limits: CertLimits,
     /// A kind-specific verdict on the body: JSON assertions, a FHIR CapabilityStatement.
     pub body_judge: Option<Arc<dyn BodyJudge>>,
+    /// Security headers and the https redirect the answer must show.
+    pub header_rules: HeaderRules,
 }
 
 /// Written by hand so that no expanded secret can be printed by accident: the URL without
@@ -162,27 +181,14 @@ fn shown_proxy(proxy: &Proxy) -> Option<String> {
 /// The final response of a request, after redirects.
 struct Answer {
     status: StatusCode,
+    /// The final response's headers, for the security posture (only kept when judged).
+    headers: HeaderMap,
     body: Body,
     elapsed: Duration,
     /// Every URL visited, the first included.
     hops: Vec<Url>,
     /// The certificate every https hop showed.
     shown: Vec<Shown>,
-}
-
-/// A leaf certificate one hop's connection showed, with the recorder of that server's
-/// handshakes: together they name the chains this very server presented.
-struct Shown {
-    /// `host:port` of the hop, to name it when hops differ.
-    server: String,
-    recorder: Arc<Recorder>,
-    leaf: Vec<u8>,
-}
-
-impl PartialEq for Shown {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.recorder, &other.recorder) && self.leaf == other.leaf
-    }
 }
 
 /// What was read of a body: never more than `max_body`.
@@ -288,6 +294,8 @@ impl EndpointProbe {
                 continue;
             }
             let status = response.status();
+            let final_headers =
+                if self.header_rules.is_empty() { HeaderMap::new() } else { response.headers().clone() };
             let body = match tokio::time::timeout_at(budget.step_deadline(), self.read_body(response)).await {
                 Err(_) => {
                     let took = human::limit(budget.timeout);
@@ -305,7 +313,7 @@ impl EndpointProbe {
                 }
                 Ok(Ok(body)) => body,
             };
-            return Ok(Answer { status, body, elapsed: start.elapsed(), hops, shown });
+            return Ok(Answer { status, headers: final_headers, body, elapsed: start.elapsed(), hops, shown });
         }
     }
 
@@ -373,6 +381,9 @@ impl EndpointProbe {
             let why = self.body_judge.as_ref().and_then(|j| j.explain_error(&answer.body.kept));
             let why = why.map(|w| format!(": {w}")).unwrap_or_default();
             return Outcome::fail(format!("{}, expected {expected}{why}", status_text(answer.status)));
+        }
+        if let Err(why) = self.header_rules.judge(&answer.headers, &answer.hops) {
+            return Outcome::fail(format!("{text}, but {why}"));
         }
         let body = &answer.body;
         if let Some(needle) = &self.contains {
@@ -442,34 +453,6 @@ impl EndpointProbe {
         let handshake = seen.filter(|h| h.error.is_some())?;
         Some(certs::assess(&handshake, self.cert_limits, SystemTime::now()).text)
     }
-}
-
-/// The worst certificate among all https hops; which host it was is said when there were
-/// several. A leaf no recorded handshake explains cannot be vouched for, so it is not a pass.
-fn judge_certificates(shown: &[Shown], limits: CertLimits) -> Option<CertVerdict> {
-    let now = SystemTime::now();
-    let several_servers = shown.iter().any(|h| h.server != shown[0].server);
-    let mut verdicts = Vec::new();
-    for hop in shown {
-        let seen = hop.recorder.handshakes_with(&hop.leaf);
-        let mut hop_verdicts: Vec<CertVerdict> = seen.iter().map(|h| certs::assess(h, limits, now)).collect();
-        if hop_verdicts.is_empty() {
-            hop_verdicts.push(CertVerdict {
-                status: Status::Warn,
-                text: "the certificate was shown on a connection rounds did not see verified; cannot vouch for it"
-                    .into(),
-                days_left: None,
-                not_after: None,
-            });
-        }
-        for mut verdict in hop_verdicts {
-            if several_servers {
-                verdict.text = format!("{}: {}", hop.server, verdict.text);
-            }
-            verdicts.push(verdict);
-        }
-    }
-    verdicts.into_iter().max_by_key(|v| (v.status.rank(), std::cmp::Reverse(v.days_left)))
 }
 
 /// The TLS server name for `url`'s host.

@@ -68,6 +68,7 @@ impl Table for FhirTable {
             proxy: loader.proxy(self.proxy.as_ref())?,
             cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days.as_ref())?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
+            header_rules: Default::default(),
         };
         let target = self.base.get_ref().clone();
         loader.single(&common, target, FhirProbe(probe))

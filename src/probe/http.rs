@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::error::Error as _;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use toml::Spanned;
 
+use crate::certs::{self, CertLimits, CertVerdict, Recorder};
 use crate::config::{ConfigError, Loader};
+use crate::outcome::Status;
 use crate::probe::net::{describe_io, LookupError};
 use crate::secrets::percent_encode;
 
@@ -175,6 +179,49 @@ pub(crate) fn shown_url(url: &Url) -> String {
         shown.set_query(Some(&hidden.join("&")));
     }
     shown.to_string()
+}
+
+/// A leaf certificate one hop's connection showed, with the recorder of that server's
+/// handshakes: together they name the chains this very server presented.
+pub(crate) struct Shown {
+    /// `host:port` of the hop, to name it when hops differ.
+    pub server: String,
+    pub recorder: Arc<Recorder>,
+    pub leaf: Vec<u8>,
+}
+
+impl PartialEq for Shown {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.recorder, &other.recorder) && self.leaf == other.leaf
+    }
+}
+
+/// The worst certificate among all https hops; which host it was is said when there were
+/// several. A leaf no recorded handshake explains cannot be vouched for, so it is not a pass.
+pub(crate) fn judge_certificates(shown: &[Shown], limits: CertLimits) -> Option<CertVerdict> {
+    let now = SystemTime::now();
+    let several_servers = shown.iter().any(|h| h.server != shown[0].server);
+    let mut verdicts = Vec::new();
+    for hop in shown {
+        let seen = hop.recorder.handshakes_with(&hop.leaf);
+        let mut hop_verdicts: Vec<CertVerdict> = seen.iter().map(|h| certs::assess(h, limits, now)).collect();
+        if hop_verdicts.is_empty() {
+            hop_verdicts.push(CertVerdict {
+                status: Status::Warn,
+                text: "the certificate was shown on a connection rounds did not see verified; cannot vouch for it"
+                    .into(),
+                days_left: None,
+                not_after: None,
+            });
+        }
+        for mut verdict in hop_verdicts {
+            if several_servers {
+                verdict.text = format!("{}: {}", hop.server, verdict.text);
+            }
+            verdicts.push(verdict);
+        }
+    }
+    verdicts.into_iter().max_by_key(|v| (v.status.rank(), std::cmp::Reverse(v.days_left)))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub(crate) mod http;
 pub(crate) mod kind;
 pub(crate) mod net;
 pub(crate) mod ping;
+pub(crate) mod posture;
 pub(crate) mod process;
 pub(crate) mod restic;
 pub(crate) mod server;

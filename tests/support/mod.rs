@@ -375,3 +375,47 @@ pub fn python(script: &str, args: &[&std::ffi::OsStr]) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Debian's nginx serving `servers` (server blocks; `{port0}`, `{port1}`... stand for free
+/// loopback ports it listens on, `{dir}` for its own folder), in the foreground, killed on
+/// drop. A start that fails (a port taken in between) is tried again on other ports.
+pub struct Nginx {
+    _child: Child,
+    pub ports: Vec<u16>,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn nginx(servers: &str, ports: usize) -> Option<Nginx> {
+    let program = peer(&["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx-light")?;
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let chosen: Vec<u16> = (0..ports).map(|_| closed_port()).collect();
+        let mut blocks = servers.replace("{dir}", &dir.path().display().to_string());
+        for (i, port) in chosen.iter().enumerate() {
+            blocks = blocks.replace(&format!("{{port{i}}}"), &port.to_string());
+        }
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log stderr;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n{blocks}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
+        let mut command = std::process::Command::new(&program);
+        command
+            .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf"), "-e", "stderr"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = Child::spawn(&mut command);
+        let mut exited = false;
+        wait_until("nginx", || {
+            exited = child.0.try_wait().ok().flatten().is_some();
+            exited || chosen.iter().all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        });
+        if !exited {
+            return Some(Nginx { _child: child, ports: chosen, dir });
+        }
+    }
+    panic!("nginx would not start on any of 10 sets of free ports");
+}

@@ -100,6 +100,24 @@ pub fn self_signed(names: &[&str]) -> Identity {
 }
 
 impl Identity {
+    /// Writes the chain and the key as PEM files into `dir` (for nginx, stunnel...).
+    pub fn write_pem(&self, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+        let pem = |label: &str, der: &[u8]| {
+            use std::fmt::Write as _;
+            let b64 = base64_encode(der);
+            let mut out = format!("-----BEGIN {label}-----\n");
+            for line in b64.as_bytes().chunks(64) {
+                let _ = writeln!(out, "{}", String::from_utf8_lossy(line));
+            }
+            out + &format!("-----END {label}-----\n")
+        };
+        let chain: String = self.chain.iter().map(|c| pem("CERTIFICATE", c.as_ref())).collect();
+        let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+        std::fs::write(&cert, chain).expect("write cert");
+        std::fs::write(&key, pem("PRIVATE KEY", self.key.secret_pkcs8_der())).expect("write key");
+        (cert, key)
+    }
+
     /// The same leaf and key, served with `ca`'s chain instead.
     pub fn served_with(&self, ca: &Ca) -> Identity {
         let mut chain = vec![self.chain[0].clone()];
@@ -117,4 +135,22 @@ impl Identity {
             .expect("server certificate");
         Arc::new(config)
     }
+}
+
+/// Standard base64 with padding (RFC 4648), for PEM files.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
