@@ -320,3 +320,137 @@ fn closed_ports_pass_when_refused_or_filtered_and_fail_when_open() {
         assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 }
+
+// ---- weak certificates -------------------------------------------------------------------------
+
+/// Short-lived certificates judged by their own lifetime, and a leaf valid for too long.
+#[test]
+fn lifetime_shares_and_max_validity() {
+    let ca = Ca::root("Clinic LDAP CA");
+    let short_fresh = support::tls_only(&ca.leaf(&["localhost"], -27, 20)); // 47 days, 20 left (43%)
+    let short_late = support::tls_only(&ca.leaf(&["localhost"], -38, 9)); // 47 days, 9 left (19%)
+    let long = support::tls_only(&ca.leaf(&["localhost"], -1, 399));
+    let shares = "cert_warn = \"25%\"\ncert_crit = \"10%\"\n";
+    let toml = format!(
+        "{}{shares}{}{shares}{}max_validity_days = 200\n",
+        tls_check("fresh", short_fresh.port()),
+        tls_check("late", short_late.port()),
+        tls_check("long", long.port())
+    );
+    let inv = inventory(&toml);
+    inv.write("ca.pem", &ca.pem);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "fresh");
+    assert_eq!(status, "pass", "20 days left is under 30, but 43% of a 47-day lifetime: {detail}");
+    let (status, detail) = verdict(&doc, "late");
+    assert_eq!(status, "warn");
+    assert!(
+        detail.contains("expires in 9 days") && detail.contains("19% of its 47-day lifetime left, warn below 25%"),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "long");
+    assert_eq!(status, "fail");
+    assert_eq!(detail, "the certificate is valid for 400 days, longer than max_validity_days = 200");
+}
+
+/// An RSA-1024 leaf under a SHA-1-signed intermediate, made with openssl and served by a
+/// real nginx allowed to serve it (@SECLEVEL=0): both weaknesses are named.
+#[test]
+fn a_weak_key_and_a_sha1_intermediate_are_named() {
+    let Some(openssl) = support::peer(&["/usr/bin/openssl"], "openssl") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&openssl).args(args).current_dir(d).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::write(d.join("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        .unwrap();
+    std::fs::write(d.join("leaf.ext"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "root.key",
+        "-out",
+        "root.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Weak Test Root",
+        "-sha256",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "inter.key",
+        "-out",
+        "inter.csr",
+        "-subj",
+        "/CN=Old SHA1 Issuing CA",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "inter.csr",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-CAcreateserial",
+        "-out",
+        "inter.pem",
+        "-days",
+        "30",
+        "-sha1",
+        "-extfile",
+        "ca.ext",
+    ]);
+    run(&["req", "-newkey", "rsa:1024", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "inter.pem",
+        "-CAkey",
+        "inter.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "20",
+        "-sha256",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    let chain =
+        std::fs::read_to_string(d.join("leaf.pem")).unwrap() + &std::fs::read_to_string(d.join("inter.pem")).unwrap();
+    std::fs::write(d.join("chain.pem"), chain).unwrap();
+    let servers = format!(
+        "server {{ listen 127.0.0.1:{{port0}} ssl; ssl_certificate {0}/chain.pem; ssl_certificate_key {0}/leaf.key; \
+         ssl_ciphers DEFAULT:@SECLEVEL=0; location / {{ return 200 ok; }} }}",
+        d.display()
+    );
+    let Some(nginx) = support::nginx(&servers, 1) else { return };
+    let inv = inventory(&tls_check("weak", nginx.ports[0]));
+    std::fs::copy(d.join("root.pem"), inv.dir.path().join("ca.pem")).unwrap();
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "weak"),
+        (
+            "fail".into(),
+            "the certificate has an RSA key of 1024 bits; at least 2048 are needed; intermediate \"Old SHA1 Issuing CA\" \
+             is signed with SHA-1, which is broken; reissue it with SHA-256"
+                .into()
+        )
+    );
+}

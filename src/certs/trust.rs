@@ -18,17 +18,23 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 /// When a certificate's remaining lifetime becomes news.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct CertLimits {
     /// Fewer days left than this: warn. 30 gives a month to order and install a renewal.
     pub warn_days: u32,
     /// Fewer days left than this (or expired): fail.
     pub crit_days: u32,
+    /// Shares of the lifetime left (`cert_warn = "25%"`): where set, they replace the day
+    /// thresholds, so a 47-day certificate is judged by its own length.
+    pub warn_percent: Option<f64>,
+    pub crit_percent: Option<f64>,
+    /// A leaf valid for longer than this many days fails (`max_validity_days`).
+    pub max_validity_days: Option<u32>,
 }
 
 impl Default for CertLimits {
     fn default() -> Self {
-        Self { warn_days: 30, crit_days: 7 }
+        Self { warn_days: 30, crit_days: 7, warn_percent: None, crit_percent: None, max_validity_days: None }
     }
 }
 

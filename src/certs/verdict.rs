@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustls::pki_types::CertificateDer;
 use rustls::CertificateError;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+use x509_parser::public_key::PublicKey;
 
 use super::trust::{CertLimits, Handshake};
 use crate::outcome::Status;
@@ -89,6 +90,17 @@ pub(crate) struct CertVerdict {
 pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime) -> CertVerdict {
     let leaf = handshake.chain.first().and_then(CertInfo::parse);
     let days_left = leaf.as_ref().map(|l| l.days_left(now));
+    // Weak keys and signatures first: a handshake may even fail because of them (a 1024-bit
+    // key cannot sign a TLS 1.3 handshake for rustls), and the reason is what to fix.
+    let weak = weaknesses(&handshake.chain, limits.max_validity_days);
+    if !weak.is_empty() {
+        return CertVerdict {
+            status: Status::Fail,
+            text: weak.join("; "),
+            days_left,
+            not_after: leaf.as_ref().map(|l| l.not_after),
+        };
+    }
     if let Some(error) = &handshake.error {
         return CertVerdict {
             status: Status::Fail,
@@ -120,6 +132,21 @@ pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime)
 fn judge_days(cert: &CertInfo, what: &str, limits: CertLimits, now: SystemTime) -> (Status, String) {
     let days = cert.days_left(now);
     let phrase = format!("{what} {}", cert.expiry_phrase(now));
+    if limits.warn_percent.is_some() || limits.crit_percent.is_some() {
+        let lifetime = seconds_between(cert.not_before, cert.not_after).max(1) as f64;
+        let left = seconds_between(now, cert.not_after) as f64 * 100.0 / lifetime;
+        let share = format!("{left:.0}% of its {}-day lifetime left", (lifetime / 86_400.0).round());
+        if days < 0 {
+            return (Status::Fail, phrase);
+        }
+        if let Some(crit) = limits.crit_percent.filter(|c| left < *c) {
+            return (Status::Fail, format!("{phrase}, {share}, limit {crit}%"));
+        }
+        if let Some(warn) = limits.warn_percent.filter(|w| left < *w) {
+            return (Status::Warn, format!("{phrase}, {share}, warn below {warn}%"));
+        }
+        return (Status::Pass, phrase);
+    }
     if days < i64::from(limits.crit_days) {
         let limit = if days < 0 { String::new() } else { format!(", limit {} days", limits.crit_days) };
         (Status::Fail, format!("{phrase}{limit}"))
@@ -127,6 +154,69 @@ fn judge_days(cert: &CertInfo, what: &str, limits: CertLimits, now: SystemTime) 
         (Status::Warn, format!("{phrase}, warn below {} days", limits.warn_days))
     } else {
         (Status::Pass, phrase)
+    }
+}
+
+/// Signature algorithms no longer trusted: SHA-1 and MD5 (RFC 9155, CA/B Forum).
+const WEAK_SIGNATURES: [(&str, &str); 5] = [
+    ("1.2.840.113549.1.1.5", "SHA-1"),
+    ("1.3.14.3.2.29", "SHA-1"),
+    ("1.2.840.10045.4.1", "SHA-1"),
+    ("1.2.840.10040.4.3", "SHA-1"),
+    ("1.2.840.113549.1.1.4", "MD5"),
+];
+
+/// What is weak in a served chain: RSA keys under 2048 bits or EC keys under 256 in the leaf
+/// or an intermediate, SHA-1 or MD5 signatures anywhere but a root (whose signature on
+/// itself is never checked), a leaf valid for longer than `max_validity_days`.
+pub(crate) fn weaknesses(chain: &[CertificateDer<'_>], max_validity_days: Option<u32>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (index, der) in chain.iter().enumerate() {
+        let Ok((_, cert)) = X509Certificate::from_der(der.as_ref()) else { continue };
+        let self_signed = cert.subject().as_raw() == cert.issuer().as_raw();
+        if index > 0 && self_signed {
+            continue;
+        }
+        let who = match index {
+            0 => "the certificate".to_owned(),
+            _ => format!(
+                "intermediate {:?}",
+                cert.subject().iter_common_name().next().and_then(|c| c.as_str().ok()).unwrap_or("?")
+            ),
+        };
+        match cert.public_key().parsed() {
+            Ok(PublicKey::RSA(rsa)) => {
+                let bits = rsa_bits(rsa.modulus);
+                if bits < 2048 {
+                    found.push(format!("{who} has an RSA key of {bits} bits; at least 2048 are needed"));
+                }
+            }
+            Ok(PublicKey::EC(ec)) if ec.key_size() > 0 && ec.key_size() < 256 => {
+                found.push(format!("{who} has an EC key of {} bits; at least 256 are needed", ec.key_size()));
+            }
+            _ => {}
+        }
+        let algorithm = cert.signature_algorithm.algorithm.to_id_string();
+        if let Some((_, name)) = WEAK_SIGNATURES.iter().find(|(oid, _)| *oid == algorithm) {
+            found.push(format!("{who} is signed with {name}, which is broken; reissue it with SHA-256"));
+        }
+        if let (0, Some(max)) = (index, max_validity_days) {
+            let validity = cert.validity();
+            let days = (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86_400;
+            if days > i64::from(max) {
+                found.push(format!("{who} is valid for {days} days, longer than max_validity_days = {max}"));
+            }
+        }
+    }
+    found
+}
+
+/// The size of an RSA modulus in bits, leading zero bytes and bits aside.
+fn rsa_bits(modulus: &[u8]) -> usize {
+    let significant: Vec<&u8> = modulus.iter().skip_while(|b| **b == 0).collect();
+    match significant.first() {
+        Some(first) => significant.len() * 8 - first.leading_zeros() as usize,
+        None => 0,
     }
 }
 

@@ -15,6 +15,16 @@ use super::values::{self, Proxy};
 use crate::certs::{CertLimits, Trust};
 use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
 
+/// A table's certificate keys, as written (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`).
+#[derive(Default)]
+pub(crate) struct CertKeys<'a> {
+    pub warn_days: Option<u32>,
+    pub crit_days: Option<&'a Spanned<u32>>,
+    pub warn: Option<&'a Spanned<String>>,
+    pub crit: Option<&'a Spanned<String>>,
+    pub max_validity_days: Option<u32>,
+}
+
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {
     /// What the table plans: the kind's probe.
@@ -140,24 +150,44 @@ impl<'a> Loader<'a> {
         Ok(trust)
     }
 
-    /// A table's own certificate thresholds (`cert_warn_days`, `cert_crit_days`), falling
-    /// back to `[settings]`; the fail threshold may not be above the warn threshold.
-    pub fn cert_limits(&self, warn: Option<u32>, crit: Option<&Spanned<u32>>) -> Result<CertLimits, ConfigError> {
+    /// A table's own certificate thresholds, falling back to `[settings]`: days
+    /// (`cert_warn_days`, `cert_crit_days`; the fail threshold may not be above the warn
+    /// one), shares of the lifetime (`cert_warn = "25%"`, which replace the days), and
+    /// `max_validity_days`.
+    pub fn cert_limits(&self, keys: CertKeys<'_>) -> Result<CertLimits, ConfigError> {
         let defaults = self.settings.cert;
         let limits = CertLimits {
-            warn_days: warn.unwrap_or(defaults.warn_days),
-            crit_days: crit.map_or(defaults.crit_days, |c| *c.get_ref()),
+            warn_days: keys.warn_days.unwrap_or(defaults.warn_days),
+            crit_days: keys.crit_days.map_or(defaults.crit_days, |c| *c.get_ref()),
+            warn_percent: keys.warn.map(|w| self.percent(w)).transpose()?,
+            crit_percent: keys.crit.map(|c| self.percent(c)).transpose()?,
+            max_validity_days: keys.max_validity_days,
         };
-        match crit {
-            Some(c) if limits.crit_days > limits.warn_days => Err(self.error(
+        if let Some(c) = keys.crit_days.filter(|_| limits.crit_days > limits.warn_days) {
+            return Err(self.error(
                 c.span(),
                 format!(
                     "cert_crit_days ({}) must not be more than cert_warn_days ({}): fail at fewer days left than you warn",
                     limits.crit_days, limits.warn_days
                 ),
-            )),
-            _ => Ok(limits),
+            ));
         }
+        if let (Some(w), Some(c), Some(span)) = (limits.warn_percent, limits.crit_percent, keys.crit) {
+            if c > w {
+                return Err(self.error(span.span(), format!("cert_crit ({c}%) must not be more than cert_warn ({w}%)")));
+            }
+        }
+        Ok(limits)
+    }
+
+    /// "25%": a share of a certificate's lifetime, from 0 to 100.
+    fn percent(&self, text: &Spanned<String>) -> Result<f64, ConfigError> {
+        let value = text.get_ref().trim();
+        value
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|p| (0.0..=100.0).contains(p))
+            .ok_or_else(|| self.error(text.span(), "write a share of the certificate's lifetime, like \"25%\""))
     }
 
     /// `[settings] heartbeat`: an http(s) URL, `${VAR}` expanded (it is a secret).

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertLimits, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
-use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Facts, Outcome};
 use crate::probe::http::{
@@ -64,6 +64,11 @@ check_table! {
         proxy: Option<Spanned<String>>,
         cert_warn_days: Option<u32>,
         cert_crit_days: Option<Spanned<u32>>,
+        /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
+        cert_warn: Option<Spanned<String>>,
+        cert_crit: Option<Spanned<String>>,
+        /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
+        max_validity_days: Option<u32>,
         /// JSON Pointer -> expected value, checked on the body parsed as JSON.
         json: Option<BTreeMap<Spanned<String>, toml::Value>>,
         /// Headers the answer must carry: a value, or "*" for any.
@@ -116,7 +121,13 @@ impl Table for EndpointTable {
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
             proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days.as_ref())?,
+            cert_limits: loader.cert_limits(CertKeys {
+                warn_days: self.cert_warn_days,
+                crit_days: self.cert_crit_days.as_ref(),
+                warn: self.cert_warn.as_ref(),
+                crit: self.cert_crit.as_ref(),
+                max_validity_days: self.max_validity_days,
+            })?,
         };
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();

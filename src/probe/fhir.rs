@@ -12,7 +12,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::outcome::Outcome;
 use crate::probe::endpoint::{self, EndpointProbe};
 use crate::probe::http::{parse_headers, parse_url, BodyJudge};
@@ -35,6 +35,11 @@ check_table! {
         proxy: Option<Spanned<String>>,
         cert_warn_days: Option<u32>,
         cert_crit_days: Option<Spanned<u32>>,
+        /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
+        cert_warn: Option<Spanned<String>>,
+        cert_crit: Option<Spanned<String>>,
+        /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
+        max_validity_days: Option<u32>,
         warn_latency: Option<HumanDuration>,
         max_body: Option<Size>,
     }
@@ -66,7 +71,13 @@ impl Table for FhirTable {
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
             proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days.as_ref())?,
+            cert_limits: loader.cert_limits(CertKeys {
+                warn_days: self.cert_warn_days,
+                crit_days: self.cert_crit_days.as_ref(),
+                warn: self.cert_warn.as_ref(),
+                crit: self.cert_crit.as_ref(),
+                max_validity_days: self.max_validity_days,
+            })?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
             header_rules: Default::default(),
         };

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::config::values::Port;
-use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
 
@@ -22,6 +22,11 @@ check_table! {
         ca_file: Option<Spanned<String>>,
         cert_warn_days: Option<u32>,
         cert_crit_days: Option<Spanned<u32>>,
+        /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
+        cert_warn: Option<Spanned<String>>,
+        cert_crit: Option<Spanned<String>>,
+        /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
+        max_validity_days: Option<u32>,
     }
 }
 
@@ -38,7 +43,13 @@ impl Table for TlsTable {
             port: self.port.0,
             server_name,
             trust: loader.trust(self.ca_file.as_ref())?,
-            limits: loader.cert_limits(self.cert_warn_days, self.cert_crit_days.as_ref())?,
+            limits: loader.cert_limits(CertKeys {
+                warn_days: self.cert_warn_days,
+                crit_days: self.cert_crit_days.as_ref(),
+                warn: self.cert_warn.as_ref(),
+                crit: self.cert_crit.as_ref(),
+                max_validity_days: self.max_validity_days,
+            })?,
         };
         let target = format!("{host}:{}", self.port.0);
         loader.single(&common, target, probe)
