@@ -642,3 +642,48 @@ fn require_https_follows_nginx_to_https_on_the_same_host() {
     assert_eq!(status, "fail");
     assert!(detail.ends_with("but no redirect from http:// to https:// on the same host"), "{detail}");
 }
+
+/// /metadata can answer while the database behind the API is down: a search must return a
+/// Bundle. Answers shaped as HAPI FHIR's (a stand-in: HAPI needs a JVM and a database).
+#[test]
+fn fhir_search_and_smart_configuration() {
+    let server = support::http(|req| match (req.uri().path(), req.uri().query()) {
+        (p, _) if p.ends_with("/metadata") => reply(200, CAPABILITY),
+        ("/ok/Patient", Some("_count=1")) => {
+            reply(200, r#"{"resourceType":"Bundle","type":"searchset","total":12,"entry":[{}]}"#)
+        }
+        ("/down/Patient", _) => reply(
+            500,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception","diagnostics":"HAPI-1180: Failed to call access method: database unavailable"}]}"#,
+        ),
+        ("/ok/.well-known/smart-configuration", _) => reply(
+            200,
+            r#"{"authorization_endpoint":"https://ehr/auth","token_endpoint":"https://ehr/token","capabilities":["launch-ehr"]}"#,
+        ),
+        ("/nosmart/.well-known/smart-configuration", _) => reply(200, r#"{"capabilities":[]}"#),
+        _ => reply(404, ""),
+    });
+    let toml = fhir("healthy", &server.url("/ok"), "query = \"Patient?_count=1\"\nmin_total = 1\nsmart = true")
+        + &fhir("too few", &server.url("/ok"), "query = \"Patient?_count=1\"\nmin_total = 50")
+        + &fhir("database down", &server.url("/down"), "query = \"Patient?_count=1\"")
+        + &fhir("no smart", &server.url("/nosmart"), "smart = true");
+    let (doc, _) = inventory(&toml).run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "healthy");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(
+        detail.contains("; search Patient?_count=1: 200 OK in ")
+            && detail.contains(": Bundle, 12 matches; SMART configuration: 200 OK in ")
+            && detail.ends_with(": authorization and token endpoints present"),
+        "{detail}"
+    );
+    assert!(verdict(&doc, "too few").1.ends_with("but the search found 12, at least 50 expected"));
+    let (status, detail) = verdict(&doc, "database down");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.ends_with("search Patient?_count=1: 500 Internal Server Error, expected 200: HAPI-1180: Failed to call access method: database unavailable"),
+        "{detail}"
+    );
+    assert!(verdict(&doc, "no smart")
+        .1
+        .ends_with("but the SMART configuration has no authorization_endpoint or token_endpoint"));
+}

@@ -145,6 +145,7 @@ fn validate_status_codes(loader: &Loader, codes: &Spanned<Vec<u16>>) -> Result<V
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct EndpointProbe {
     /// May hold secrets (`${VAR}` in user, password, path or query): see the `Debug` below.
     pub url: Url,

@@ -42,6 +42,14 @@ check_table! {
         max_validity_days: Option<u32>,
         warn_latency: Option<HumanDuration>,
         max_body: Option<Size>,
+        /// A search that must return a Bundle, like "Patient?_count=1": /metadata can answer
+        /// while the database behind the API is down.
+        query: Option<Spanned<String>>,
+        /// With `query`: at least this many matches (Bundle.total).
+        min_total: Option<u64>,
+        /// Also check `/.well-known/smart-configuration` (SMART on FHIR authorization).
+        #[serde(default)]
+        smart: bool,
     }
 }
 
@@ -82,13 +90,38 @@ impl Table for FhirTable {
             header_rules: Default::default(),
         };
         let target = self.base.get_ref().clone();
-        loader.single(&common, target, FhirProbe(probe))
+        let query = match &self.query {
+            Some(q) => {
+                let url = base
+                    .join(q.get_ref().trim().trim_start_matches('/'))
+                    .map_err(|e| loader.error(q.span(), format!("invalid query: {e}")))?;
+                let judge = Arc::new(SearchBundle { min_total: self.min_total });
+                Some((q.get_ref().clone(), EndpointProbe { url, body_judge: Some(judge), ..probe.clone() }))
+            }
+            None => None,
+        };
+        let smart = match self.smart {
+            true => {
+                let url = base
+                    .join(".well-known/smart-configuration")
+                    .map_err(|e| loader.error(self.base.span(), e.to_string()))?;
+                Some(EndpointProbe { url, body_judge: Some(Arc::new(SmartConfiguration)), ..probe.clone() })
+            }
+            false => None,
+        };
+        loader.single(&common, target, FhirProbe { metadata: probe, query, smart })
     }
 }
 
-/// An endpoint probe of a FHIR server's `/metadata`, reported as kind "fhir".
+/// A FHIR server: its `/metadata`, and optionally a search and its SMART configuration,
+/// each an endpoint probe; reported as one check of kind "fhir".
 #[derive(Debug)]
-pub(crate) struct FhirProbe(EndpointProbe);
+pub(crate) struct FhirProbe {
+    metadata: EndpointProbe,
+    /// The query as written, and its probe.
+    query: Option<(String, EndpointProbe)>,
+    smart: Option<EndpointProbe>,
+}
 
 impl RunProbe for FhirProbe {
     fn kind(&self) -> &'static str {
@@ -96,7 +129,74 @@ impl RunProbe for FhirProbe {
     }
 
     async fn run(&self, budget: Budget) -> Outcome {
-        self.0.run(budget).await
+        let mut outcome = self.metadata.run(budget).await;
+        let parts = [
+            self.query.as_ref().map(|(q, p)| (format!("search {q}"), p)),
+            self.smart.as_ref().map(|p| ("SMART configuration".to_owned(), p)),
+        ];
+        for (what, probe) in parts.into_iter().flatten() {
+            if outcome.status == crate::outcome::Status::Fail {
+                break;
+            }
+            let part = probe.run(budget).await;
+            outcome = Outcome {
+                status: outcome.status.worst(part.status),
+                detail: format!("{}; {what}: {}", outcome.detail, part.detail),
+                facts: outcome.facts,
+            };
+        }
+        outcome
+    }
+}
+
+/// A search answer: a Bundle, with at least `min_total` matches if asked.
+#[derive(Debug)]
+struct SearchBundle {
+    min_total: Option<u64>,
+}
+
+impl BodyJudge for SearchBundle {
+    fn judge(&self, body: &[u8]) -> Result<Option<String>, String> {
+        let doc: Value = serde_json::from_slice(body).map_err(|_| "the search answer is not JSON".to_owned())?;
+        match doc["resourceType"].as_str() {
+            Some("Bundle") => {}
+            Some("OperationOutcome") => return Err(format!("the search failed: {}", outcome_text(&doc))),
+            other => return Err(format!("the search answered {:?}, not a Bundle", other.unwrap_or("no resourceType"))),
+        }
+        let total = doc["total"].as_u64();
+        let entries = doc["entry"].as_array().map_or(0, Vec::len) as u64;
+        let matches = total.unwrap_or(entries);
+        if let Some(min) = self.min_total.filter(|m| matches < *m) {
+            return Err(format!("the search found {matches}, at least {min} expected"));
+        }
+        Ok(Some(match total {
+            Some(t) => format!("Bundle, {t} matches"),
+            None => format!("Bundle, {entries} entries"),
+        }))
+    }
+
+    fn explain_error(&self, body: &[u8]) -> Option<String> {
+        let doc: Value = serde_json::from_slice(body).ok()?;
+        let text = (doc["resourceType"] == "OperationOutcome").then(|| outcome_text(&doc))?;
+        (text != NO_DIAGNOSTICS).then_some(text)
+    }
+}
+
+/// `/.well-known/smart-configuration`: the authorization and token endpoints must be there.
+#[derive(Debug)]
+struct SmartConfiguration;
+
+impl BodyJudge for SmartConfiguration {
+    fn judge(&self, body: &[u8]) -> Result<Option<String>, String> {
+        let doc: Value = serde_json::from_slice(body).map_err(|_| "the SMART configuration is not JSON".to_owned())?;
+        let missing: Vec<&str> = ["authorization_endpoint", "token_endpoint"]
+            .into_iter()
+            .filter(|k| doc[*k].as_str().is_none_or(str::is_empty))
+            .collect();
+        match missing.is_empty() {
+            true => Ok(Some("authorization and token endpoints present".into())),
+            false => Err(format!("the SMART configuration has no {}", missing.join(" or "))),
+        }
     }
 }
 
