@@ -96,7 +96,7 @@ impl Table for FhirTable {
                     .join(q.get_ref().trim().trim_start_matches('/'))
                     .map_err(|e| loader.error(q.span(), format!("invalid query: {e}")))?;
                 let judge = Arc::new(SearchBundle { min_total: self.min_total });
-                Some((q.get_ref().clone(), EndpointProbe { url, body_judge: Some(judge), ..probe.clone() }))
+                Some(Box::new((q.get_ref().clone(), EndpointProbe { url, body_judge: Some(judge), ..probe.clone() })))
             }
             None => None,
         };
@@ -105,7 +105,7 @@ impl Table for FhirTable {
                 let url = base
                     .join(".well-known/smart-configuration")
                     .map_err(|e| loader.error(self.base.span(), e.to_string()))?;
-                Some(EndpointProbe { url, body_judge: Some(Arc::new(SmartConfiguration)), ..probe.clone() })
+                Some(Box::new(EndpointProbe { url, body_judge: Some(Arc::new(SmartConfiguration)), ..probe.clone() }))
             }
             false => None,
         };
@@ -118,9 +118,10 @@ impl Table for FhirTable {
 #[derive(Debug)]
 pub(crate) struct FhirProbe {
     metadata: EndpointProbe,
-    /// The query as written, and its probe.
-    query: Option<(String, EndpointProbe)>,
-    smart: Option<EndpointProbe>,
+    /// The query as written, and its probe. Boxed, like `smart`: most FHIR checks have
+    /// neither, and every check of every kind is as large as the largest kind's probe.
+    query: Option<Box<(String, EndpointProbe)>>,
+    smart: Option<Box<EndpointProbe>>,
 }
 
 impl RunProbe for FhirProbe {
@@ -131,8 +132,8 @@ impl RunProbe for FhirProbe {
     async fn run(&self, budget: Budget) -> Outcome {
         let mut outcome = self.metadata.run(budget).await;
         let parts = [
-            self.query.as_ref().map(|(q, p)| (format!("search {q}"), p)),
-            self.smart.as_ref().map(|p| ("SMART configuration".to_owned(), p)),
+            self.query.as_deref().map(|(q, p)| (format!("search {q}"), p)),
+            self.smart.as_deref().map(|p| ("SMART configuration".to_owned(), p)),
         ];
         for (what, probe) in parts.into_iter().flatten() {
             if outcome.status == crate::outcome::Status::Fail {
