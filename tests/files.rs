@@ -255,3 +255,43 @@ fn a_folder_without_permission_says_so() {
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
     assert_eq!(verdict(&doc, "locked"), ("fail".into(), "cannot read: permission denied".into()));
 }
+
+/// A truncated dump is the commonest silent failure: smaller than half the one before, or
+/// not matching the checksum `sha256sum` wrote beside it.
+#[test]
+fn a_truncated_dump_and_a_checksum_that_does_not_match() {
+    let inv = inventory(
+        "[[backup]]\nname = \"ratio\"\npath = \"r\"\npattern = \"*.dump\"\nmax_age = \"26h\"\nmin_ratio_to_previous = 0.5\n\n\
+         [[backup]]\nname = \"sums\"\npath = \"s\"\nmax_age = \"26h\"\n",
+    );
+    for d in ["r", "s"] {
+        std::fs::create_dir(inv.dir.path().join(d)).unwrap();
+    }
+    set_age(&inv.write("r/EHR-1.dump", &"x".repeat(8192)), 30);
+    set_age(&inv.write("r/EHR-2.dump", &"x".repeat(1000)), 2);
+    let dump = inv.write("s/EHR.dump", &"y".repeat(5000));
+    let sum =
+        std::process::Command::new("sha256sum").arg("EHR.dump").current_dir(inv.dir.path().join("s")).output().unwrap();
+    assert!(sum.status.success());
+    std::fs::write(inv.dir.path().join("s/EHR.dump.sha256"), &sum.stdout).unwrap();
+    set_age(&dump, 1);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "ratio"),
+        (
+            "fail".into(),
+            "newest EHR-2.dump is 1000 B, less than 50% of the one before it (EHR-1.dump, 8.0 KiB): truncated?".into()
+        )
+    );
+    let (status, detail) = verdict(&doc, "sums");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.ends_with(", checksum matches"), "{detail}");
+    // The dump changed after its checksum was written: damaged or cut short.
+    std::fs::write(&dump, "y".repeat(4000)).unwrap();
+    set_age(&dump, 1);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "sums"),
+        ("fail".into(), "newest EHR.dump does not match its checksum in EHR.dump.sha256: damaged or incomplete".into())
+    );
+}

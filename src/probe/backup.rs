@@ -27,6 +27,9 @@ check_table! {
         warn_age: Option<Spanned<HumanDuration>>,
         /// A newest file smaller than this: fail (a job that "finished" but wrote nothing).
         min_size: Option<Size>,
+        /// A newest file smaller than this share of the one before it fails, like 0.5: a
+        /// truncated dump is the commonest silent failure.
+        min_ratio_to_previous: Option<Spanned<f64>>,
     }
 }
 
@@ -42,6 +45,9 @@ impl Table for BackupTable {
             ),
             None => None,
         };
+        if let Some(r) = self.min_ratio_to_previous.as_ref().filter(|r| !(*r.get_ref() > 0.0 && *r.get_ref() <= 1.0)) {
+            return Err(loader.error(r.span(), "min_ratio_to_previous is a share from 0 to 1, like 0.5"));
+        }
         if let Some(warn) = &self.warn_age {
             if warn.get_ref().0 >= self.max_age.0 {
                 return Err(loader.error(warn.span(), "warn_age must be less than max_age"));
@@ -53,6 +59,7 @@ impl Table for BackupTable {
             max_age: self.max_age.0,
             warn_age: self.warn_age.map(|w| w.into_inner().0),
             min_size: self.min_size.map(|s| s.0),
+            min_ratio: self.min_ratio_to_previous.map(Spanned::into_inner),
         };
         let target = match &self.pattern {
             Some(p) => format!("{}/{}", self.path.get_ref().trim_end_matches('/'), p.get_ref()),
@@ -69,10 +76,12 @@ pub(crate) struct BackupProbe {
     pub max_age: Duration,
     pub warn_age: Option<Duration>,
     pub min_size: Option<u64>,
+    pub min_ratio: Option<f64>,
 }
 
 /// A matching entry of the backup path.
 struct Newest {
+    path: PathBuf,
     name: String,
     modified: SystemTime,
     size: u64,
@@ -87,6 +96,25 @@ struct Found {
     entries: Vec<Newest>,
     /// Matching symlinks that lead nowhere: name, and how ("a broken symlink to ...").
     broken: Vec<(String, String)>,
+}
+
+/// A checksum beside a backup file: `x.dump.sha256`, as `sha256sum` writes it.
+const SIDECAR: &str = ".sha256";
+
+/// SHA-256 of a file, read in pieces (a dump can be many GiB; the check's timeout bounds it).
+fn sha256_hex(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        digest.update(&buf[..n]);
+    }
+    Ok(digest.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A file dated up to this far ahead counts as written just now (clocks and filesystems
@@ -135,7 +163,8 @@ impl BackupProbe {
         for entry in fs::read_dir(&self.path)? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if self.pattern.as_ref().is_some_and(|p| !p.matches(&name)) {
+            // Checksum sidecars (x.dump.sha256) belong to their file; they are never the backup.
+            if self.pattern.as_ref().is_some_and(|p| !p.matches(&name)) || name.ends_with(SIDECAR) {
                 continue;
             }
             // Follows symlinks, so a `latest.dump` link counts as the file it points to.
@@ -162,7 +191,10 @@ impl BackupProbe {
             let ahead = e.modified.duration_since(now).unwrap_or(Duration::ZERO);
             format!("newest {} is dated {} in the future: clock skew?", e.name, human::age(ahead))
         });
-        let Some(newest) = present.into_iter().max_by_key(|e| e.modified) else {
+        let mut present = present;
+        present.sort_by_key(|e| std::cmp::Reverse(e.modified));
+        let mut present = present.into_iter();
+        let Some(newest) = present.next() else {
             return match (skew, found.broken.first()) {
                 (Some(skew), _) => Outcome::fail(format!("{skew}; no file that is not dated in the future")),
                 (None, Some((name, how))) => Outcome::fail(format!("{name} is {how}")),
@@ -175,7 +207,14 @@ impl BackupProbe {
         if let Some(what) = newest.special {
             return Outcome::fail(format!("newest {} is {what}, not a backup file", newest.name));
         }
-        let verdict = self.judge(&newest, now);
+        let previous = present.find(|e| e.special.is_none());
+        let verdict = match self.judge_contents(&newest, previous.as_ref()) {
+            Err(why) => Outcome::fail(why),
+            Ok(note) => {
+                let verdict = self.judge(&newest, now);
+                Outcome { detail: format!("{}{note}", verdict.detail), ..verdict }
+            }
+        };
         match skew {
             Some(skew) => Outcome {
                 status: verdict.status.worst(Status::Warn),
@@ -183,6 +222,35 @@ impl BackupProbe {
                 facts: verdict.facts,
             },
             None => verdict,
+        }
+    }
+
+    /// The newest file against the one before it (`min_ratio_to_previous`) and against its
+    /// checksum sidecar when one is there; `Ok` holds what to add to the detail.
+    fn judge_contents(&self, newest: &Newest, previous: Option<&Newest>) -> Result<String, String> {
+        if let (Some(ratio), Some(before)) = (self.min_ratio, previous) {
+            if (newest.size as f64) < ratio * before.size as f64 {
+                return Err(format!(
+                    "newest {} is {}, less than {:.0}% of the one before it ({}, {}): truncated?",
+                    newest.name,
+                    human::size(newest.size),
+                    ratio * 100.0,
+                    before.name,
+                    human::size(before.size)
+                ));
+            }
+        }
+        let mut sidecar = newest.path.clone().into_os_string();
+        sidecar.push(SIDECAR);
+        let Ok(expected) = fs::read_to_string(&sidecar) else { return Ok(String::new()) };
+        let expected = expected.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        let actual = sha256_hex(&newest.path).map_err(|e| format!("cannot read {} to check it: {e}", newest.name))?;
+        match actual == expected {
+            true => Ok(", checksum matches".into()),
+            false => Err(format!(
+                "newest {} does not match its checksum in {}{SIDECAR}: damaged or incomplete",
+                newest.name, newest.name
+            )),
         }
     }
 
@@ -223,7 +291,13 @@ fn describe(path: &Path, meta: &fs::Metadata) -> io::Result<Newest> {
     } else {
         Some("not a regular file")
     };
-    Ok(Newest { name: display_name(path), modified: meta.modified()?, size: meta.len(), special })
+    Ok(Newest {
+        path: path.to_owned(),
+        name: display_name(path),
+        modified: meta.modified()?,
+        size: meta.len(),
+        special,
+    })
 }
 
 fn display_name(path: &Path) -> String {
@@ -257,11 +331,12 @@ mod tests {
             max_age: 26 * HOUR,
             warn_age: Some(25 * HOUR),
             min_size: Some(1024 * 1024),
+            min_ratio: None,
         }
     }
 
     fn file(age: Duration, size: u64, now: SystemTime) -> Newest {
-        Newest { name: "EHR.dump".into(), modified: now - age, size, special: None }
+        Newest { path: PathBuf::from("/x/EHR.dump"), name: "EHR.dump".into(), modified: now - age, size, special: None }
     }
 
     #[test]
@@ -286,6 +361,7 @@ mod tests {
         let now = SystemTime::now();
         let p = probe();
         let entry = |name: &str, age: i64, special: Option<&'static str>| Newest {
+            path: PathBuf::from(format!("/nonexistent/{name}")),
             name: name.into(),
             modified: if age >= 0 { now - HOUR * age as u32 } else { now + HOUR * (-age) as u32 },
             size: 5 << 30,
