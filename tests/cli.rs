@@ -250,6 +250,12 @@ fn the_shipped_inventories_are_valid() {
         .success()
         .stdout(predicate::str::contains("OK, 26 checks"));
     rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
+    rounds()
+        .args(["validate", "-c"])
+        .arg(format!("{root}/examples/posture.toml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("OK, 10 checks"));
 }
 
 /// Runs `rounds ARGS` on a real pseudo-terminal (util-linux `script`) and returns its output.

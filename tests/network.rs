@@ -454,3 +454,44 @@ fn a_weak_key_and_a_sha1_intermediate_are_named() {
         )
     );
 }
+
+/// `min_tls = "1.2"` against a real nginx that still speaks TLS 1.0 and 1.1, and one that
+/// does not: the legacy hello is answered, or refused.
+#[test]
+fn min_tls_names_legacy_versions_a_server_still_accepts() {
+    let ca = Ca::root("Clinic Web CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = ca.leaf(&["localhost"], -1, 200).write_pem(dir.path());
+    let block = |protocols: &str| {
+        format!(
+            "ssl_certificate {}; ssl_certificate_key {}; ssl_protocols {protocols}; ssl_ciphers DEFAULT:@SECLEVEL=0; \
+             location / {{ return 200 ok; }}",
+            cert.display(),
+            key.display()
+        )
+    };
+    let servers = format!(
+        "server {{ listen 127.0.0.1:{{port0}} ssl; {} }}\nserver {{ listen 127.0.0.1:{{port1}} ssl; {} }}",
+        block("TLSv1 TLSv1.1 TLSv1.2"),
+        block("TLSv1.2 TLSv1.3")
+    );
+    let Some(nginx) = support::nginx(&servers, 2) else { return };
+    let toml = format!(
+        "{}min_tls = \"1.2\"\n{}min_tls = \"1.2\"\n",
+        tls_check("legacy", nginx.ports[0]),
+        tls_check("modern", nginx.ports[1])
+    );
+    let inv = inventory(&toml);
+    inv.write("ca.pem", &ca.pem);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "legacy");
+    assert_eq!(status, "fail");
+    assert!(
+        detail.contains("; negotiated TLS 1.2, ")
+            && detail.ends_with("; but still accepts TLS 1.0 and 1.1; disable them"),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "modern");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("; negotiated TLS 1.3, TLS13_"), "{detail}");
+}

@@ -144,18 +144,29 @@ impl Trust {
     }
 }
 
-/// A TLS handshake over `stream`, with a recorder of its own.
+/// A TLS handshake over `stream`, with a recorder of its own; `Err` means TLS could not even
+/// be set up.
 ///
-/// `Ok` holds what the verifier saw (if the server got that far) and how the handshake
-/// ended; `Err` means TLS could not even be set up.
+/// `Ok` holds what the verifier saw, and how the handshake ended: on success, the version
+/// and cipher suite negotiated ("TLS 1.3, TLS13_AES_256_GCM_SHA384").
 pub(crate) async fn handshake(
     trust: &Arc<Trust>,
     stream: tokio::net::TcpStream,
     server_name: ServerName<'static>,
-) -> Result<(Option<Handshake>, std::io::Result<()>), String> {
+) -> Result<(Option<Handshake>, std::io::Result<String>), String> {
     let (config, recorder) = trust.recording_config()?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let ended = connector.connect(server_name, stream).await.map(|_| ());
+    let ended = connector.connect(server_name, stream).await.map(|tls| {
+        let (_, connection) = tls.get_ref();
+        let version = match connection.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3".to_owned(),
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2".to_owned(),
+            Some(other) => format!("{other:?}"),
+            None => "an unknown version".to_owned(),
+        };
+        let suite = connection.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+        format!("{version}, {suite}")
+    });
     Ok((recorder.single(), ended))
 }
 

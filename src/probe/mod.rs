@@ -22,6 +22,7 @@ pub(crate) mod fhir;
 pub(crate) mod hl7;
 pub(crate) mod http;
 pub(crate) mod kind;
+pub(crate) mod legacy_tls;
 pub(crate) mod net;
 pub(crate) mod ping;
 pub(crate) mod posture;

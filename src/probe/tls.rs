@@ -11,6 +11,7 @@ use crate::config::values::Port;
 use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
+use crate::probe::legacy_tls::{legacy_verdict, Legacy};
 
 check_table! {
     /// `[[tls]]` as written in the inventory.
@@ -27,6 +28,9 @@ check_table! {
         cert_crit: Option<Spanned<String>>,
         /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
         max_validity_days: Option<u32>,
+        /// "1.2": fail when the server still completes a TLS 1.0 or 1.1 handshake ("1.3":
+        /// 1.2 too); the negotiated version and cipher are then said in the detail.
+        min_tls: Option<Spanned<String>>,
     }
 }
 
@@ -38,7 +42,14 @@ impl Table for TlsTable {
         let host = self.host.get_ref().trim().to_owned();
         let server_name = ServerName::try_from(host.clone())
             .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;
+        let min_tls = match &self.min_tls {
+            Some(m) => Some(
+                Legacy::below(m.get_ref()).ok_or_else(|| loader.error(m.span(), "min_tls is \"1.2\" or \"1.3\""))?,
+            ),
+            None => None,
+        };
         let probe = TlsProbe {
+            min_tls,
             host: host.clone(),
             port: self.port.0,
             server_name,
@@ -58,6 +69,8 @@ impl Table for TlsTable {
 
 #[derive(Debug)]
 pub(crate) struct TlsProbe {
+    /// The versions that must be refused (`min_tls`).
+    pub min_tls: Option<Vec<Legacy>>,
     pub host: String,
     pub port: u16,
     pub server_name: ServerName<'static>,
@@ -93,13 +106,21 @@ impl RunProbe for TlsProbe {
             (Status::Pass | Status::Warn, Some(leaf)) => format!("issued by {:?}, {}", leaf.issuer, verdict.text),
             _ => verdict.text,
         };
-        match (ended, verdict.status) {
+        let facts = Facts { cert_not_after: verdict.not_after, ..Facts::default() };
+        let negotiated = match (ended, verdict.status) {
             (Err(e), Status::Pass | Status::Warn) => {
-                Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e)))
+                return Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e)))
             }
-            (_, status) => {
-                Outcome::new(status, detail).with_facts(Facts { cert_not_after: verdict.not_after, ..Facts::default() })
-            }
+            (Err(_), status) => return Outcome::new(status, detail).with_facts(facts),
+            (Ok(negotiated), _) => negotiated,
+        };
+        let Some(versions) = &self.min_tls else { return Outcome::new(verdict.status, detail).with_facts(facts) };
+        let sni = matches!(self.server_name, ServerName::DnsName(_)).then_some(self.host.as_str());
+        let detail = format!("{detail}; negotiated {negotiated}");
+        match legacy_verdict(&self.host, self.port, sni, versions, budget).await {
+            Some((status, why)) => Outcome::new(verdict.status.worst(status), format!("{detail}; but {why}")),
+            None => Outcome::new(verdict.status, detail),
         }
+        .with_facts(facts)
     }
 }
