@@ -477,9 +477,10 @@ fn min_tls_names_legacy_versions_a_server_still_accepts() {
     );
     let Some(nginx) = support::nginx(&servers, 2) else { return };
     let toml = format!(
-        "{}min_tls = \"1.2\"\n{}min_tls = \"1.2\"\n",
+        "[settings]\nmin_tls = \"1.2\"\n\n{}{}[[endpoint]]\nname = \"legacy web\"\nurl = \"https://localhost:{}/\"\nca_file = \"ca.pem\"\n",
         tls_check("legacy", nginx.ports[0]),
-        tls_check("modern", nginx.ports[1])
+        tls_check("modern", nginx.ports[1]),
+        nginx.ports[0]
     );
     let inv = inventory(&toml);
     inv.write("ca.pem", &ca.pem);
@@ -494,4 +495,10 @@ fn min_tls_names_legacy_versions_a_server_still_accepts() {
     let (status, detail) = verdict(&doc, "modern");
     assert_eq!(status, "pass", "{detail}");
     assert!(detail.contains("; negotiated TLS 1.3, TLS13_"), "{detail}");
+    let (status, detail) = verdict(&doc, "legacy web");
+    assert_eq!(status, "fail", "min_tls from [settings] applies to endpoints: {detail}");
+    assert!(
+        detail.starts_with("200 OK in ") && detail.ends_with("; but still accepts TLS 1.0 and 1.1; disable them"),
+        "{detail}"
+    );
 }

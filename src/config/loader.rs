@@ -180,6 +180,15 @@ impl<'a> Loader<'a> {
         Ok(limits)
     }
 
+    /// `min_tls` of a table, else of `[settings]`: "1.2" or "1.3".
+    pub fn min_tls(&self, own: Option<&Spanned<String>>) -> Result<Option<String>, ConfigError> {
+        let Some(value) = own.or(self.settings.min_tls.as_ref()) else { return Ok(None) };
+        match value.get_ref().trim() {
+            v @ ("1.2" | "1.3") => Ok(Some(v.to_owned())),
+            _ => Err(self.error(value.span(), "min_tls is \"1.2\" or \"1.3\"")),
+        }
+    }
+
     /// "25%": a share of a certificate's lifetime, from 0 to 100.
     fn percent(&self, text: &Spanned<String>) -> Result<f64, ConfigError> {
         let value = text.get_ref().trim();

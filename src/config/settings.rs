@@ -45,6 +45,8 @@ pub(crate) struct Settings {
     pub heartbeat: Option<Spanned<String>>,
     /// Each heartbeat ping's own timeout.
     pub heartbeat_timeout: Option<Duration>,
+    /// The lowest TLS version servers may still accept, for checks without their own.
+    pub min_tls: Option<Spanned<String>>,
 }
 
 /// `[settings]` as written.
@@ -62,6 +64,7 @@ pub(crate) struct SettingsTable {
     state: Option<String>,
     heartbeat: Option<Spanned<String>>,
     heartbeat_timeout: Option<Timeout>,
+    min_tls: Option<Spanned<String>>,
 }
 
 impl SettingsTable {
@@ -107,6 +110,7 @@ impl SettingsTable {
             state: self.state,
             heartbeat: self.heartbeat,
             heartbeat_timeout: self.heartbeat_timeout.map(|d| d.0),
+            min_tls: self.min_tls,
         })
     }
 }

@@ -25,6 +25,7 @@ use crate::probe::http::{
     status_text, BodyJudge, JsonAssertions, Shown,
 };
 use crate::probe::kind::{Budget, RunProbe};
+use crate::probe::legacy_tls::{legacy_for_url, Legacy};
 use crate::probe::net::SystemResolver;
 use crate::probe::posture::HeaderRules;
 
@@ -79,6 +80,8 @@ check_table! {
         require_hsts: bool,
         /// On an http:// URL: it must redirect to https:// on the same host.
         require_https: Option<Spanned<bool>>,
+        /// "1.2": fail when the (https) server still accepts TLS 1.0 or 1.1.
+        min_tls: Option<Spanned<String>>,
     }
 }
 
@@ -104,7 +107,9 @@ impl Table for EndpointTable {
             self.require_https.as_ref(),
             &url,
         )?;
+        let min_tls = loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m));
         let probe = EndpointProbe {
+            min_tls,
             body_judge,
             header_rules,
             url,
@@ -165,6 +170,8 @@ pub(crate) struct EndpointProbe {
     pub body_judge: Option<Arc<dyn BodyJudge>>,
     /// Security headers and the https redirect the answer must show.
     pub header_rules: HeaderRules,
+    /// TLS versions the https server must refuse (`min_tls`).
+    pub min_tls: Option<Vec<Legacy>>,
 }
 
 /// Written by hand so that no expanded secret can be printed by accident: the URL without
@@ -224,10 +231,15 @@ impl RunProbe for EndpointProbe {
             Err(outcome) => return outcome,
         };
         let http = self.judge_answer(&answer);
-        match judge_certificates(&answer.shown, self.cert_limits) {
+        let outcome = match judge_certificates(&answer.shown, self.cert_limits) {
             Some(cert) => Outcome::new(http.status.worst(cert.status), format!("{}; {}", http.detail, cert.text))
                 .with_facts(Facts { cert_not_after: cert.not_after, ..http.facts }),
             None => http,
+        };
+        // The last hop's server is the one people reach: its protocol versions count.
+        match (&self.min_tls, answer.hops.last().filter(|u| u.scheme() == "https")) {
+            (Some(versions), Some(url)) => legacy_for_url(outcome, versions, url, budget).await,
+            _ => outcome,
         }
     }
 }

@@ -88,6 +88,7 @@ impl Table for FhirTable {
             })?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
             header_rules: Default::default(),
+            min_tls: None,
         };
         let target = self.base.get_ref().clone();
         let query = match &self.query {

@@ -161,6 +161,27 @@ pub(crate) async fn legacy_verdict(
         .then(|| (crate::outcome::Status::Warn, format!("could not tell whether {} is refused", unclear.join(", "))))
 }
 
+/// `outcome` with the verdict on the legacy versions of the https server at `url` added.
+pub(crate) async fn legacy_for_url(
+    outcome: crate::outcome::Outcome,
+    versions: &[Legacy],
+    url: &reqwest::Url,
+    budget: Budget,
+) -> crate::outcome::Outcome {
+    // IPv6 hosts are bracketed in URLs but not on the wire.
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let sni = url.domain().map(|_| host.as_str());
+    let port = url.port_or_known_default().unwrap_or(443);
+    match legacy_verdict(&host, port, sni, versions, budget).await {
+        Some((status, why)) => crate::outcome::Outcome {
+            status: outcome.status.worst(status),
+            detail: format!("{}; but {why}", outcome.detail),
+            facts: outcome.facts,
+        },
+        None => outcome,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

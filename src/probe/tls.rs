@@ -42,12 +42,7 @@ impl Table for TlsTable {
         let host = self.host.get_ref().trim().to_owned();
         let server_name = ServerName::try_from(host.clone())
             .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;
-        let min_tls = match &self.min_tls {
-            Some(m) => Some(
-                Legacy::below(m.get_ref()).ok_or_else(|| loader.error(m.span(), "min_tls is \"1.2\" or \"1.3\""))?,
-            ),
-            None => None,
-        };
+        let min_tls = loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m));
         let probe = TlsProbe {
             min_tls,
             host: host.clone(),
