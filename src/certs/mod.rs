@@ -6,5 +6,5 @@
 mod trust;
 mod verdict;
 
-pub(crate) use self::trust::{handshake, CertLimits, HttpClient, Recorder, Trust};
+pub(crate) use self::trust::{connect_tls, handshake, CertLimits, HttpClient, Recorder, Trust};
 pub(crate) use self::verdict::{assess, CertInfo, CertVerdict};

@@ -170,6 +170,19 @@ pub(crate) async fn handshake(
     Ok((recorder.single(), ended))
 }
 
+/// A TLS connection over `stream` for a protocol to use (MLLP over TLS), with what the
+/// verifier saw; `Err` when TLS could not be set up, the inner `Err` when the handshake failed.
+pub(crate) async fn connect_tls(
+    trust: &Arc<Trust>,
+    stream: tokio::net::TcpStream,
+    server_name: ServerName<'static>,
+) -> Result<(Option<Handshake>, std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>), String> {
+    let (config, recorder) = trust.recording_config()?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connected = connector.connect(server_name, stream).await;
+    Ok((recorder.single(), connected))
+}
+
 /// One TLS handshake as the verifier saw it.
 #[derive(Debug, Clone)]
 pub(crate) struct Handshake {

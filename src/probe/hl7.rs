@@ -7,13 +7,15 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use toml::Spanned;
 
+use crate::certs::{self, CertLimits, Trust};
 use crate::config::values::Port;
-use crate::config::{check_table, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::Outcome;
+use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
 
 const START: u8 = 0x0B;
@@ -46,6 +48,13 @@ check_table! {
         /// real-looking patient data is ever injected by accident.
         #[serde(default)]
         allow_patient_segments: bool,
+        /// MLLP over TLS (the engine's TLS port, or stunnel in front of it); the
+        /// certificate is judged as by [[tls]].
+        #[serde(default)]
+        tls: bool,
+        ca_file: Option<Spanned<String>>,
+        cert_warn_days: Option<u32>,
+        cert_crit_days: Option<Spanned<u32>>,
     }
 }
 
@@ -86,17 +95,36 @@ impl Table for Hl7Table {
             Some(file) => Some(read_message_file(loader, file, self.allow_patient_segments)?),
             None => None,
         };
+        let sending_app = field(&self.sending_app, "ROUNDS")?;
+        let sending_facility = field(&self.sending_facility, "")?;
+        let receiving_app = field(&self.receiving_app, "")?;
+        let receiving_facility = field(&self.receiving_facility, "")?;
         let host = loader.host(&self.host)?;
+        let tls = match self.tls {
+            true => {
+                let server_name = ServerName::try_from(host.clone()).map_err(|_| {
+                    loader.error(self.host.span(), format!("{host:?} is not a valid host name for TLS"))
+                })?;
+                let limits = loader.cert_limits(CertKeys {
+                    warn_days: self.cert_warn_days,
+                    crit_days: self.cert_crit_days.as_ref(),
+                    ..CertKeys::default()
+                })?;
+                Some(MllpTls { trust: loader.trust(self.ca_file.as_ref())?, server_name, limits })
+            }
+            false => None,
+        };
         let probe = Hl7Probe {
+            tls,
             processing_id,
             version,
             template,
             host: host.clone(),
             port: self.port.0,
-            sending_app: field(&self.sending_app, "ROUNDS")?,
-            sending_facility: field(&self.sending_facility, "")?,
-            receiving_app: field(&self.receiving_app, "")?,
-            receiving_facility: field(&self.receiving_facility, "")?,
+            sending_app,
+            sending_facility,
+            receiving_app,
+            receiving_facility,
             message_type,
         };
         let target = format!("{host}:{}", self.port.0);
@@ -104,8 +132,17 @@ impl Table for Hl7Table {
     }
 }
 
+/// MLLP over TLS: whom to trust and how to judge the certificate.
+#[derive(Debug)]
+pub(crate) struct MllpTls {
+    pub trust: std::sync::Arc<Trust>,
+    pub server_name: ServerName<'static>,
+    pub limits: CertLimits,
+}
+
 #[derive(Debug)]
 pub(crate) struct Hl7Probe {
+    pub tls: Option<MllpTls>,
     pub processing_id: String,
     pub version: String,
     /// The agreed message from `message_file`, segments separated by CR.
@@ -125,10 +162,41 @@ impl RunProbe for Hl7Probe {
     }
 
     async fn run(&self, budget: Budget) -> Outcome {
-        let mut stream = match super::net::connect_within(&self.host, self.port, budget).await {
+        let stream = match super::net::connect_within(&self.host, self.port, budget).await {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
+        let Some(tls) = &self.tls else { return self.exchange(stream, budget).await };
+        let connecting = certs::connect_tls(&tls.trust, stream, tls.server_name.clone());
+        let (seen, connected) = match tokio::time::timeout_at(budget.step_deadline(), connecting).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(why)) => return Outcome::fail(why),
+            Err(_) => {
+                return Outcome::fail(format!("connected, but the TLS handshake did not finish in {}", budget.limit()))
+            }
+        };
+        let verdict = seen.map(|h| certs::assess(&h, tls.limits, SystemTime::now()));
+        let stream = match (connected, &verdict) {
+            (Ok(stream), _) => stream,
+            (Err(_), Some(v)) if v.status == Status::Fail => return Outcome::fail(v.text.clone()),
+            (Err(e), _) => return Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e))),
+        };
+        let outcome = self.exchange(stream, budget).await;
+        match verdict {
+            Some(v) => Outcome::new(outcome.status.worst(v.status), format!("{}; {}", outcome.detail, v.text))
+                .with_facts(Facts { cert_not_after: v.not_after, ..Facts::default() }),
+            None => outcome,
+        }
+    }
+}
+
+impl Hl7Probe {
+    /// Sends the message over `stream` (plain or TLS) and judges the ACK.
+    async fn exchange(
+        &self,
+        mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        budget: Budget,
+    ) -> Outcome {
         let start = tokio::time::Instant::now();
         let control_id = control_id();
         let message = self.message(&control_id, SystemTime::now());
@@ -143,9 +211,7 @@ impl RunProbe for Hl7Probe {
         let elapsed = human::duration(start.elapsed());
         judge_ack(&answer, &control_id, &elapsed)
     }
-}
 
-impl Hl7Probe {
     /// An HL7 v2.5.1 message of one MSH segment.
     fn message(&self, control_id: &str, now: SystemTime) -> String {
         if let Some(template) = &self.template {
@@ -354,6 +420,7 @@ mod tests {
     #[test]
     fn the_message_is_one_msh_segment() {
         let probe = Hl7Probe {
+            tls: None,
             processing_id: "P".into(),
             version: "2.5.1".into(),
             template: None,
