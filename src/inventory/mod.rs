@@ -4,11 +4,16 @@
 //! each table plans itself with the `config` toolkit, and this module adds what spans
 //! tables: file order, unique names, and the run's settings and secrets.
 
+mod dependencies;
+mod files;
+
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::config::{closest, ConfigError, Env, Loader, Planned, Settings, Window};
+use self::dependencies::resolve_dependencies;
+use self::files::{included, read_source, Source};
+use crate::config::{ConfigError, Env, Loader, Planned, Settings, Window};
 use crate::heartbeat::Heartbeat;
 use crate::probe::{Check, InventoryFile, Probe};
 use crate::secrets::Secrets;
@@ -31,44 +36,11 @@ pub(crate) struct Inventory {
     pub windows: Vec<Window>,
 }
 
-/// An inventory larger than this is not one a person wrote (or `-c /dev/zero`).
-pub(crate) const MAX_INVENTORY_BYTES: u64 = 16 * 1024 * 1024;
-
 /// Reads and validates the inventory at `path`, taking `${VAR}` values from the process
 /// environment.
 pub(crate) fn load(path: &Path) -> Result<Inventory, ConfigError> {
     let source = read_source(path)?;
     parse(path, &source, &|name| std::env::var(name).ok())
-}
-
-/// The inventory's text: a regular file, at most [`MAX_INVENTORY_BYTES`], UTF-8 (a byte
-/// order mark is accepted and dropped; CRLF line ends are fine for TOML).
-fn read_source(path: &Path) -> Result<String, ConfigError> {
-    use std::io::Read;
-    let whole = |why: String| ConfigError::whole_file(path, why);
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => whole("no such file (give another with --config or ROUNDS_CONFIG)".into()),
-        _ => whole(format!("cannot read: {e}")),
-    })?;
-    if meta.is_dir() {
-        return Err(whole("is a folder, not an inventory file".into()));
-    }
-    if !meta.is_file() {
-        return Err(whole("is not a regular file (a device, a FIFO or a socket); give the inventory file".into()));
-    }
-    let mut bytes = Vec::new();
-    let file = std::fs::File::open(path).map_err(|e| whole(format!("cannot read: {e}")))?;
-    file.take(MAX_INVENTORY_BYTES + 1).read_to_end(&mut bytes).map_err(|e| whole(format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_INVENTORY_BYTES {
-        return Err(whole(format!("is larger than {}: not an inventory", crate::human::size(MAX_INVENTORY_BYTES))));
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").map(<[u8]>::to_vec).unwrap_or(bytes);
-    String::from_utf8(bytes).map_err(|e| {
-        let good = e.utf8_error().valid_up_to();
-        let text = String::from_utf8_lossy(e.as_bytes());
-        // Up to the bad byte the lossy text is the same, so the offset is right for it.
-        ConfigError::at(path, &text, good..good + 1, "this is not UTF-8 text; save the inventory as UTF-8")
-    })
 }
 
 /// `[settings] state` alone, for `rounds history`, which must work without the inventory's
@@ -152,57 +124,6 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
     Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings, sha256, heartbeat, windows })
 }
 
-/// One file of the inventory: the top file, or one it includes.
-struct Source {
-    path: PathBuf,
-    text: String,
-}
-
-impl Source {
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
-        ConfigError::at(&self.path, &self.text, span, message)
-    }
-
-    fn line_of(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
-    }
-}
-
-/// The files `include = ["sites/*.toml"]` names (globs relative to the including file), in
-/// a stable order, with their text. A pattern that matches nothing is an error: a typo must
-/// not silently drop a site.
-fn included(
-    path: &Path,
-    source: &str,
-    patterns: &[toml::Spanned<String>],
-) -> Result<Vec<(PathBuf, String)>, ConfigError> {
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut found = Vec::new();
-    for pattern in patterns {
-        let full = dir.join(pattern.get_ref());
-        let paths = glob::glob(&full.to_string_lossy()).map_err(|e| {
-            ConfigError::at(path, source, pattern.span(), format!("invalid include pattern: {}", e.msg))
-        })?;
-        let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.as_path() != path).collect();
-        matched.sort();
-        if matched.is_empty() {
-            return Err(ConfigError::at(
-                path,
-                source,
-                pattern.span(),
-                format!("include {:?} matches no file", pattern.get_ref()),
-            ));
-        }
-        for file in matched {
-            if !found.iter().any(|(p, _)| *p == file) {
-                let text = read_source(&file)?;
-                found.push((file, text));
-            }
-        }
-    }
-    Ok(found)
-}
-
 impl Inventory {
     /// `--only`: keeps the checks `selectors` name (by name, table name or tag) and,
     /// transitively, what they depend on. Returns the names added for their dependents.
@@ -241,98 +162,6 @@ impl Inventory {
             .collect();
         added
     }
-}
-
-/// Turns every `depends_on` into indices; unknown names and cycles are config errors.
-fn resolve_dependencies(
-    files: &[Source],
-    all_planned: &[(usize, Planned<Probe>)],
-) -> Result<Vec<Vec<usize>>, ConfigError> {
-    let planned: Vec<&Planned<Probe>> = all_planned.iter().map(|(_, p)| p).collect();
-    let mut all = Vec::with_capacity(planned.len());
-    for (me, p) in planned.iter().enumerate() {
-        let file = &files[all_planned[me].0];
-        let mut deps = Vec::new();
-        for selector in &p.depends_on {
-            let wanted = selector.get_ref().trim();
-            let matched: Vec<usize> = match wanted.strip_prefix("tag:") {
-                Some(tag) => {
-                    (0..planned.len()).filter(|&i| i != me && planned[i].meta.tags.iter().any(|t| t == tag)).collect()
-                }
-                None => (0..planned.len())
-                    .filter(|&i| planned[i].meta.name == wanted || planned[i].meta.group.as_deref() == Some(wanted))
-                    .collect(),
-            };
-            if matched.is_empty() {
-                return Err(file.error(selector.span(), unknown_dependency(wanted, &planned)));
-            }
-            for d in matched {
-                if !deps.contains(&d) {
-                    deps.push(d);
-                }
-            }
-        }
-        all.push(deps);
-    }
-    if let Some(cycle) = find_cycle(&all) {
-        let names: Vec<&str> = cycle.iter().map(|&i| planned[i].meta.name.as_str()).collect();
-        let at = planned[cycle[0]].depends_on.first().map_or(planned[cycle[0]].name_span.clone(), |d| d.span());
-        return Err(files[all_planned[cycle[0]].0].error(at, format!("dependency cycle: {}", names.join(" -> "))));
-    }
-    Ok(all)
-}
-
-fn unknown_dependency(wanted: &str, planned: &[&Planned<Probe>]) -> String {
-    if let Some(tag) = wanted.strip_prefix("tag:") {
-        return format!("depends_on names tag {tag:?}, which no other check has");
-    }
-    let mut names: Vec<&str> = planned.iter().map(|p| p.meta.name.as_str()).collect();
-    names.extend(planned.iter().filter_map(|p| p.meta.group.as_deref()));
-    match closest(wanted, &names) {
-        Some(near) => format!("depends_on names {wanted:?}, which is no check's name; did you mean {near:?}?"),
-        None => format!("depends_on names {wanted:?}, which is no check's name (names, or tag:NAME)"),
-    }
-}
-
-/// A cycle in the dependency graph, as a path that ends where it starts.
-fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Open,
-        Done,
-    }
-    let mut mark = vec![Mark::New; deps.len()];
-    for start in 0..deps.len() {
-        if mark[start] != Mark::New {
-            continue;
-        }
-        // Iterative depth-first search: (node, next edge to follow).
-        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
-        mark[start] = Mark::Open;
-        while let Some(&mut (node, ref mut edge)) = path.last_mut() {
-            if let Some(&next) = deps[node].get(*edge) {
-                *edge += 1;
-                match mark[next] {
-                    Mark::New => {
-                        mark[next] = Mark::Open;
-                        path.push((next, 0));
-                    }
-                    Mark::Open => {
-                        let from = path.iter().position(|(n, _)| *n == next).unwrap_or(0);
-                        let mut cycle: Vec<usize> = path[from..].iter().map(|(n, _)| *n).collect();
-                        cycle.push(next);
-                        return Some(cycle);
-                    }
-                    Mark::Done => {}
-                }
-            } else {
-                mark[node] = Mark::Done;
-                path.pop();
-            }
-        }
-    }
-    None
 }
 
 fn reject_duplicate_names(files: &[Source], planned: &[(usize, Planned<Probe>)]) -> Result<(), ConfigError> {

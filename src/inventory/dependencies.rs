@@ -1,0 +1,98 @@
+//! `depends_on`: names and tags turned into indices; unknown names and cycles refused.
+
+use crate::config::{closest, ConfigError, Planned};
+use crate::probe::Probe;
+
+use super::files::Source;
+
+/// Turns every `depends_on` into indices; unknown names and cycles are config errors.
+pub(super) fn resolve_dependencies(
+    files: &[Source],
+    all_planned: &[(usize, Planned<Probe>)],
+) -> Result<Vec<Vec<usize>>, ConfigError> {
+    let planned: Vec<&Planned<Probe>> = all_planned.iter().map(|(_, p)| p).collect();
+    let mut all = Vec::with_capacity(planned.len());
+    for (me, p) in planned.iter().enumerate() {
+        let file = &files[all_planned[me].0];
+        let mut deps = Vec::new();
+        for selector in &p.depends_on {
+            let wanted = selector.get_ref().trim();
+            let matched: Vec<usize> = match wanted.strip_prefix("tag:") {
+                Some(tag) => {
+                    (0..planned.len()).filter(|&i| i != me && planned[i].meta.tags.iter().any(|t| t == tag)).collect()
+                }
+                None => (0..planned.len())
+                    .filter(|&i| planned[i].meta.name == wanted || planned[i].meta.group.as_deref() == Some(wanted))
+                    .collect(),
+            };
+            if matched.is_empty() {
+                return Err(file.error(selector.span(), unknown_dependency(wanted, &planned)));
+            }
+            for d in matched {
+                if !deps.contains(&d) {
+                    deps.push(d);
+                }
+            }
+        }
+        all.push(deps);
+    }
+    if let Some(cycle) = find_cycle(&all) {
+        let names: Vec<&str> = cycle.iter().map(|&i| planned[i].meta.name.as_str()).collect();
+        let at = planned[cycle[0]].depends_on.first().map_or(planned[cycle[0]].name_span.clone(), |d| d.span());
+        return Err(files[all_planned[cycle[0]].0].error(at, format!("dependency cycle: {}", names.join(" -> "))));
+    }
+    Ok(all)
+}
+
+fn unknown_dependency(wanted: &str, planned: &[&Planned<Probe>]) -> String {
+    if let Some(tag) = wanted.strip_prefix("tag:") {
+        return format!("depends_on names tag {tag:?}, which no other check has");
+    }
+    let mut names: Vec<&str> = planned.iter().map(|p| p.meta.name.as_str()).collect();
+    names.extend(planned.iter().filter_map(|p| p.meta.group.as_deref()));
+    match closest(wanted, &names) {
+        Some(near) => format!("depends_on names {wanted:?}, which is no check's name; did you mean {near:?}?"),
+        None => format!("depends_on names {wanted:?}, which is no check's name (names, or tag:NAME)"),
+    }
+}
+
+/// A cycle in the dependency graph, as a path that ends where it starts.
+fn find_cycle(deps: &[Vec<usize>]) -> Option<Vec<usize>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut mark = vec![Mark::New; deps.len()];
+    for start in 0..deps.len() {
+        if mark[start] != Mark::New {
+            continue;
+        }
+        // Iterative depth-first search: (node, next edge to follow).
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        mark[start] = Mark::Open;
+        while let Some(&mut (node, ref mut edge)) = path.last_mut() {
+            if let Some(&next) = deps[node].get(*edge) {
+                *edge += 1;
+                match mark[next] {
+                    Mark::New => {
+                        mark[next] = Mark::Open;
+                        path.push((next, 0));
+                    }
+                    Mark::Open => {
+                        let from = path.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                        let mut cycle: Vec<usize> = path[from..].iter().map(|(n, _)| *n).collect();
+                        cycle.push(next);
+                        return Some(cycle);
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[node] = Mark::Done;
+                path.pop();
+            }
+        }
+    }
+    None
+}
