@@ -66,6 +66,74 @@ fn tls_expired_and_expiring_certificates() {
     assert!(detail.contains("expires in 12 days"), "{detail}");
 }
 
+/// `check_revocation`: a revoked serial on a real CRL served over HTTP fails; a current CRL
+/// without the serial passes; a CRL that cannot be had or trusted only warns.
+#[test]
+fn check_revocation_reads_the_leafs_crl() {
+    let root = Ca::root("Clinic LDAP CA");
+    let intermediate = root.intermediate("Clinic Issuing CA", 365);
+    let stranger = Ca::root("Someone Else");
+    let crls = [
+        ("/root.crl", root.crl(&[1001], 7)),
+        ("/issuing.crl", intermediate.crl(&[1001], 7)),
+        ("/stale.crl", root.crl(&[], -1)),
+        ("/forged.crl", stranger.crl(&[], 7)),
+    ];
+    let crl_server = support::http(move |req| match crls.iter().find(|(path, _)| req.uri().path() == *path) {
+        Some((_, der)) => support::reply_bytes(200, der),
+        None => support::reply(404, "no such CRL"),
+    });
+    let gone = support::closed_port();
+    let leaves = [
+        ("revoked", root.leaf_listing_crl(&["localhost"], 1001, &crl_server.url("/root.crl"))),
+        ("good", intermediate.leaf_listing_crl(&["localhost"], 1002, &crl_server.url("/issuing.crl"))),
+        ("unreachable", root.leaf_listing_crl(&["localhost"], 1003, &format!("http://127.0.0.1:{gone}/root.crl"))),
+        ("stale", root.leaf_listing_crl(&["localhost"], 1004, &crl_server.url("/stale.crl"))),
+        ("forged", root.leaf_listing_crl(&["localhost"], 1005, &crl_server.url("/forged.crl"))),
+        ("missing", root.leaf_listing_crl(&["localhost"], 1006, &crl_server.url("/nothing.crl"))),
+        ("no distribution point", root.leaf(&["localhost"], -1, 90)),
+    ];
+    let servers: Vec<_> = leaves.iter().map(|(name, leaf)| (*name, support::tls_only(leaf))).collect();
+    let toml: String =
+        servers.iter().map(|(name, server)| tls_check(name, server.port()) + "check_revocation = true\n").collect();
+    let inv = inventory(&toml);
+    inv.write("ca.pem", &root.pem);
+    let (doc, code) = inv.run_json(&[]);
+    let expect = [
+        ("revoked", "fail", "certificate was REVOKED on "),
+        ("good", "pass", "not revoked (CRL of "),
+        ("unreachable", "warn", "revocation not checked: CRL http://127.0.0.1:"),
+        ("stale", "warn", "revocation not checked: the CRL is out of date (its next update was due "),
+        ("forged", "warn", "revocation not checked: the CRL is issued by CN=Someone Else"),
+        ("missing", "warn", "answered 404"),
+        ("no distribution point", "warn", "revocation not checked: the certificate names no CRL distribution point"),
+    ];
+    for (name, status, words) in expect {
+        let (got, detail) = verdict(&doc, name);
+        assert_eq!(got, status, "{name}: {detail}");
+        assert!(detail.contains(words), "{name}: {detail}");
+    }
+    let (_, revoked) = verdict(&doc, "revoked");
+    assert!(revoked.contains("(key compromise)"), "{revoked}");
+    assert_eq!(code, 2);
+}
+
+/// A CRL signed with another key under the same CA name is not believed.
+#[test]
+fn a_crl_with_a_forged_signature_is_not_believed() {
+    let root = Ca::root("Clinic LDAP CA");
+    let impostor = Ca::root("Clinic LDAP CA");
+    let forged = impostor.crl(&[], 7);
+    let crl_server = support::http(move |_| support::reply_bytes(200, &forged));
+    let server = support::tls_only(&root.leaf_listing_crl(&["localhost"], 7, &crl_server.url("/root.crl")));
+    let inv = inventory(&(tls_check("LDAPS", server.port()) + "check_revocation = true\n"));
+    inv.write("ca.pem", &root.pem);
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "LDAPS");
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.contains("the CRL's signature does not verify against the certificate's issuer"), "{detail}");
+}
+
 /// A certificate whose notAfter is before 1970 once panicked the date formatting (exit 101).
 #[test]
 fn a_certificate_that_expired_before_1970_is_just_expired() {
@@ -353,6 +421,32 @@ fn lifetime_shares_and_max_validity() {
     assert_eq!(detail, "the certificate is valid for 400 days, longer than max_validity_days = 200");
 }
 
+/// The same keys in `[settings]` apply to every check without its own thresholds; a check
+/// with its own days is judged in days.
+#[test]
+fn lifetime_shares_and_max_validity_from_settings() {
+    let ca = Ca::root("Clinic LDAP CA");
+    let short_fresh = support::tls_only(&ca.leaf(&["localhost"], -27, 20)); // 47 days, 20 left (43%)
+    let long_late = support::tls_only(&ca.leaf(&["localhost"], -150, 40)); // 190 days, 40 left (21%)
+    let toml = format!(
+        "[settings]\ncert_warn = \"25%\"\ncert_crit = \"10%\"\nmax_validity_days = 180\n\n{}{}{}cert_warn_days = 30\n",
+        tls_check("fresh", short_fresh.port()),
+        tls_check("late", long_late.port()),
+        tls_check("in days", short_fresh.port())
+    );
+    let inv = inventory(&toml);
+    inv.write("ca.pem", &ca.pem);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "fresh");
+    assert_eq!(status, "pass", "43% of a 47-day lifetime, by [settings]: {detail}");
+    let (status, detail) = verdict(&doc, "late");
+    assert_eq!(status, "fail", "{detail}");
+    assert_eq!(detail, "the certificate is valid for 190 days, longer than max_validity_days = 180");
+    let (status, detail) = verdict(&doc, "in days");
+    assert_eq!(status, "warn", "its own cert_warn_days = 30 wins over [settings]' shares: {detail}");
+    assert!(detail.contains("expires in 20 days"), "{detail}");
+}
+
 /// An RSA-1024 leaf under a SHA-1-signed intermediate, made with openssl and served by a
 /// real nginx allowed to serve it (@SECLEVEL=0): both weaknesses are named.
 #[test]
@@ -501,4 +595,47 @@ fn min_tls_names_legacy_versions_a_server_still_accepts() {
         detail.starts_with("200 OK in ") && detail.ends_with("; but still accepts TLS 1.0 and 1.1; disable them"),
         "{detail}"
     );
+}
+
+/// `min_tls` on `[[fhir]]`: a FHIR server whose /metadata answers well still fails while it
+/// accepts TLS 1.0; the same API behind TLS 1.2+ passes. Real nginx serving a
+/// CapabilityStatement.
+#[test]
+fn min_tls_on_a_fhir_server() {
+    let ca = Ca::root("Clinic Web CA");
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = ca.leaf(&["localhost"], -1, 200).write_pem(dir.path());
+    let block = |protocols: &str| {
+        format!(
+            "ssl_certificate {}; ssl_certificate_key {}; ssl_protocols {protocols}; ssl_ciphers DEFAULT:@SECLEVEL=0; \
+             location = /r4/metadata {{ default_type application/fhir+json; return 200 \
+             '{{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"fhirVersion\":\"4.0.1\",\
+             \"software\":{{\"name\":\"HAPI FHIR\",\"version\":\"7.4.0\"}}}}'; }}",
+            cert.display(),
+            key.display()
+        )
+    };
+    let servers = format!(
+        "server {{ listen 127.0.0.1:{{port0}} ssl; {} }}\nserver {{ listen 127.0.0.1:{{port1}} ssl; {} }}",
+        block("TLSv1 TLSv1.2"),
+        block("TLSv1.2 TLSv1.3")
+    );
+    let Some(nginx) = support::nginx(&servers, 2) else { return };
+    let fhir = |name: &str, port: u16| {
+        format!(
+            "[[fhir]]\nname = {name:?}\nbase = \"https://localhost:{port}/r4\"\nca_file = \"ca.pem\"\nmin_tls = \"1.2\"\n"
+        )
+    };
+    let inv = inventory(&(fhir("legacy fhir", nginx.ports[0]) + &fhir("modern fhir", nginx.ports[1])));
+    inv.write("ca.pem", &ca.pem);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "legacy fhir");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.contains("HAPI FHIR 7.4.0") && detail.ends_with("; but still accepts TLS 1.0; disable it"),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "modern fhir");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("HAPI FHIR 7.4.0"), "{detail}");
 }

@@ -86,6 +86,11 @@ impl Trust {
         Ok(Self::with_roots(extra))
     }
 
+    /// The `ca_file` CAs: where a CRL's signer is looked for when the chain lacks it.
+    pub fn extra_cas(&self) -> &[CertificateDer<'static>] {
+        &self.extra
+    }
+
     fn verifier(&self) -> Result<Arc<dyn ServerCertVerifier>, String> {
         self.verifier
             .get_or_init(|| {

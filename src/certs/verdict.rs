@@ -266,7 +266,7 @@ fn describe_error(error: &rustls::Error, leaf: Option<&CertInfo>, handshake: &Ha
     }
 }
 
-fn to_system_time(unix: i64) -> SystemTime {
+pub(super) fn to_system_time(unix: i64) -> SystemTime {
     match u64::try_from(unix) {
         Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs),
         Err(_) => UNIX_EPOCH - Duration::from_secs(unix.unsigned_abs()),

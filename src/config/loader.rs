@@ -156,12 +156,18 @@ impl<'a> Loader<'a> {
     /// `max_validity_days`.
     pub fn cert_limits(&self, keys: CertKeys<'_>) -> Result<CertLimits, ConfigError> {
         let defaults = self.settings.cert;
+        // A check that sets its own days is judged in days, whatever shares [settings] has.
+        let inherit_shares = keys.warn_days.is_none() && keys.crit_days.is_none();
+        let share = |own: Option<&Spanned<String>>, default: Option<f64>| match own {
+            Some(text) => self.percent(text).map(Some),
+            None => Ok(default.filter(|_| inherit_shares)),
+        };
         let limits = CertLimits {
             warn_days: keys.warn_days.unwrap_or(defaults.warn_days),
             crit_days: keys.crit_days.map_or(defaults.crit_days, |c| *c.get_ref()),
-            warn_percent: keys.warn.map(|w| self.percent(w)).transpose()?,
-            crit_percent: keys.crit.map(|c| self.percent(c)).transpose()?,
-            max_validity_days: keys.max_validity_days,
+            warn_percent: share(keys.warn, defaults.warn_percent)?,
+            crit_percent: share(keys.crit, defaults.crit_percent)?,
+            max_validity_days: keys.max_validity_days.or(defaults.max_validity_days),
         };
         if let Some(c) = keys.crit_days.filter(|_| limits.crit_days > limits.warn_days) {
             return Err(self.error(
@@ -191,12 +197,7 @@ impl<'a> Loader<'a> {
 
     /// "25%": a share of a certificate's lifetime, from 0 to 100.
     fn percent(&self, text: &Spanned<String>) -> Result<f64, ConfigError> {
-        let value = text.get_ref().trim();
-        value
-            .strip_suffix('%')
-            .and_then(|n| n.trim().parse::<f64>().ok())
-            .filter(|p| (0.0..=100.0).contains(p))
-            .ok_or_else(|| self.error(text.span(), "write a share of the certificate's lifetime, like \"25%\""))
+        values::lifetime_share(text.get_ref()).map_err(|why| self.error(text.span(), why))
     }
 
     /// `[settings] heartbeat`: an http(s) URL, `${VAR}` expanded (it is a secret).

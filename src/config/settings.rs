@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::ConfigError;
-use super::values::Timeout;
+use super::values::{lifetime_share, Timeout};
 use crate::certs::CertLimits;
 
 /// The default per-check timeout. Long enough for a slow EHR login page, short enough that
@@ -57,6 +57,10 @@ pub(crate) struct SettingsTable {
     concurrency: Option<Spanned<usize>>,
     cert_warn_days: Option<u32>,
     cert_crit_days: Option<Spanned<u32>>,
+    /// Shares of the lifetime left ("25%", "10%") for every check without its own thresholds.
+    cert_warn: Option<Spanned<String>>,
+    cert_crit: Option<Spanned<String>>,
+    max_validity_days: Option<u32>,
     proxy: Option<Spanned<String>>,
     retries: Option<Spanned<u32>>,
     retry_delay: Option<Timeout>,
@@ -83,6 +87,20 @@ impl SettingsTable {
                     c.span(),
                     "cert_crit_days must not be more than cert_warn_days",
                 ));
+            }
+        }
+        let share = |text: &Option<Spanned<String>>| {
+            text.as_ref()
+                .map(|t| lifetime_share(t.get_ref()).map_err(|why| ConfigError::at(path, source, t.span(), why)))
+                .transpose()
+        };
+        cert.warn_percent = share(&self.cert_warn)?;
+        cert.crit_percent = share(&self.cert_crit)?;
+        cert.max_validity_days = self.max_validity_days;
+        if let (Some(w), Some(c), Some(span)) = (cert.warn_percent, cert.crit_percent, &self.cert_crit) {
+            if c > w {
+                let why = format!("cert_crit ({c}%) must not be more than cert_warn ({w}%)");
+                return Err(ConfigError::at(path, source, span.span(), why));
             }
         }
         let concurrency = match self.concurrency {

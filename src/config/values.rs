@@ -34,6 +34,15 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// "25%": a share of a certificate's lifetime, from 0 to 100 (`cert_warn`, `cert_crit`).
+pub(crate) fn lifetime_share(text: &str) -> Result<f64, &'static str> {
+    text.trim()
+        .strip_suffix('%')
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .filter(|p| (0.0..=100.0).contains(p))
+        .ok_or("write a share of the certificate's lifetime, like \"25%\"")
+}
+
 /// A timeout, deadline or delay: a human duration of at most a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timeout(pub Duration);

@@ -17,6 +17,7 @@ use crate::outcome::Outcome;
 use crate::probe::endpoint::{self, EndpointProbe};
 use crate::probe::http::{parse_headers, parse_url, BodyJudge};
 use crate::probe::kind::{Budget, RunProbe};
+use crate::probe::legacy_tls::Legacy;
 
 /// CapabilityStatements of large servers run to a few MiB; more than this is not one.
 const MAX_CAPABILITY_STATEMENT: u64 = 16 * 1024 * 1024;
@@ -40,6 +41,8 @@ check_table! {
         cert_crit: Option<Spanned<String>>,
         /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
         max_validity_days: Option<u32>,
+        /// "1.2": fail when the https server still completes a TLS 1.0 or 1.1 handshake.
+        min_tls: Option<Spanned<String>>,
         warn_latency: Option<HumanDuration>,
         max_body: Option<Size>,
         /// A search that must return a Bundle, like "Patient?_count=1": /metadata can answer
@@ -88,7 +91,7 @@ impl Table for FhirTable {
             })?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
             header_rules: Default::default(),
-            min_tls: None,
+            min_tls: loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m)),
         };
         let target = self.base.get_ref().clone();
         let query = match &self.query {
@@ -97,7 +100,9 @@ impl Table for FhirTable {
                     .join(q.get_ref().trim().trim_start_matches('/'))
                     .map_err(|e| loader.error(q.span(), format!("invalid query: {e}")))?;
                 let judge = Arc::new(SearchBundle { min_total: self.min_total });
-                Some(Box::new((q.get_ref().clone(), EndpointProbe { url, body_judge: Some(judge), ..probe.clone() })))
+                // The TLS versions are the server's: asked once, on /metadata.
+                let search = EndpointProbe { url, body_judge: Some(judge), min_tls: None, ..probe.clone() };
+                Some(Box::new((q.get_ref().clone(), search)))
             }
             None => None,
         };
@@ -106,7 +111,8 @@ impl Table for FhirTable {
                 let url = base
                     .join(".well-known/smart-configuration")
                     .map_err(|e| loader.error(self.base.span(), e.to_string()))?;
-                Some(Box::new(EndpointProbe { url, body_judge: Some(Arc::new(SmartConfiguration)), ..probe.clone() }))
+                let judge = Arc::new(SmartConfiguration);
+                Some(Box::new(EndpointProbe { url, body_judge: Some(judge), min_tls: None, ..probe.clone() }))
             }
             false => None,
         };

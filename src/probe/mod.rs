@@ -13,6 +13,7 @@
 pub(crate) mod backup;
 pub(crate) mod borg;
 pub(crate) mod command;
+pub(crate) mod crl;
 pub(crate) mod dicom;
 pub(crate) mod disk;
 pub(crate) mod dns;

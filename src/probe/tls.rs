@@ -10,6 +10,7 @@ use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::config::values::Port;
 use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Facts, Outcome, Status};
+use crate::probe::crl::revocation_verdict;
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::legacy_tls::{legacy_verdict, Legacy};
 
@@ -31,6 +32,9 @@ check_table! {
         /// "1.2": fail when the server still completes a TLS 1.0 or 1.1 handshake ("1.3":
         /// 1.2 too); the negotiated version and cipher are then said in the detail.
         min_tls: Option<Spanned<String>>,
+        /// Download the leaf's CRL and fail a revoked certificate; a CRL that cannot be had
+        /// or trusted is a warning.
+        check_revocation: Option<bool>,
     }
 }
 
@@ -45,6 +49,7 @@ impl Table for TlsTable {
         let min_tls = loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m));
         let probe = TlsProbe {
             min_tls,
+            check_revocation: self.check_revocation.unwrap_or(false),
             host: host.clone(),
             port: self.port.0,
             server_name,
@@ -66,6 +71,7 @@ impl Table for TlsTable {
 pub(crate) struct TlsProbe {
     /// The versions that must be refused (`min_tls`).
     pub min_tls: Option<Vec<Legacy>>,
+    pub check_revocation: bool,
     pub host: String,
     pub port: u16,
     pub server_name: ServerName<'static>,
@@ -109,12 +115,18 @@ impl RunProbe for TlsProbe {
             (Err(_), status) => return Outcome::new(status, detail).with_facts(facts),
             (Ok(negotiated), _) => negotiated,
         };
-        let Some(versions) = &self.min_tls else { return Outcome::new(verdict.status, detail).with_facts(facts) };
+        let (mut status, mut detail) = (verdict.status, detail);
+        if self.check_revocation {
+            let (revocation, words) = revocation_verdict(&self.trust, &handshake.chain, budget).await;
+            status = status.worst(revocation);
+            detail = format!("{detail}; {words}");
+        }
+        let Some(versions) = &self.min_tls else { return Outcome::new(status, detail).with_facts(facts) };
         let sni = matches!(self.server_name, ServerName::DnsName(_)).then_some(self.host.as_str());
         let detail = format!("{detail}; negotiated {negotiated}");
         match legacy_verdict(&self.host, self.port, sni, versions, budget).await {
-            Some((status, why)) => Outcome::new(verdict.status.worst(status), format!("{detail}; but {why}")),
-            None => Outcome::new(verdict.status, detail),
+            Some((legacy, why)) => Outcome::new(status.worst(legacy), format!("{detail}; but {why}")),
+            None => Outcome::new(status, detail),
         }
         .with_facts(facts)
     }

@@ -166,6 +166,11 @@ pub fn reply(status: u16, body: &str) -> Reply {
     Response::builder().status(status).body(Full::new(Bytes::from(body.to_owned()))).expect("response")
 }
 
+/// A response with `status` and a binary body (a CRL, a file).
+pub fn reply_bytes(status: u16, body: &[u8]) -> Reply {
+    Response::builder().status(status).body(Full::new(Bytes::from(body.to_vec()))).expect("response")
+}
+
 /// A redirect to `location`.
 pub fn redirect(location: &str) -> Reply {
     Response::builder().status(302).header("location", location).body(Full::new(Bytes::new())).expect("response")

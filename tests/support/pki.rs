@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint, DnType, IsCa, Issuer,
+    KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use time::{Duration, OffsetDateTime};
@@ -82,6 +85,44 @@ impl Ca {
         let mut chain = vec![cert.der().clone()];
         chain.extend(self.chain.iter().cloned());
         Identity { chain, key: PrivatePkcs8KeyDer::from(key.serialize_der()) }
+    }
+}
+
+impl Ca {
+    /// A server certificate for `names` with serial `serial` whose CRL distribution point
+    /// is `crl_url`, valid for 90 days.
+    pub fn leaf_listing_crl(&self, names: &[&str], serial: u64, crl_url: &str) -> Identity {
+        let key = KeyPair::generate().expect("key");
+        let mut params = leaf_params(names, -1, 90);
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![crl_url.to_owned()] }];
+        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
+        let mut chain = vec![cert.der().clone()];
+        chain.extend(self.chain.iter().cloned());
+        Identity { chain, key: PrivatePkcs8KeyDer::from(key.serialize_der()) }
+    }
+
+    /// This CA's CRL (DER) revoking `serials` (key compromise, two days ago), published
+    /// three days ago, with its next update `next_update_days` from now.
+    pub fn crl(&self, serials: &[u64], next_update_days: i64) -> Vec<u8> {
+        let now = OffsetDateTime::now_utc();
+        let params = CertificateRevocationListParams {
+            this_update: now - Duration::days(3),
+            next_update: now + Duration::days(next_update_days),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: serials
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(*serial),
+                    revocation_time: now - Duration::days(2),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.issuer).expect("sign CRL").der().to_vec()
     }
 }
 
