@@ -687,3 +687,40 @@ fn fhir_search_and_smart_configuration() {
         .1
         .ends_with("but the SMART configuration has no authorization_endpoint or token_endpoint"));
 }
+
+/// `check_revocation` on an endpoint: the last https hop's certificate against its CRL,
+/// served by a real HTTP server; a plain-http endpoint cannot be vouched for.
+#[test]
+fn endpoint_check_revocation_judges_the_last_https_hop() {
+    let ca = Ca::root("Clinic Web CA");
+    let crl = ca.crl(&[66], 7);
+    let crl_server = support::http(move |_| support::reply_bytes(200, &crl));
+    let revoked =
+        support::https(&ca.leaf_listing_crl(&["localhost"], 66, &crl_server.url("/ca.crl")), |_| reply(200, "ok"));
+    let good =
+        support::https(&ca.leaf_listing_crl(&["localhost"], 67, &crl_server.url("/ca.crl")), |_| reply(200, "ok"));
+    let plain = support::http(|_| reply(200, "ok"));
+    let inv = with_ca(
+        &ca,
+        &[
+            endpoint(
+                "revoked portal",
+                &revoked.https_url("localhost", "/"),
+                "ca_file = \"ca.pem\"\ncheck_revocation = true",
+            ),
+            endpoint("portal", &good.https_url("localhost", "/"), "ca_file = \"ca.pem\"\ncheck_revocation = true"),
+            endpoint("plain", &plain.url("/"), "ca_file = \"ca.pem\"\ncheck_revocation = true"),
+        ]
+        .concat(),
+    );
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "revoked portal");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("200 OK in ") && detail.contains("; certificate was REVOKED on "), "{detail}");
+    let (status, detail) = verdict(&doc, "portal");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.ends_with(")") && detail.contains("; not revoked (CRL of "), "{detail}");
+    let (status, detail) = verdict(&doc, "plain");
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.ends_with("revocation not checked: the last answer did not come over https"), "{detail}");
+}

@@ -19,7 +19,8 @@ use crate::certs::{self, CertLimits, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::{Facts, Outcome};
+use crate::outcome::{Facts, Outcome, Status};
+use crate::probe::crl::revocation_verdict;
 use crate::probe::http::{
     contains, describe_reqwest, dns_failure, join_or, judge_certificates, parse_headers, parse_url, shown_url,
     status_text, BodyJudge, JsonAssertions, Shown,
@@ -82,6 +83,9 @@ check_table! {
         require_https: Option<Spanned<bool>>,
         /// "1.2": fail when the (https) server still accepts TLS 1.0 or 1.1.
         min_tls: Option<Spanned<String>>,
+        /// Download the last https hop's CRL and fail a revoked certificate.
+        #[serde(default)]
+        check_revocation: bool,
     }
 }
 
@@ -110,6 +114,7 @@ impl Table for EndpointTable {
         let min_tls = loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m));
         let probe = EndpointProbe {
             min_tls,
+            check_revocation: self.check_revocation,
             body_judge,
             header_rules,
             url,
@@ -172,6 +177,8 @@ pub(crate) struct EndpointProbe {
     pub header_rules: HeaderRules,
     /// TLS versions the https server must refuse (`min_tls`).
     pub min_tls: Option<Vec<Legacy>>,
+    /// Whether the last https hop's certificate is checked against its CRL.
+    pub check_revocation: bool,
 }
 
 /// Written by hand so that no expanded secret can be printed by accident: the URL without
@@ -236,6 +243,10 @@ impl RunProbe for EndpointProbe {
                 .with_facts(Facts { cert_not_after: cert.not_after, ..http.facts }),
             None => http,
         };
+        let outcome = match self.check_revocation {
+            true => self.with_revocation(outcome, &answer, budget).await,
+            false => outcome,
+        };
         // The last hop's server is the one people reach: its protocol versions count.
         match (&self.min_tls, answer.hops.last().filter(|u| u.scheme() == "https")) {
             (Some(versions), Some(url)) => legacy_for_url(outcome, versions, url, budget).await,
@@ -245,6 +256,22 @@ impl RunProbe for EndpointProbe {
 }
 
 impl EndpointProbe {
+    /// `outcome` with the revocation verdict on the last https hop's certificate added.
+    async fn with_revocation(&self, outcome: Outcome, answer: &Answer, budget: Budget) -> Outcome {
+        let last_https = answer.hops.last().is_some_and(|u| u.scheme() == "https");
+        let chain = answer
+            .shown
+            .last()
+            .filter(|_| last_https)
+            .and_then(|hop| hop.recorder.handshakes_with(&hop.leaf).into_iter().next())
+            .map(|handshake| handshake.chain);
+        let (status, words) = match chain {
+            Some(chain) => revocation_verdict(&self.trust, &chain, budget).await,
+            None => (Status::Warn, "revocation not checked: the last answer did not come over https".to_owned()),
+        };
+        Outcome { status: outcome.status.worst(status), detail: format!("{}; {words}", outcome.detail), ..outcome }
+    }
+
     /// The shared client for `url`'s server: one per server, proxy, timeout and trust store.
     ///
     /// Its connect timeout is a little shorter than the check's, so "no connection in 3 s"

@@ -92,6 +92,7 @@ impl Table for FhirTable {
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
             header_rules: Default::default(),
             min_tls: loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m)),
+            check_revocation: false,
         };
         let target = self.base.get_ref().clone();
         let query = match &self.query {
