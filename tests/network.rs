@@ -592,7 +592,9 @@ fn min_tls_names_legacy_versions_a_server_still_accepts() {
     let (status, detail) = verdict(&doc, "legacy web");
     assert_eq!(status, "fail", "min_tls from [settings] applies to endpoints: {detail}");
     assert!(
-        detail.starts_with("200 OK in ") && detail.ends_with("; but still accepts TLS 1.0 and 1.1; disable them"),
+        detail.starts_with("200 OK in ")
+            && detail.contains("; negotiated TLS 1.2, ")
+            && detail.ends_with("; but still accepts TLS 1.0 and 1.1; disable them"),
         "{detail}"
     );
 }
@@ -637,5 +639,5 @@ fn min_tls_on_a_fhir_server() {
     );
     let (status, detail) = verdict(&doc, "modern fhir");
     assert_eq!(status, "pass", "{detail}");
-    assert!(detail.contains("HAPI FHIR 7.4.0"), "{detail}");
+    assert!(detail.contains("HAPI FHIR 7.4.0") && detail.contains("; negotiated TLS 1.3, TLS13_"), "{detail}");
 }

@@ -249,7 +249,7 @@ impl RunProbe for EndpointProbe {
         };
         // The last hop's server is the one people reach: its protocol versions count.
         match (&self.min_tls, answer.hops.last().filter(|u| u.scheme() == "https")) {
-            (Some(versions), Some(url)) => legacy_for_url(outcome, versions, url, budget).await,
+            (Some(versions), Some(url)) => legacy_for_url(outcome, versions, url, &self.trust, budget).await,
             _ => outcome,
         }
     }

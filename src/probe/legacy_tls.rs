@@ -166,20 +166,40 @@ pub(crate) async fn legacy_for_url(
     outcome: crate::outcome::Outcome,
     versions: &[Legacy],
     url: &reqwest::Url,
+    trust: &std::sync::Arc<crate::certs::Trust>,
     budget: Budget,
 ) -> crate::outcome::Outcome {
     // IPv6 hosts are bracketed in URLs but not on the wire.
     let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
     let sni = url.domain().map(|_| host.as_str());
     let port = url.port_or_known_default().unwrap_or(443);
+    let detail = match negotiated(trust, &host, port, budget).await {
+        Some(negotiated) => format!("{}; negotiated {negotiated}", outcome.detail),
+        None => outcome.detail,
+    };
     match legacy_verdict(&host, port, sni, versions, budget).await {
         Some((status, why)) => crate::outcome::Outcome {
             status: outcome.status.worst(status),
-            detail: format!("{}; but {why}", outcome.detail),
+            detail: format!("{detail}; but {why}"),
             facts: outcome.facts,
         },
-        None => outcome,
+        None => crate::outcome::Outcome { detail, ..outcome },
     }
+}
+
+/// The version and cipher a normal handshake with `host:port` settles on ("TLS 1.3,
+/// TLS13_AES_256_GCM_SHA384"), on a connection of its own: HTTP clients do not say.
+async fn negotiated(
+    trust: &std::sync::Arc<crate::certs::Trust>,
+    host: &str,
+    port: u16,
+    budget: Budget,
+) -> Option<String> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).ok()?;
+    let stream = super::net::connect_within(host, port, budget).await.ok()?;
+    let handshake = crate::certs::handshake(trust, stream, name);
+    let (_, ended) = tokio::time::timeout_at(budget.step_deadline(), handshake).await.ok()?.ok()?;
+    ended.ok()
 }
 
 #[cfg(test)]
