@@ -1,5 +1,6 @@
 //! `[[restic]]` and `[[borg]]` against repositories the tests create with Debian's real
-//! restic and borgbackup: fresh, old, filtered, wrong password, missing, unencrypted.
+//! restic and borgbackup: fresh, old, filtered, wrong password, missing, unencrypted; and
+//! `[[pgbackrest]]` against the real pgbackrest and a recorded `info --output=json`.
 
 mod support;
 
@@ -128,4 +129,96 @@ fn borg_archives_and_encryption() {
     );
     assert_eq!(verdict(&doc, "wrong passphrase").1, "wrong passphrase for the repository");
     assert_eq!(verdict(&doc, "missing").1, "no repository at this location");
+}
+
+// ---- pgbackrest --------------------------------------------------------------------------
+
+/// One stanza as Debian's pgBackRest 2.45 prints it in `info --output=json`: the keys and
+/// nesting of a real stanza with one full backup (the shape pgBackRest documents as stable),
+/// with the times, status and flags a test needs. Backups need a running PostgreSQL, so the
+/// fresh/old/locked cases replay this recorded shape; the missing stanza runs the real tool.
+fn pgbackrest_stanza(name: &str, code: u8, message: &str, stop_ago_secs: u64, error: bool, held: bool) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let stop = now - stop_ago_secs;
+    let start = stop - 8;
+    let backup = match code {
+        2 => String::new(),
+        _ => format!(
+            r#"{{"archive":{{"start":"000000010000000000000005","stop":"000000010000000000000005"}},"backrest":{{"format":5,"version":"2.45"}},"database":{{"id":1,"repo-key":1}},"error":{error},"info":{{"delta":24432739,"repository":{{"delta":2986256,"size":2986256}},"size":24432739}},"label":"20261124-062014F","lsn":{{"start":"0/5000028","stop":"0/5000138"}},"prior":null,"reference":null,"timestamp":{{"start":{start},"stop":{stop}}},"type":"full"}}"#
+        ),
+    };
+    format!(
+        r#"[{{"archive":[{{"database":{{"id":1,"repo-key":1}},"id":"15-1","max":"00000001000000000000000B","min":"000000010000000000000003"}}],"backup":[{backup}],"cipher":"none","db":[{{"id":1,"repo-key":1,"system-id":7310000000000000000,"version":"15"}}],"name":"{name}","repo":[{{"cipher":"none","key":1,"status":{{"code":{code},"message":"{message}"}}}}],"status":{{"code":{code},"lock":{{"backup":{{"held":{held}}}}},"message":"{message}"}}}}]"#
+    )
+}
+
+fn pgbackrest_check(stanza: &str, extra: &str) -> String {
+    format!("[[pgbackrest]]\nname = {stanza:?}\nstanza = {stanza:?}\nmax_age = \"26h\"\nwarn_age = \"20h\"\n{extra}\n")
+}
+
+/// The real pgbackrest on a repository with no stanza: the status code in words.
+#[test]
+fn pgbackrest_missing_stanza_from_the_real_tool() {
+    let Some(program) = support::peer(&["/usr/bin/pgbackrest"], "pgbackrest") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = format!("[global]\nrepo1-path={d}/repo\nlog-path={d}\nlock-path={d}\nlog-level-file=off\n");
+    std::fs::create_dir_all(dir.path().join("repo")).unwrap();
+    let extra = format!("program = {:?}\nconfig = \"pgbackrest.conf\"", program.display().to_string());
+    let inv = inventory(&pgbackrest_check("main", &extra));
+    inv.write("pgbackrest.conf", &conf);
+    let (doc, code) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "main");
+    assert_eq!((status.as_str(), code), ("fail", 2), "{detail}");
+    assert_eq!(detail, "no such stanza in the repository (missing stanza path): was stanza-create run?");
+}
+
+/// Fresh, old, no valid backup, and a running backup whose last one found checksum errors,
+/// through a stand-in program that prints the recorded JSON and keeps the arguments.
+#[test]
+fn pgbackrest_judges_the_newest_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let stand_in = dir.path().join("pgbackrest");
+    let script = format!(
+        "#!/bin/sh\nfor a in \"$@\"; do case $a in --stanza=*) s=${{a#--stanza=}};; esac; done\n\
+         printf '%s\\n' \"$*\" >> {0}/args\ncat {0}/$s.json\n",
+        dir.path().display()
+    );
+    std::fs::write(&stand_in, script).unwrap();
+    std::fs::set_permissions(&stand_in, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let stanzas = [
+        ("fresh", pgbackrest_stanza("fresh", 0, "ok", 2 * 3600, false, false)),
+        ("aging", pgbackrest_stanza("aging", 0, "ok", 22 * 3600, false, false)),
+        ("old", pgbackrest_stanza("old", 0, "ok", 3 * 86_400, false, false)),
+        ("empty", pgbackrest_stanza("empty", 2, "no valid backups", 0, false, false)),
+        ("busy", pgbackrest_stanza("busy", 0, "ok", 3600, true, true)),
+    ];
+    for (name, json) in &stanzas {
+        std::fs::write(dir.path().join(format!("{name}.json")), json).unwrap();
+    }
+    let program = format!("program = {:?}", stand_in.display().to_string());
+    let toml: String = stanzas.iter().map(|(name, _)| pgbackrest_check(name, &program)).collect();
+    let inv = inventory(
+        &(toml + "[[pgbackrest]]\nname = \"repo 2\"\nstanza = \"fresh\"\nrepo = 2\nmax_age = \"26h\"\n" + &program),
+    );
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let expect = [
+        ("fresh", "pass", "newest full backup 20261124-062014F is 2 h old (limit 26 h)"),
+        ("aging", "warn", "older than 20 h"),
+        ("old", "fail", "newest full backup 20261124-062014F is 3 days old, limit 26 h"),
+        ("empty", "fail", "the stanza has no valid backup"),
+        (
+            "busy",
+            "warn",
+            "; it found page checksum errors in the database (see pgbackrest info); a backup is running now",
+        ),
+    ];
+    for (name, status, words) in expect {
+        let (got, detail) = verdict(&doc, name);
+        assert_eq!(got, status, "{name}: {detail}");
+        assert!(detail.contains(words), "{name}: {detail}");
+    }
+    let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+    assert!(args.lines().any(|l| l == "--stanza=fresh --output=json info"), "{args}");
+    assert!(args.lines().any(|l| l == "--stanza=fresh --output=json --repo=2 info"), "{args}");
 }

@@ -270,6 +270,7 @@ mod tests {
             ("too many retries", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\nretries = 50"),
             ("min_tls", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 443\nmin_tls = \"1.0\""),
             ("cert share", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 443\ncert_warn = \"lots\""),
+            ("pgbackrest stanza", "[[pgbackrest]]\nname = \"p\"\nstanza = \"--repo=9\"\nmax_age = \"1d\""),
             ("settings cert share", "[settings]\ncert_warn = \"120%\""),
             ("settings crit share above warn", "[settings]\ncert_warn = \"10%\"\ncert_crit = \"25%\""),
             ("min_ratio", "[[backup]]\nname = \"b\"\npath = \".\"\nmax_age = \"1h\"\nmin_ratio_to_previous = 2.0"),

@@ -25,6 +25,7 @@ pub(crate) mod http;
 pub(crate) mod kind;
 pub(crate) mod legacy_tls;
 pub(crate) mod net;
+pub(crate) mod pgbackrest;
 pub(crate) mod ping;
 pub(crate) mod posture;
 pub(crate) mod process;
@@ -124,6 +125,7 @@ kinds! {
     Dicom: dicom => dicom::DicomTable,
     Restic: restic => restic::ResticTable,
     Borg: borg => borg::BorgTable,
+    Pgbackrest: pgbackrest => pgbackrest::PgbackrestTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.
