@@ -162,6 +162,7 @@ fn stunnel(
     engine_port: u16,
     cert: &std::path::Path,
     key: &std::path::Path,
+    extra: &str,
 ) -> Option<(support::Child, u16, tempfile::TempDir)> {
     let program = support::peer(&["/usr/bin/stunnel4", "/usr/bin/stunnel"], "stunnel4")?;
     for _ in 0..10 {
@@ -171,7 +172,7 @@ fn stunnel(
         std::fs::write(
             &conf,
             format!(
-                "foreground = yes\npid =\n[mllp]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{engine_port}\ncert = {}\nkey = {}\n",
+                "foreground = yes\npid =\n[mllp]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{engine_port}\ncert = {}\nkey = {}\n{extra}\n",
                 cert.display(),
                 key.display()
             ),
@@ -198,7 +199,7 @@ fn hl7_over_tls_through_stunnel() {
     let ca = support::pki::Ca::root("Clinic Interface CA");
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = ca.leaf(&["localhost"], -1, 200).write_pem(certs.path());
-    let Some((_stunnel, port, _dir)) = stunnel(engine.port(), &cert, &key) else { return };
+    let Some((_stunnel, port, _dir)) = stunnel(engine.port(), &cert, &key, "") else { return };
     let check = |name: &str, extra: &str| {
         format!("[[hl7]]\nname = {name:?}\nhost = \"localhost\"\nport = {port}\nreceiving_app = \"LIS\"\ntls = true\ntimeout = \"5s\"\n{extra}\n")
     };
@@ -214,4 +215,36 @@ fn hl7_over_tls_through_stunnel() {
     let (status, detail) = verdict(&doc, "untrusted");
     assert_eq!(status, "fail");
     assert!(detail.starts_with("untrusted certificate: issuer \"Clinic Interface CA\""), "{detail}");
+}
+
+/// An engine behind stunnel that requires a client certificate (`verify = 2`): rounds
+/// presents `client_cert`/`client_key` and gets its ACK; without them it fails.
+#[test]
+fn hl7_mutual_tls_through_stunnel() {
+    let engine = mllp_engine(Engine::Accept);
+    let ca = support::pki::Ca::root("Clinic Interface CA");
+    let client_ca = support::pki::Ca::root("Clinic Client CA");
+    let (server_dir, client_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (cert, key) = ca.leaf(&["localhost"], -1, 200).write_pem(server_dir.path());
+    let (client_cert, client_key) = client_ca.leaf(&["rounds.clinic.example"], -1, 200).write_pem(client_dir.path());
+    std::fs::write(server_dir.path().join("client-ca.pem"), &client_ca.pem).unwrap();
+    let verify = format!("verify = 2\nCAfile = {}", server_dir.path().join("client-ca.pem").display());
+    let Some((_stunnel, port, _dir)) = stunnel(engine.port(), &cert, &key, &verify) else { return };
+    let check = |name: &str, extra: &str| {
+        format!("[[hl7]]\nname = {name:?}\nhost = \"localhost\"\nport = {port}\nreceiving_app = \"LIS\"\ntls = true\nca_file = \"ca.pem\"\ntimeout = \"5s\"\n{extra}\n")
+    };
+    let identity = format!(
+        "client_cert = {:?}\nclient_key = {:?}",
+        client_cert.display().to_string(),
+        client_key.display().to_string()
+    );
+    let inv = inventory(&(check("mutual", &identity) + &check("anonymous", "")));
+    inv.write("ca.pem", &ca.pem);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "mutual");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("AA from LIS in "), "{detail}");
+    let (status, detail) = verdict(&doc, "anonymous");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("the server requires a client certificate (give client_cert and client_key)"), "{detail}");
 }

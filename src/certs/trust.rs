@@ -104,13 +104,27 @@ impl Trust {
     /// A TLS client configuration that verifies against this trust store and records every
     /// chain it is shown, with a recorder of its own.
     pub fn recording_config(self: &Arc<Self>) -> Result<(ClientConfig, Arc<Recorder>), String> {
+        self.recording_config_as(None)
+    }
+
+    /// [`Trust::recording_config`], presenting `client`'s certificate when the server asks
+    /// for one (mutual TLS).
+    pub fn recording_config_as(
+        self: &Arc<Self>,
+        client: Option<&ClientIdentity>,
+    ) -> Result<(ClientConfig, Arc<Recorder>), String> {
         let recorder = Arc::new(Recorder { trust: Arc::downgrade(self), seen: Mutex::new(Vec::new()) });
-        let config = ClientConfig::builder_with_provider(crypto_provider())
+        let builder = ClientConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup failed: {e}"))?
             .dangerous()
-            .with_custom_certificate_verifier(recorder.clone())
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(recorder.clone());
+        let config = match client {
+            None => builder.with_no_client_auth(),
+            Some(id) => builder
+                .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+                .map_err(|e| format!("the client certificate cannot be used: {e}"))?,
+        };
         Ok((config, recorder))
     }
 
@@ -175,14 +189,46 @@ pub(crate) async fn handshake(
     Ok((recorder.single(), ended))
 }
 
+/// A client certificate and its key (`client_cert`, `client_key`), for servers that require
+/// mutual TLS. The key never reaches a report, a log or `Debug`.
+pub(crate) struct ClientIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+impl fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientIdentity").field("certificates", &self.chain.len()).finish_non_exhaustive()
+    }
+}
+
+impl ClientIdentity {
+    /// Reads a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, String> {
+        let shown = cert.display();
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| format!("cannot read client_cert {shown}: {e}"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("client_cert {shown} is not valid PEM: {e}"))?;
+        if chain.is_empty() {
+            return Err(format!("client_cert {shown} holds no PEM certificate"));
+        }
+        // The key's own error could quote key material; say only what is wrong.
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+            .map_err(|_| format!("client_key {} holds no readable PEM private key", key.display()))?;
+        Ok(Self { chain, key })
+    }
+}
+
 /// A TLS connection over `stream` for a protocol to use (MLLP over TLS), with what the
 /// verifier saw; `Err` when TLS could not be set up, the inner `Err` when the handshake failed.
 pub(crate) async fn connect_tls(
     trust: &Arc<Trust>,
+    client: Option<&ClientIdentity>,
     stream: tokio::net::TcpStream,
     server_name: ServerName<'static>,
 ) -> Result<(Option<Handshake>, std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>), String> {
-    let (config, recorder) = trust.recording_config()?;
+    let (config, recorder) = trust.recording_config_as(client)?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let connected = connector.connect(server_name, stream).await;
     Ok((recorder.single(), connected))

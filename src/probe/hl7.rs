@@ -11,7 +11,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use toml::Spanned;
 
-use crate::certs::{self, CertLimits, Trust};
+use crate::certs::{self, CertLimits, ClientIdentity, Trust};
 use crate::config::values::Port;
 use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
@@ -53,6 +53,10 @@ check_table! {
         #[serde(default)]
         tls: bool,
         ca_file: Option<Spanned<String>>,
+        /// For engines that require mutual TLS: our certificate (PEM) and its key, relative
+        /// to the inventory.
+        client_cert: Option<Spanned<String>>,
+        client_key: Option<Spanned<String>>,
         cert_warn_days: Option<u32>,
         cert_crit_days: Option<Spanned<u32>>,
     }
@@ -110,9 +114,15 @@ impl Table for Hl7Table {
                     crit_days: self.cert_crit_days.as_ref(),
                     ..CertKeys::default()
                 })?;
-                Some(MllpTls { trust: loader.trust(self.ca_file.as_ref())?, server_name, limits })
+                let client = client_identity(loader, self.client_cert.as_ref(), self.client_key.as_ref())?;
+                Some(MllpTls { trust: loader.trust(self.ca_file.as_ref())?, client, server_name, limits })
             }
-            false => None,
+            false => {
+                if let Some(key) = self.client_cert.as_ref().or(self.client_key.as_ref()) {
+                    return Err(loader.error(key.span(), "client_cert and client_key need tls = true"));
+                }
+                None
+            }
         };
         let probe = Hl7Probe {
             tls,
@@ -132,10 +142,31 @@ impl Table for Hl7Table {
     }
 }
 
-/// MLLP over TLS: whom to trust and how to judge the certificate.
+/// `client_cert` and `client_key`, read at load time so a wrong path is a config error:
+/// both or neither.
+fn client_identity(
+    loader: &Loader,
+    cert: Option<&Spanned<String>>,
+    key: Option<&Spanned<String>>,
+) -> Result<Option<ClientIdentity>, ConfigError> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => {
+            ClientIdentity::from_pem_files(&loader.resolve_path(cert.get_ref()), &loader.resolve_path(key.get_ref()))
+                .map(Some)
+                .map_err(|why| loader.error(cert.span(), why))
+        }
+        (Some(one), None) | (None, Some(one)) => {
+            Err(loader.error(one.span(), "client_cert and client_key go together: give both"))
+        }
+    }
+}
+
+/// MLLP over TLS: whom to trust, who we are (mutual TLS), and how to judge the certificate.
 #[derive(Debug)]
 pub(crate) struct MllpTls {
     pub trust: std::sync::Arc<Trust>,
+    pub client: Option<ClientIdentity>,
     pub server_name: ServerName<'static>,
     pub limits: CertLimits,
 }
@@ -167,7 +198,7 @@ impl RunProbe for Hl7Probe {
             Err(why) => return Outcome::fail(why),
         };
         let Some(tls) = &self.tls else { return self.exchange(stream, budget).await };
-        let connecting = certs::connect_tls(&tls.trust, stream, tls.server_name.clone());
+        let connecting = certs::connect_tls(&tls.trust, tls.client.as_ref(), stream, tls.server_name.clone());
         let (seen, connected) = match tokio::time::timeout_at(budget.step_deadline(), connecting).await {
             Ok(Ok(result)) => result,
             Ok(Err(why)) => return Outcome::fail(why),

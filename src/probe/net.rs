@@ -88,6 +88,18 @@ impl reqwest::dns::Resolve for SystemResolver {
 
 /// A socket error in plain words.
 pub(crate) fn describe_io(e: &io::Error) -> String {
+    if let Some(alert) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        use rustls::AlertDescription as A;
+        match alert {
+            rustls::Error::AlertReceived(A::CertificateRequired) => {
+                return "the server requires a client certificate (give client_cert and client_key)".into()
+            }
+            rustls::Error::AlertReceived(A::BadCertificate | A::UnknownCA | A::CertificateUnknown) => {
+                return "the server rejected our client certificate".into()
+            }
+            _ => {}
+        }
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".into(),
         io::ErrorKind::ConnectionReset => "connection reset by the server".into(),
