@@ -77,6 +77,37 @@ fn restic_snapshots_are_judged_by_the_repository_itself() {
     assert_eq!(verdict(&doc, "missing"), ("fail".into(), "no repository at this location".into()));
 }
 
+/// A repository locked by a running backup (real restic reading a stdin that stays open):
+/// the snapshots still answer, and `restic check`, which needs an exclusive lock, says the
+/// repository is locked rather than failing in restic's words.
+#[test]
+fn restic_check_on_a_locked_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((restic, repo)) = restic_repo(dir.path()) else { return };
+    let mut backup = std::process::Command::new(&restic);
+    backup
+        .args(["backup", "-q", "--no-cache", "--stdin", "--stdin-filename", "stream.dump", "--repo"])
+        .arg(&repo)
+        .env("RESTIC_PASSWORD", PASSWORD)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // Holds stdin open (and so the lock) until dropped, then is killed.
+    let running = support::Child::spawn(&mut backup);
+    let locks = repo.join("locks");
+    support::wait_until("restic's lock", || std::fs::read_dir(&locks).is_ok_and(|mut d| d.next().is_some()));
+    let inv = inventory(&restic_check("ehr", &repo, "password = \"${RESTIC_PW}\"\nhost = \"ehr-db-01\"\ncheck = true"));
+    let output = inv.rounds(&["--format", "json", "--no-state"]).env("RESTIC_PW", PASSWORD).output().unwrap();
+    drop(running);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (status, detail) = verdict(&doc, "ehr");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.ends_with("; but restic check failed: the repository is locked by another restic process"),
+        "{detail}"
+    );
+}
+
 #[test]
 fn borg_archives_and_encryption() {
     let Some(borg) = support::peer(&["/usr/bin/borg", "/usr/local/bin/borg"], "borgbackup") else { return };
