@@ -162,6 +162,36 @@ fn borg_archives_and_encryption() {
     assert_eq!(verdict(&doc, "missing").1, "no repository at this location");
 }
 
+/// A repository another borg holds (`borg with-lock`, the real tool): said in words.
+#[test]
+fn borg_locked_repository() {
+    let Some(borg) = support::peer(&["/usr/bin/borg", "/usr/local/bin/borg"], "borgbackup") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (home, data) = (dir.path().join("home"), dir.path().join("data"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("files.tar"), "files").unwrap();
+    let repo = dir.path().join("repo");
+    let (home_s, repo_s) = (home.display().to_string(), repo.display().to_string());
+    let env = [("HOME", home_s.as_str()), ("BORG_PASSPHRASE", "")];
+    tool(&borg, &["init", "-e", "none", &repo_s], &env);
+    tool(&borg, &["create", &format!("{repo_s}::files"), &data.display().to_string()], &env);
+    let mut hold = std::process::Command::new(&borg);
+    // `cat` holds the lock until its stdin (ours) closes: when the test drops the holder,
+    // killing borg, cat ends too instead of outliving the test as a `sleep` would.
+    hold.args(["with-lock", &repo_s, "cat"]).envs(env).stdin(std::process::Stdio::piped());
+    hold.stdout(std::process::Stdio::null());
+    let holder = support::Child::spawn(&mut hold);
+    support::wait_until("borg's lock", || repo.join("lock.exclusive").exists());
+    let inv = inventory(&format!(
+        "[[borg]]\nname = \"files\"\nrepository = {repo_s:?}\nmax_age = \"26h\"\ntimeout = \"60s\"\n"
+    ));
+    let output = inv.rounds(&["--format", "json", "--no-state"]).env("HOME", &home).output().unwrap();
+    drop(holder);
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(verdict(&doc, "files"), ("fail".into(), "the repository is locked by another borg process".into()));
+}
+
 // ---- pgbackrest --------------------------------------------------------------------------
 
 /// One stanza as Debian's pgBackRest 2.45 prints it in `info --output=json`: the keys and
