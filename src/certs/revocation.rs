@@ -107,3 +107,46 @@ fn reason_words(code: u8) -> String {
     }
     .to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{CertificateParams, CrlDistributionPoint, KeyPair};
+
+    use super::*;
+
+    fn leaf_with_points(uris: &[&str]) -> CertificateDer<'static> {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        params.crl_distribution_points =
+            vec![CrlDistributionPoint { uris: uris.iter().map(|u| (*u).to_owned()).collect() }];
+        params.self_signed(&key).expect("self-sign").der().clone()
+    }
+
+    /// CRLs are fetched over HTTP only: an LDAP distribution point (Active Directory
+    /// Certificate Services writes one first) is skipped, not tried.
+    #[test]
+    fn only_http_distribution_points_are_used() {
+        let leaf = leaf_with_points(&[
+            "ldap:///CN=Clinic%20CA,CN=CDP?certificateRevocationList",
+            "http://pki.clinic.example/ca.crl",
+        ]);
+        assert_eq!(crl_urls(&leaf), vec!["http://pki.clinic.example/ca.crl".to_owned()]);
+        assert!(crl_urls(&leaf_with_points(&["ldap:///CN=only"])).is_empty());
+    }
+
+    #[test]
+    fn garbage_is_not_a_crl() {
+        let leaf = leaf_with_points(&["http://pki.clinic.example/ca.crl"]);
+        assert_eq!(
+            judge_crl(b"<html>not found</html>", &leaf, &[], SystemTime::now()),
+            Revocation::Unknown("the CRL is not a DER certificate revocation list".into())
+        );
+    }
+
+    #[test]
+    fn reasons_read_as_words() {
+        assert_eq!(reason_words(1), "key compromise");
+        assert_eq!(reason_words(4), "superseded");
+        assert_eq!(reason_words(7), "unspecified");
+    }
+}
