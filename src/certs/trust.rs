@@ -32,6 +32,14 @@ pub(crate) struct CertLimits {
     pub max_validity_days: Option<u32>,
 }
 
+impl CertLimits {
+    /// Why the shares cannot be used, when the fail share is above the warn share.
+    pub fn shares_out_of_order(&self) -> Option<String> {
+        let (w, c) = (self.warn_percent?, self.crit_percent?);
+        (c > w).then(|| format!("cert_crit ({c}%) must not be more than cert_warn ({w}%)"))
+    }
+}
+
 impl Default for CertLimits {
     fn default() -> Self {
         Self { warn_days: 30, crit_days: 7, warn_percent: None, crit_percent: None, max_validity_days: None }

@@ -25,6 +25,22 @@ pub(crate) struct CertKeys<'a> {
     pub max_validity_days: Option<u32>,
 }
 
+/// The [`CertKeys`] of a table that declares all five certificate keys under their shared
+/// names (`cert_warn_days`, `cert_crit_days`, `cert_warn`, `cert_crit`, `max_validity_days`):
+/// one spelling of the mapping for `[[endpoint]]`, `[[fhir]]` and `[[tls]]`.
+macro_rules! cert_keys {
+    ($table:expr) => {
+        $crate::config::CertKeys {
+            warn_days: $table.cert_warn_days,
+            crit_days: $table.cert_crit_days.as_ref(),
+            warn: $table.cert_warn.as_ref(),
+            crit: $table.cert_crit.as_ref(),
+            max_validity_days: $table.max_validity_days,
+        }
+    };
+}
+pub(crate) use cert_keys;
+
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {
     /// What the table plans: the kind's probe.
@@ -178,10 +194,8 @@ impl<'a> Loader<'a> {
                 ),
             ));
         }
-        if let (Some(w), Some(c), Some(span)) = (limits.warn_percent, limits.crit_percent, keys.crit) {
-            if c > w {
-                return Err(self.error(span.span(), format!("cert_crit ({c}%) must not be more than cert_warn ({w}%)")));
-            }
+        if let (Some(why), Some(span)) = (limits.shares_out_of_order(), keys.crit) {
+            return Err(self.error(span.span(), why));
         }
         Ok(limits)
     }

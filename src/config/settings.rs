@@ -97,11 +97,8 @@ impl SettingsTable {
         cert.warn_percent = share(&self.cert_warn)?;
         cert.crit_percent = share(&self.cert_crit)?;
         cert.max_validity_days = self.max_validity_days;
-        if let (Some(w), Some(c), Some(span)) = (cert.warn_percent, cert.crit_percent, &self.cert_crit) {
-            if c > w {
-                let why = format!("cert_crit ({c}%) must not be more than cert_warn ({w}%)");
-                return Err(ConfigError::at(path, source, span.span(), why));
-            }
+        if let (Some(why), Some(span)) = (cert.shares_out_of_order(), &self.cert_crit) {
+            return Err(ConfigError::at(path, source, span.span(), why));
         }
         let concurrency = match self.concurrency {
             Some(c) if *c.get_ref() == 0 => {

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertLimits, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
-use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{cert_keys, check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::crl::revocation_verdict;
@@ -111,7 +111,7 @@ impl Table for EndpointTable {
             self.require_https.as_ref(),
             &url,
         )?;
-        let min_tls = loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m));
+        let min_tls = Legacy::required(loader, self.min_tls.as_ref())?;
         let probe = EndpointProbe {
             min_tls,
             check_revocation: self.check_revocation,
@@ -131,13 +131,7 @@ impl Table for EndpointTable {
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
             proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(CertKeys {
-                warn_days: self.cert_warn_days,
-                crit_days: self.cert_crit_days.as_ref(),
-                warn: self.cert_warn.as_ref(),
-                crit: self.cert_crit.as_ref(),
-                max_validity_days: self.max_validity_days,
-            })?,
+            cert_limits: loader.cert_limits(cert_keys!(self))?,
         };
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();

@@ -12,7 +12,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{cert_keys, check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::Outcome;
 use crate::probe::endpoint::{self, EndpointProbe};
 use crate::probe::http::{parse_headers, parse_url, BodyJudge};
@@ -82,16 +82,10 @@ impl Table for FhirTable {
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
             proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(CertKeys {
-                warn_days: self.cert_warn_days,
-                crit_days: self.cert_crit_days.as_ref(),
-                warn: self.cert_warn.as_ref(),
-                crit: self.cert_crit.as_ref(),
-                max_validity_days: self.max_validity_days,
-            })?,
+            cert_limits: loader.cert_limits(cert_keys!(self))?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
             header_rules: Default::default(),
-            min_tls: loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m)),
+            min_tls: Legacy::required(loader, self.min_tls.as_ref())?,
             check_revocation: false,
         };
         let target = self.base.get_ref().clone();

@@ -36,8 +36,17 @@ impl Legacy {
         }
     }
 
+    /// The versions a check's `min_tls` (else `[settings]`') says must be refused; `None`
+    /// when neither sets one. The one place every kind with `min_tls` reads it.
+    pub fn required(
+        loader: &crate::config::Loader,
+        own: Option<&toml::Spanned<String>>,
+    ) -> Result<Option<Vec<Legacy>>, crate::config::ConfigError> {
+        Ok(loader.min_tls(own)?.and_then(|min| Legacy::below(&min)))
+    }
+
     /// The versions below `min` ("1.2" or "1.3"); `None` for anything else.
-    pub fn below(min: &str) -> Option<Vec<Legacy>> {
+    fn below(min: &str) -> Option<Vec<Legacy>> {
         match min.trim() {
             "1.2" => Some(vec![Legacy::Tls10, Legacy::Tls11]),
             "1.3" => Some(vec![Legacy::Tls10, Legacy::Tls11, Legacy::Tls12]),

@@ -8,7 +8,7 @@
 //! the newest backup's stop time. pgBackRest keeps the JSON "stable unless a bug is found".
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -160,7 +160,9 @@ impl PgbackrestProbe {
         }
         let newest = stanza.backup.iter().max_by_key(|b| b.timestamp.stop);
         let Some(newest) = newest else { return Outcome::fail("the stanza has no backup") };
-        let stopped = to_system_time(newest.timestamp.stop);
+        let Ok(stopped) = jiff::Timestamp::from_second(newest.timestamp.stop).map(crate::config::to_system_time) else {
+            return Outcome::fail(format!("backup {} has an unreadable stop time", newest.label));
+        };
         let outcome =
             judge_age(&format!("{} backup {}", newest.kind, newest.label), stopped, now, self.max_age, self.warn_age);
         let mut notes = Vec::new();
@@ -179,8 +181,4 @@ impl PgbackrestProbe {
         };
         Outcome { status, detail: format!("{}; {}", outcome.detail, notes.join("; ")), ..outcome }
     }
-}
-
-fn to_system_time(unix: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0))
 }

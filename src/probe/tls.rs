@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::config::values::Port;
-use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{cert_keys, check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::crl::revocation_verdict;
 use crate::probe::kind::{Budget, RunProbe};
@@ -46,7 +46,7 @@ impl Table for TlsTable {
         let host = self.host.get_ref().trim().to_owned();
         let server_name = ServerName::try_from(host.clone())
             .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;
-        let min_tls = loader.min_tls(self.min_tls.as_ref())?.and_then(|m| Legacy::below(&m));
+        let min_tls = Legacy::required(loader, self.min_tls.as_ref())?;
         let probe = TlsProbe {
             min_tls,
             check_revocation: self.check_revocation.unwrap_or(false),
@@ -54,13 +54,7 @@ impl Table for TlsTable {
             port: self.port.0,
             server_name,
             trust: loader.trust(self.ca_file.as_ref())?,
-            limits: loader.cert_limits(CertKeys {
-                warn_days: self.cert_warn_days,
-                crit_days: self.cert_crit_days.as_ref(),
-                warn: self.cert_warn.as_ref(),
-                crit: self.cert_crit.as_ref(),
-                max_validity_days: self.max_validity_days,
-            })?,
+            limits: loader.cert_limits(cert_keys!(self))?,
         };
         let target = format!("{host}:{}", self.port.0);
         loader.single(&common, target, probe)

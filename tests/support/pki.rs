@@ -79,8 +79,12 @@ impl Ca {
 
     /// A server certificate for `names`, valid from `from_days` to `to_days` relative to now.
     pub fn leaf(&self, names: &[&str], from_days: i64, to_days: i64) -> Identity {
+        self.issue(&leaf_params(names, from_days, to_days))
+    }
+
+    /// A server certificate made from `params` with a new key, served with this CA's chain.
+    fn issue(&self, params: &CertificateParams) -> Identity {
         let key = KeyPair::generate().expect("key");
-        let params = leaf_params(names, from_days, to_days);
         let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
         let mut chain = vec![cert.der().clone()];
         chain.extend(self.chain.iter().cloned());
@@ -92,14 +96,10 @@ impl Ca {
     /// A server certificate for `names` with serial `serial` whose CRL distribution point
     /// is `crl_url`, valid for 90 days.
     pub fn leaf_listing_crl(&self, names: &[&str], serial: u64, crl_url: &str) -> Identity {
-        let key = KeyPair::generate().expect("key");
         let mut params = leaf_params(names, -1, 90);
         params.serial_number = Some(SerialNumber::from(serial));
         params.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![crl_url.to_owned()] }];
-        let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
-        let mut chain = vec![cert.der().clone()];
-        chain.extend(self.chain.iter().cloned());
-        Identity { chain, key: PrivatePkcs8KeyDer::from(key.serialize_der()) }
+        self.issue(&params)
     }
 
     /// This CA's CRL (DER) revoking `serials` (key compromise, two days ago), published
