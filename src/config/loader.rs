@@ -27,10 +27,11 @@ pub(crate) struct CertKeys<'a> {
 
 /// The [`CertKeys`] of a table that declares all five certificate keys under their shared
 /// names (`cert_warn_days`, `cert_crit_days`, `cert_warn`, `cert_crit`, `max_validity_days`):
-/// one spelling of the mapping for `[[endpoint]]`, `[[fhir]]` and `[[tls]]`.
+/// one spelling of the mapping for `[[endpoint]]`, `[[fhir]]` and `[[tls]]`. The caller
+/// imports `CertKeys` (naming it through `config` here would tie this file back to it).
 macro_rules! cert_keys {
     ($table:expr) => {
-        $crate::config::CertKeys {
+        CertKeys {
             warn_days: $table.cert_warn_days,
             crit_days: $table.cert_crit_days.as_ref(),
             warn: $table.cert_warn.as_ref(),

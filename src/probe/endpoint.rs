@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertLimits, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
-use crate::config::{cert_keys, check_table, ConfigError, Loader, Planned, Table};
+use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::crl::revocation_verdict;

@@ -12,7 +12,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{cert_keys, check_table, ConfigError, Loader, Planned, Table};
+use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::outcome::Outcome;
 use crate::probe::endpoint::{self, EndpointProbe};
 use crate::probe::http::{parse_headers, parse_url, BodyJudge};

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::config::values::Port;
-use crate::config::{cert_keys, check_table, ConfigError, Loader, Planned, Table};
+use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::crl::revocation_verdict;
 use crate::probe::kind::{Budget, RunProbe};
