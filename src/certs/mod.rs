@@ -8,5 +8,7 @@ mod trust;
 mod verdict;
 
 pub(crate) use self::revocation::{crl_urls, judge_crl, Revocation};
-pub(crate) use self::trust::{connect_tls, handshake, CertLimits, ClientIdentity, HttpClient, Recorder, Trust};
+pub(crate) use self::trust::{
+    connect_tls, handshake, CertLimits, ClientIdentity, HttpClient, ProtocolTls, Recorder, Trust,
+};
 pub(crate) use self::verdict::{assess, CertInfo, CertVerdict};

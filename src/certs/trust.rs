@@ -242,6 +242,16 @@ pub(crate) async fn connect_tls(
     Ok((recorder.single(), connected))
 }
 
+/// TLS for a protocol that is not HTTP (MLLP, DICOM): whom to trust, who we are (mutual
+/// TLS), the name the certificate must carry, and how to judge it.
+#[derive(Debug)]
+pub(crate) struct ProtocolTls {
+    pub trust: Arc<Trust>,
+    pub client: Option<ClientIdentity>,
+    pub server_name: ServerName<'static>,
+    pub limits: CertLimits,
+}
+
 /// One TLS handshake as the verifier saw it.
 #[derive(Debug, Clone)]
 pub(crate) struct Handshake {

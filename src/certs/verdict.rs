@@ -8,7 +8,7 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use super::trust::{CertLimits, Handshake};
-use crate::outcome::Status;
+use crate::outcome::{Facts, Outcome, Status};
 
 /// What a person needs to know about one certificate.
 #[derive(Debug, Clone)]
@@ -83,6 +83,15 @@ pub(crate) struct CertVerdict {
     /// When the soonest-expiring certificate of the chain (the leaf or an intermediate)
     /// expires, when it could be read.
     pub not_after: Option<SystemTime>,
+}
+
+impl CertVerdict {
+    /// A protocol's outcome over this TLS connection, with the certificate's verdict after
+    /// it: the worse status of the two, both details, and when the certificate expires.
+    pub fn joined_to(self, outcome: Outcome) -> Outcome {
+        let facts = Facts { cert_not_after: self.not_after, ..outcome.facts };
+        Outcome::new(outcome.status.worst(self.status), format!("{}; {}", outcome.detail, self.text)).with_facts(facts)
+    }
 }
 
 /// Judges a handshake: verification errors first, then days left on the leaf and on any

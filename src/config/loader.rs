@@ -12,7 +12,7 @@ use super::common::{CheckMeta, CommonKeys};
 use super::error::ConfigError;
 use super::settings::{Settings, MAX_RETRIES};
 use super::values::{self, Proxy};
-use crate::certs::{CertLimits, Trust};
+use crate::certs::{CertLimits, ClientIdentity, ProtocolTls, Trust};
 use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
 
 /// A table's certificate keys, as written (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`).
@@ -41,6 +41,19 @@ macro_rules! cert_keys {
     };
 }
 pub(crate) use cert_keys;
+
+/// The TLS keys of a protocol that is not HTTP (`[[hl7]]`, `[[dicom]]`, `[[worklist]]`):
+/// `tls`, `ca_file`, `client_cert`/`client_key` for mutual TLS, and the day thresholds.
+pub(crate) struct ProtocolTlsKeys<'a> {
+    pub tls: bool,
+    /// The table's `host`: the name the certificate must carry.
+    pub host: &'a Spanned<String>,
+    pub ca_file: Option<&'a Spanned<String>>,
+    pub client_cert: Option<&'a Spanned<String>>,
+    pub client_key: Option<&'a Spanned<String>>,
+    pub cert_warn_days: Option<u32>,
+    pub cert_crit_days: Option<&'a Spanned<u32>>,
+}
 
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {
@@ -199,6 +212,46 @@ impl<'a> Loader<'a> {
             return Err(self.error(span.span(), why));
         }
         Ok(limits)
+    }
+
+    /// TLS for a protocol that is not HTTP, or `None` without `tls = true`. Certificates and
+    /// keys are read now, so a wrong path is a config error rather than a failed check.
+    pub fn protocol_tls(&mut self, keys: ProtocolTlsKeys<'_>) -> Result<Option<ProtocolTls>, ConfigError> {
+        if !keys.tls {
+            if let Some(key) = keys.client_cert.or(keys.client_key) {
+                return Err(self.error(key.span(), "client_cert and client_key need tls = true"));
+            }
+            return Ok(None);
+        }
+        let host = self.host(keys.host)?;
+        let server_name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|_| self.error(keys.host.span(), format!("{host:?} is not a valid host name for TLS")))?;
+        let limits = self.cert_limits(CertKeys {
+            warn_days: keys.cert_warn_days,
+            crit_days: keys.cert_crit_days,
+            ..CertKeys::default()
+        })?;
+        let client = self.client_identity(keys.client_cert, keys.client_key)?;
+        Ok(Some(ProtocolTls { trust: self.trust(keys.ca_file)?, client, server_name, limits }))
+    }
+
+    /// `client_cert` and `client_key`: both or neither.
+    fn client_identity(
+        &self,
+        cert: Option<&Spanned<String>>,
+        key: Option<&Spanned<String>>,
+    ) -> Result<Option<ClientIdentity>, ConfigError> {
+        match (cert, key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => {
+                ClientIdentity::from_pem_files(&self.resolve_path(cert.get_ref()), &self.resolve_path(key.get_ref()))
+                    .map(Some)
+                    .map_err(|why| self.error(cert.span(), why))
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                Err(self.error(one.span(), "client_cert and client_key go together: give both"))
+            }
+        }
     }
 
     /// `min_tls` of a table, else of `[settings]`: "1.2" or "1.3".

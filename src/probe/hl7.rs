@@ -7,15 +7,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use toml::Spanned;
 
-use crate::certs::{self, CertLimits, ClientIdentity, Trust};
+use crate::certs::{self, ProtocolTls};
 use crate::config::values::Port;
-use crate::config::{check_table, CertKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, ProtocolTlsKeys, Table};
 use crate::human;
-use crate::outcome::{Facts, Outcome, Status};
+use crate::outcome::{Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
 
 const START: u8 = 0x0B;
@@ -104,26 +103,15 @@ impl Table for Hl7Table {
         let receiving_app = field(&self.receiving_app, "")?;
         let receiving_facility = field(&self.receiving_facility, "")?;
         let host = loader.host(&self.host)?;
-        let tls = match self.tls {
-            true => {
-                let server_name = ServerName::try_from(host.clone()).map_err(|_| {
-                    loader.error(self.host.span(), format!("{host:?} is not a valid host name for TLS"))
-                })?;
-                let limits = loader.cert_limits(CertKeys {
-                    warn_days: self.cert_warn_days,
-                    crit_days: self.cert_crit_days.as_ref(),
-                    ..CertKeys::default()
-                })?;
-                let client = client_identity(loader, self.client_cert.as_ref(), self.client_key.as_ref())?;
-                Some(MllpTls { trust: loader.trust(self.ca_file.as_ref())?, client, server_name, limits })
-            }
-            false => {
-                if let Some(key) = self.client_cert.as_ref().or(self.client_key.as_ref()) {
-                    return Err(loader.error(key.span(), "client_cert and client_key need tls = true"));
-                }
-                None
-            }
-        };
+        let tls = loader.protocol_tls(ProtocolTlsKeys {
+            tls: self.tls,
+            host: &self.host,
+            ca_file: self.ca_file.as_ref(),
+            client_cert: self.client_cert.as_ref(),
+            client_key: self.client_key.as_ref(),
+            cert_warn_days: self.cert_warn_days,
+            cert_crit_days: self.cert_crit_days.as_ref(),
+        })?;
         let probe = Hl7Probe {
             tls,
             processing_id,
@@ -142,38 +130,9 @@ impl Table for Hl7Table {
     }
 }
 
-/// `client_cert` and `client_key`, read at load time so a wrong path is a config error:
-/// both or neither.
-fn client_identity(
-    loader: &Loader,
-    cert: Option<&Spanned<String>>,
-    key: Option<&Spanned<String>>,
-) -> Result<Option<ClientIdentity>, ConfigError> {
-    match (cert, key) {
-        (None, None) => Ok(None),
-        (Some(cert), Some(key)) => {
-            ClientIdentity::from_pem_files(&loader.resolve_path(cert.get_ref()), &loader.resolve_path(key.get_ref()))
-                .map(Some)
-                .map_err(|why| loader.error(cert.span(), why))
-        }
-        (Some(one), None) | (None, Some(one)) => {
-            Err(loader.error(one.span(), "client_cert and client_key go together: give both"))
-        }
-    }
-}
-
-/// MLLP over TLS: whom to trust, who we are (mutual TLS), and how to judge the certificate.
-#[derive(Debug)]
-pub(crate) struct MllpTls {
-    pub trust: std::sync::Arc<Trust>,
-    pub client: Option<ClientIdentity>,
-    pub server_name: ServerName<'static>,
-    pub limits: CertLimits,
-}
-
 #[derive(Debug)]
 pub(crate) struct Hl7Probe {
-    pub tls: Option<MllpTls>,
+    pub tls: Option<ProtocolTls>,
     pub processing_id: String,
     pub version: String,
     /// The agreed message from `message_file`, segments separated by CR.
@@ -214,8 +173,7 @@ impl RunProbe for Hl7Probe {
         };
         let outcome = self.exchange(stream, budget).await;
         match verdict {
-            Some(v) => Outcome::new(outcome.status.worst(v.status), format!("{}; {}", outcome.detail, v.text))
-                .with_facts(Facts { cert_not_after: v.not_after, ..Facts::default() }),
+            Some(v) => v.joined_to(outcome),
             None => outcome,
         }
     }

@@ -15,6 +15,7 @@ pub(crate) mod borg;
 pub(crate) mod command;
 pub(crate) mod crl;
 pub(crate) mod dicom;
+pub(crate) mod dimse;
 pub(crate) mod disk;
 pub(crate) mod dns;
 pub(crate) mod endpoint;
