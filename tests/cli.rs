@@ -248,7 +248,7 @@ fn the_shipped_inventories_are_valid() {
         .env("BORG_PASSPHRASE", "example-passphrase")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 27 checks"));
+        .stdout(predicate::str::contains("OK, 28 checks"));
     rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
     rounds()
         .args(["validate", "-c"])

@@ -280,6 +280,10 @@ mod tests {
             ("hl7 processing id", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nprocessing_id = \"X\""),
             ("hl7 version", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nversion = \"3.0\""),
             ("hl7 message file", "[[hl7]]\nname = \"h\"\nhost = \"h\"\nport = 1\nmessage_file = \"/nonexistent.hl7\""),
+            ("worklist modality", "[[worklist]]\nname = \"w\"\nhost = \"h\"\nport = 104\nmodality = \"ct scanner\""),
+            ("worklist station", "[[worklist]]\nname = \"w\"\nhost = \"h\"\nport = 104\nstation_ae = \"A\\\\B\""),
+            ("worklist min items", "[[worklist]]\nname = \"w\"\nhost = \"h\"\nport = 104\nmin_items = -1"),
+            ("dicom client cert without tls", "[[dicom]]\nname = \"d\"\nhost = \"h\"\nport = 104\nclient_cert = \"c.pem\""),
             ("maintenance without times", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nreason = \"r\""),
             ("maintenance bad zone", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sun 01:00-02:00\"\ntimezone = \"Mars/Olympus\"\nreason = \"r\""),
             ("maintenance bad weekly", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sundays\"\nreason = \"r\""),
@@ -349,7 +353,7 @@ mod tests {
         /// Fuzzing: inventories shaped like real ones, with odd values in every place.
         #[test]
         fn fuzz_inventory_shaped_text(
-            kind in "(endpoint|server|tls|backup|disk|fhir|command|hl7|dns|dicom|process|system)",
+            kind in "(endpoint|server|tls|backup|disk|fhir|command|hl7|dns|dicom|worklist|process|system|restic|borg|pgbackrest)",
             key in "[a-z_]{1,14}",
             value in "(\"[^\"\\\\]{0,20}\"|-?[0-9]{1,20}|\\[[0-9, ]{0,10}\\]|true|\\{\\})",
         ) {

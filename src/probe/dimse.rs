@@ -95,7 +95,8 @@ impl DicomPeer {
             let _ = link.abort().await;
             return Err(Outcome::fail(format!("association accepted, but not for {service}")));
         };
-        Ok(Association { link, context, certificate, pending: VecDeque::new(), budget })
+        let calling_ae = self.calling_ae.clone();
+        Ok(Association { link, context, certificate, pending: VecDeque::new(), budget, calling_ae, ended: false })
     }
 
     /// The association over TCP or TLS, with the verdict on the certificate over TLS.
@@ -119,6 +120,17 @@ impl DicomPeer {
                 match (established, verdict) {
                     (Ok(a), verdict) => (Link::Tls(Box::new(a)), verdict),
                     (Err(_), Some(v)) if v.status == Status::Fail => return Err(Outcome::fail(v.text)),
+                    // Under TLS 1.3 a server refuses a client certificate (or its absence)
+                    // after our side of the handshake is done: dicom-ul then fails to read
+                    // the association answer and says only "TLS not supported".
+                    (Err(AssociationError::TlsNotSupported), _) => {
+                        return Err(Outcome::fail(match tls.client {
+                            None => "the peer closed the TLS connection without answering the association request \
+                                     (a peer that requires a client certificate does this: give client_cert and client_key)",
+                            Some(_) => "the peer closed the TLS connection without answering the association request \
+                                        (does it trust our client_cert?)",
+                        }))
+                    }
                     (Err(e), _) => return Err(Outcome::fail(describe(&e, budget, service))),
                 }
             }
@@ -127,7 +139,7 @@ impl DicomPeer {
 }
 
 /// An AE title: 1 to 16 ASCII characters without backslash; `default` when not given.
-fn ae_title(loader: &Loader, value: Option<&Spanned<String>>, default: &str) -> Result<String, ConfigError> {
+pub(crate) fn ae_title(loader: &Loader, value: Option<&Spanned<String>>, default: &str) -> Result<String, ConfigError> {
     let Some(v) = value else { return Ok(default.to_owned()) };
     let title = v.get_ref().trim();
     if title.is_empty() || title.len() > 16 || title.chars().any(|c| c == '\\' || c.is_control() || !c.is_ascii()) {
@@ -190,6 +202,10 @@ pub(crate) struct Association {
     /// the last command fragment and the first data fragment).
     pending: VecDeque<PDataValue>,
     budget: Budget,
+    /// Ours, for details that may hinge on it.
+    calling_ae: String,
+    /// The peer aborted, released or closed: there is nothing left to release.
+    ended: bool,
 }
 
 /// One DIMSE message received: its command set, and its data set (an identifier) if any.
@@ -302,19 +318,39 @@ impl Association {
 
     async fn receive_values(&mut self) -> Result<(), String> {
         let received = tokio::time::timeout_at(self.budget.step_deadline(), self.link.receive()).await;
-        match received.map_err(|_| no_answer(self.budget))?.map_err(|e| describe(&e, self.budget, "the request"))? {
+        let pdu = match received {
+            Ok(Ok(pdu)) => pdu,
+            Ok(Err(e)) => return Err(self.ended(describe(&e, self.budget, "the request"))),
+            Err(_) => return Err(no_answer(self.budget)),
+        };
+        match pdu {
             Pdu::PData { data } => {
                 self.pending.extend(data);
                 Ok(())
             }
-            Pdu::AbortRQ { .. } => Err("the peer aborted the association".into()),
-            Pdu::ReleaseRQ => Err("the peer released the association without answering".into()),
+            // Orthanc, for one, answers a query from an AE title it does not know this way.
+            Pdu::AbortRQ { .. } => Err(self.ended(format!(
+                "the peer aborted the association instead of answering (does it know our AE title {:?}?)",
+                self.calling_ae
+            ))),
+            Pdu::ReleaseRQ => Err(self.ended("the peer released the association without answering".into())),
             other => Err(format!("unexpected answer from the peer: {}", pdu_name(&other))),
         }
     }
 
-    /// Releases the association; `Err` says why the release failed.
+    /// Notes that the peer has ended the association (`why`), so that nothing waits on it.
+    fn ended(&mut self, why: String) -> String {
+        self.ended = true;
+        why
+    }
+
+    /// Releases the association; `Err` says why the release failed. After the peer ended
+    /// it, the connection is only dropped: a release would wait for an answer that cannot
+    /// come, until the deadline.
     pub async fn release(self) -> Result<(), String> {
+        if self.ended {
+            return Ok(());
+        }
         let budget = self.budget;
         match tokio::time::timeout_at(budget.step_deadline(), self.link.release()).await {
             Ok(released) => released.map_err(|e| describe(&e, budget, "the release")),

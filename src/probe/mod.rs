@@ -34,6 +34,7 @@ pub(crate) mod restic;
 pub(crate) mod server;
 pub(crate) mod system;
 pub(crate) mod tls;
+pub(crate) mod worklist;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -124,6 +125,7 @@ kinds! {
     Process: process => process::ProcessTable,
     Dns: dns => dns::DnsTable,
     Dicom: dicom => dicom::DicomTable,
+    Worklist: worklist => worklist::WorklistTable,
     Restic: restic => restic::ResticTable,
     Borg: borg => borg::BorgTable,
     Pgbackrest: pgbackrest => pgbackrest::PgbackrestTable,
