@@ -164,6 +164,9 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
         if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
     let mut warnings = Vec::new();
     let previous = state_file.as_deref().map(|p| State::read(p, &mut warnings));
+    if let Some(previous) = &previous {
+        inventory.checks.iter_mut().for_each(|c| c.earlier = previous.recall(&c.meta.name));
+    }
     let all_ran = args.only.is_empty();
     if !args.only.is_empty() {
         for also in inventory.select(&args.only) {

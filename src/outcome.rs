@@ -122,7 +122,7 @@ pub struct Outcome {
 
 /// Measurements a probe can hand on besides its verdict. Each is `None` when the kind does
 /// not measure it, or could not this time.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
     /// When the served certificate (the leaf, or the soonest in the chain) expires.
     pub cert_not_after: Option<std::time::SystemTime>,
@@ -132,6 +132,17 @@ pub struct Facts {
     pub disk_free_ratio: Option<f64>,
     /// `warn_latency`, for performance data thresholds.
     pub latency_warn: Option<std::time::Duration>,
+    /// Counts to remember until the next run, which is handed them as a [`Recall`] (the
+    /// error count of each interface engine channel, to tell new errors from old ones).
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+/// What a check counted at an earlier run ([`Facts::counters`]), and when; kept in the
+/// state file between runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recall {
+    pub at: std::time::SystemTime,
+    pub counters: std::collections::BTreeMap<String, u64>,
 }
 
 impl Outcome {

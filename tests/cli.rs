@@ -246,9 +246,11 @@ fn the_shipped_inventories_are_valid() {
         .arg(format!("{root}/examples/clinic.toml"))
         .env("EHR_TOKEN", "example-token")
         .env("BORG_PASSPHRASE", "example-passphrase")
+        .env("MIRTH_USER", "rounds")
+        .env("MIRTH_PASSWORD", "example-password")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 28 checks"));
+        .stdout(predicate::str::contains("OK, 29 checks"));
     rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
     rounds()
         .args(["validate", "-c"])

@@ -116,8 +116,11 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
         return Err(ConfigError::whole_file(path, "the inventory defines no checks"));
     }
     let deps = resolve_dependencies(&files, &planned)?;
-    let checks =
-        planned.into_iter().zip(deps).map(|((_, p), deps)| Check { meta: p.meta, probe: p.probe, deps }).collect();
+    let checks = planned
+        .into_iter()
+        .zip(deps)
+        .map(|((_, p), deps)| Check { meta: p.meta, probe: p.probe, deps, earlier: None })
+        .collect();
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     files.iter().for_each(|f| digest.update(f.text.as_bytes()));
     let sha256 = digest.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
@@ -284,6 +287,9 @@ mod tests {
             ("worklist station", "[[worklist]]\nname = \"w\"\nhost = \"h\"\nport = 104\nstation_ae = \"A\\\\B\""),
             ("worklist min items", "[[worklist]]\nname = \"w\"\nhost = \"h\"\nport = 104\nmin_items = -1"),
             ("dicom client cert without tls", "[[dicom]]\nname = \"d\"\nhost = \"h\"\nport = 104\nclient_cert = \"c.pem\""),
+            ("mirth login", "[[mirth]]\nname = \"m\"\nbase = \"https://h:8443\"\nusername = \"u\"\npassword = \"p\"\nlogin = \"oauth\""),
+            ("mirth credentials in base", "[[mirth]]\nname = \"m\"\nbase = \"https://u:p@h:8443\"\nusername = \"u\"\npassword = \"p\""),
+            ("mirth no password", "[[mirth]]\nname = \"m\"\nbase = \"https://h:8443\"\nusername = \"u\""),
             ("maintenance without times", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nreason = \"r\""),
             ("maintenance bad zone", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sun 01:00-02:00\"\ntimezone = \"Mars/Olympus\"\nreason = \"r\""),
             ("maintenance bad weekly", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sundays\"\nreason = \"r\""),
@@ -353,7 +359,7 @@ mod tests {
         /// Fuzzing: inventories shaped like real ones, with odd values in every place.
         #[test]
         fn fuzz_inventory_shaped_text(
-            kind in "(endpoint|server|tls|backup|disk|fhir|command|hl7|dns|dicom|worklist|process|system|restic|borg|pgbackrest)",
+            kind in "(endpoint|server|tls|backup|disk|fhir|command|hl7|dns|dicom|worklist|mirth|process|system|restic|borg|pgbackrest)",
             key in "[a-z_]{1,14}",
             value in "(\"[^\"\\\\]{0,20}\"|-?[0-9]{1,20}|\\[[0-9, ]{0,10}\\]|true|\\{\\})",
         ) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::human;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Recall};
 
 /// A ready-to-run probe of one kind. Reports everything about its target as an
 /// [`Outcome`], never as an `Err`: "connection refused" is a finding, not a malfunction.
@@ -16,6 +16,12 @@ pub(crate) trait RunProbe: std::fmt::Debug + Send + Sync {
 
     /// Probes the target; the runner cancels the future at `budget.deadline`.
     fn run(&self, budget: Budget) -> impl Future<Output = Outcome> + Send;
+
+    /// [`RunProbe::run`], knowing what this check counted at an earlier run (`None` on the
+    /// first run, or without a state file). Only kinds that compare runs override it.
+    fn run_recalling(&self, budget: Budget, _earlier: Option<&Recall>) -> impl Future<Output = Outcome> + Send {
+        self.run(budget)
+    }
 
     /// What to say when the whole probe ran out of time.
     fn timed_out(&self, timeout: Duration) -> Outcome {

@@ -25,6 +25,7 @@ pub(crate) mod hl7;
 pub(crate) mod http;
 pub(crate) mod kind;
 pub(crate) mod legacy_tls;
+pub(crate) mod mirth;
 pub(crate) mod net;
 pub(crate) mod pgbackrest;
 pub(crate) mod ping;
@@ -43,7 +44,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{CheckMeta, ConfigError, Loader, MaintenanceTable, Planned, SettingsTable, Table};
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, Recall};
 use kind::{Budget, RunProbe};
 
 /// The registry: one line per kind, `Variant: toml_key => module::Table`.
@@ -96,9 +97,13 @@ macro_rules! kinds {
             /// large as the largest kind's (a command's output buffers, a DICOM association),
             /// and every one of a thousand queued checks would carry that size. Measured:
             /// peak RSS with 1,000 endpoints went from about 12 MiB to 24 MiB without the boxes.
-            pub fn run(&self, budget: Budget) -> Pin<Box<dyn Future<Output = Outcome> + Send + '_>> {
+            pub fn run<'a>(
+                &'a self,
+                budget: Budget,
+                earlier: Option<&'a Recall>,
+            ) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
                 match self {
-                    $(Probe::$variant(p) => Box::pin(p.run(budget)),)*
+                    $(Probe::$variant(p) => Box::pin(p.run_recalling(budget, earlier)),)*
                 }
             }
 
@@ -126,6 +131,7 @@ kinds! {
     Dns: dns => dns::DnsTable,
     Dicom: dicom => dicom::DicomTable,
     Worklist: worklist => worklist::WorklistTable,
+    Mirth: mirth => mirth::MirthTable,
     Restic: restic => restic::ResticTable,
     Borg: borg => borg::BorgTable,
     Pgbackrest: pgbackrest => pgbackrest::PgbackrestTable,
@@ -138,6 +144,8 @@ pub(crate) struct Check {
     pub probe: Probe,
     /// Indices (in the run's list) of the checks this one depends on.
     pub deps: Vec<usize>,
+    /// What the check counted at the last run that counted, from the state file.
+    pub earlier: Option<Recall>,
 }
 
 impl Check {

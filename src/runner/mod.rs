@@ -199,10 +199,11 @@ async fn probe_with_retries(check: &Check, options: &RunOptions) -> Outcome {
     let mut first_failure: Option<String> = None;
     let mut attempt = 1;
     loop {
-        let outcome = match tokio::time::timeout_at(budget.deadline, check.probe.run(budget)).await {
-            Ok(outcome) => outcome,
-            Err(_) => check.probe.timed_out(budget.timeout),
-        };
+        let outcome =
+            match tokio::time::timeout_at(budget.deadline, check.probe.run(budget, check.earlier.as_ref())).await {
+                Ok(outcome) => outcome,
+                Err(_) => check.probe.timed_out(budget.timeout),
+            };
         if outcome.status != Status::Fail {
             return match first_failure {
                 None => outcome,

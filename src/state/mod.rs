@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::Status;
+use crate::outcome::{Recall, Status};
 use crate::runner::results::{Change, RunReport, Trend};
 
 pub(crate) use self::store::{from_unix, to_unix, write_atomic, Locked};
@@ -48,6 +48,13 @@ struct Entry {
     status: Status,
     /// When this status (or, for warn and fail, this problem) began (Unix seconds).
     since: u64,
+    /// What the check last counted ([`Facts::counters`](crate::outcome::Facts)), and when
+    /// (Unix seconds): kept through runs that could not count (the engine was down), so
+    /// growth is always measured from the last real count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    counters: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    counted_at: Option<u64>,
 }
 
 /// Where the state of the inventory at `inventory` is kept by default:
@@ -104,6 +111,13 @@ impl State {
         self.last_run.map(from_unix)
     }
 
+    /// What `check` counted at the last run that counted, for the probe to compare with.
+    pub fn recall(&self, check: &str) -> Option<Recall> {
+        let entry = self.checks.get(check)?;
+        let at = from_unix(entry.counted_at?);
+        Some(Recall { at, counters: entry.counters.clone() })
+    }
+
     /// Compares each result with the remembered state and records the trend on it.
     pub fn annotate(&self, report: &mut RunReport) {
         let now = report.started_at;
@@ -129,7 +143,13 @@ impl State {
             }
             let before = self.checks.get(&result.meta.name);
             let since = trend(before, result.status, now).since;
-            self.checks.insert(result.meta.name.clone(), Entry { status: result.status, since: to_unix(since) });
+            let (counters, counted_at) = match (&result.facts.counters, before) {
+                (counted, _) if !counted.is_empty() => (counted.clone(), Some(to_unix(now))),
+                (_, Some(before)) => (before.counters.clone(), before.counted_at),
+                (_, None) => (BTreeMap::new(), None),
+            };
+            let entry = Entry { status: result.status, since: to_unix(since), counters, counted_at };
+            self.checks.insert(result.meta.name.clone(), entry);
         }
         self.format = FORMAT.into();
         self.version = VERSION;
@@ -207,7 +227,7 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     fn entry(status: Status, since: SystemTime) -> Entry {
-        Entry { status, since: to_unix(since) }
+        Entry { status, since: to_unix(since), counters: BTreeMap::new(), counted_at: None }
     }
 
     #[test]
