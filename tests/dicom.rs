@@ -361,3 +361,25 @@ fn echo_over_mutual_tls_presents_the_client_certificate() {
     assert_eq!(status, "fail");
     assert!(detail.contains("client certificate"), "{detail}");
 }
+
+/// A worklist server behind stunnel, as clinics add TLS to one that cannot do it itself: the
+/// C-FIND runs over rounds' TLS and the certificate is judged with it.
+#[test]
+fn worklist_over_tls_through_stunnel() {
+    let inv = inventory("");
+    let Some(ris) = wlmscpfs(&inv.dir.path().join("wlmdb")) else { return };
+    let ca = support::pki::Ca::root("Clinic RIS CA");
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = ca.leaf(&["localhost"], -1, 200).write_pem(certs.path());
+    let Some((_stunnel, port, _dir)) = support::stunnel(ris.port, &cert, &key, "") else { return };
+    let checks = format!(
+        "[[worklist]]\nname = \"ct\"\nhost = \"localhost\"\nport = {port}\ncalled_ae = \"RIS\"\nmodality = \"CT\"\n\
+         tls = true\nca_file = \"ca.pem\"\ntimeout = \"10s\"\n"
+    );
+    std::fs::write(&inv.path, checks).unwrap();
+    inv.write("ca.pem", &ca.pem);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "ct");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains(": 2 procedures scheduled today for CT; certificate expires in 200 days ("), "{detail}");
+}

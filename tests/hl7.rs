@@ -156,50 +156,13 @@ fn an_agreed_keepalive_message_from_a_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("message_file has a PID segment (patient data)"), "{out:?}");
 }
 
-/// Debian's stunnel terminating TLS in front of an MLLP engine, as clinics put one in front
-/// of an interface engine that cannot do TLS itself. Killed on drop.
-fn stunnel(
-    engine_port: u16,
-    cert: &std::path::Path,
-    key: &std::path::Path,
-    extra: &str,
-) -> Option<(support::Child, u16, tempfile::TempDir)> {
-    let program = support::peer(&["/usr/bin/stunnel4", "/usr/bin/stunnel"], "stunnel4")?;
-    for _ in 0..10 {
-        let dir = tempfile::tempdir().unwrap();
-        let port = support::closed_port();
-        let conf = dir.path().join("stunnel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "foreground = yes\npid =\n[mllp]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{engine_port}\ncert = {}\nkey = {}\n{extra}\n",
-                cert.display(),
-                key.display()
-            ),
-        )
-        .unwrap();
-        let mut command = std::process::Command::new(&program);
-        command.arg(&conf).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-        let mut child = support::Child::spawn(&mut command);
-        let mut exited = false;
-        support::wait_until("stunnel", || {
-            exited = child.0.try_wait().ok().flatten().is_some();
-            exited || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        if !exited {
-            return Some((child, port, dir));
-        }
-    }
-    panic!("stunnel would not start");
-}
-
 #[test]
 fn hl7_over_tls_through_stunnel() {
     let engine = mllp_engine(Engine::Accept);
     let ca = support::pki::Ca::root("Clinic Interface CA");
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = ca.leaf(&["localhost"], -1, 200).write_pem(certs.path());
-    let Some((_stunnel, port, _dir)) = stunnel(engine.port(), &cert, &key, "") else { return };
+    let Some((_stunnel, port, _dir)) = support::stunnel(engine.port(), &cert, &key, "") else { return };
     let check = |name: &str, extra: &str| {
         format!("[[hl7]]\nname = {name:?}\nhost = \"localhost\"\nport = {port}\nreceiving_app = \"LIS\"\ntls = true\ntimeout = \"5s\"\n{extra}\n")
     };
@@ -229,7 +192,7 @@ fn hl7_mutual_tls_through_stunnel() {
     let (client_cert, client_key) = client_ca.leaf(&["rounds.clinic.example"], -1, 200).write_pem(client_dir.path());
     std::fs::write(server_dir.path().join("client-ca.pem"), &client_ca.pem).unwrap();
     let verify = format!("verify = 2\nCAfile = {}", server_dir.path().join("client-ca.pem").display());
-    let Some((_stunnel, port, _dir)) = stunnel(engine.port(), &cert, &key, &verify) else { return };
+    let Some((_stunnel, port, _dir)) = support::stunnel(engine.port(), &cert, &key, &verify) else { return };
     let check = |name: &str, extra: &str| {
         format!("[[hl7]]\nname = {name:?}\nhost = \"localhost\"\nport = {port}\nreceiving_app = \"LIS\"\ntls = true\nca_file = \"ca.pem\"\ntimeout = \"5s\"\n{extra}\n")
     };

@@ -424,3 +424,42 @@ pub fn nginx(servers: &str, ports: usize) -> Option<Nginx> {
     }
     panic!("nginx would not start on any of 10 sets of free ports");
 }
+
+/// Debian's stunnel terminating TLS in front of a plain-TCP service on `service_port`, as
+/// clinics put one in front of an interface engine or worklist server that cannot do TLS
+/// itself; `extra` lines go into its service section. Killed on drop; `None` (the test is
+/// skipped) without stunnel.
+pub fn stunnel(
+    service_port: u16,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    extra: &str,
+) -> Option<(Child, u16, tempfile::TempDir)> {
+    let program = peer(&["/usr/bin/stunnel4", "/usr/bin/stunnel"], "stunnel4")?;
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = closed_port();
+        let conf = dir.path().join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\n[service]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{service_port}\ncert = {}\nkey = {}\n{extra}\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        let mut command = std::process::Command::new(&program);
+        command.arg(&conf).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let mut child = Child::spawn(&mut command);
+        let mut exited = false;
+        wait_until("stunnel", || {
+            exited = child.0.try_wait().ok().flatten().is_some();
+            exited || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        if !exited {
+            return Some((child, port, dir));
+        }
+    }
+    panic!("stunnel would not start");
+}
