@@ -20,6 +20,47 @@ use crate::outcome::Severity;
 /// `timeout`) followed by the kind's own fields, with `deny_unknown_fields` so a typo is an
 /// error with a did-you-mean over all of them.
 macro_rules! check_table {
+    // A table of a protocol that may run over TLS (`[[hl7]]`, `[[dicom]]`, `[[worklist]]`):
+    // its own keys, then the TLS keys, declared once here, and `protocol_tls_keys()`.
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $table:ident with protocol_tls {
+            $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $crate::config::common::check_table! {
+            $(#[$meta])*
+            $vis struct $table {
+                $( $(#[$field_meta])* $field : $ty, )*
+                /// Over TLS (the service's TLS port, or stunnel in front of it); the
+                /// certificate is judged as by [[tls]].
+                #[serde(default)]
+                tls: bool,
+                ca_file: Option<toml::Spanned<String>>,
+                /// For peers that require mutual TLS: our certificate (PEM) and its key,
+                /// relative to the inventory.
+                client_cert: Option<toml::Spanned<String>>,
+                client_key: Option<toml::Spanned<String>>,
+                cert_warn_days: Option<u32>,
+                cert_crit_days: Option<toml::Spanned<u32>>,
+            }
+        }
+
+        impl $table {
+            /// The TLS keys, for `Loader::protocol_tls`.
+            fn protocol_tls_keys(&self) -> $crate::config::common::ProtocolTlsKeys<'_> {
+                $crate::config::common::ProtocolTlsKeys {
+                    tls: self.tls,
+                    host: &self.host,
+                    ca_file: self.ca_file.as_ref(),
+                    client_cert: self.client_cert.as_ref(),
+                    client_key: self.client_key.as_ref(),
+                    cert_warn_days: self.cert_warn_days,
+                    cert_crit_days: self.cert_crit_days.as_ref(),
+                }
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         $vis:vis struct $table:ident {
@@ -70,6 +111,20 @@ macro_rules! check_table {
     };
 }
 pub(crate) use check_table;
+
+/// The TLS keys of a protocol that is not HTTP, as written (see `check_table!`'s
+/// `with protocol_tls`): `tls`, `ca_file`, `client_cert`/`client_key` for mutual TLS, and
+/// the day thresholds.
+pub(crate) struct ProtocolTlsKeys<'a> {
+    pub tls: bool,
+    /// The table's `host`: the name the certificate must carry.
+    pub host: &'a Spanned<String>,
+    pub ca_file: Option<&'a Spanned<String>>,
+    pub client_cert: Option<&'a Spanned<String>>,
+    pub client_key: Option<&'a Spanned<String>>,
+    pub cert_warn_days: Option<u32>,
+    pub cert_crit_days: Option<&'a Spanned<u32>>,
+}
 
 /// The common keys of one table, as written.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::common::{CheckMeta, CommonKeys};
+use super::common::{CheckMeta, CommonKeys, ProtocolTlsKeys};
 use super::error::ConfigError;
 use super::settings::{Settings, MAX_RETRIES};
 use super::values::{self, Proxy};
@@ -41,19 +41,6 @@ macro_rules! cert_keys {
     };
 }
 pub(crate) use cert_keys;
-
-/// The TLS keys of a protocol that is not HTTP (`[[hl7]]`, `[[dicom]]`, `[[worklist]]`):
-/// `tls`, `ca_file`, `client_cert`/`client_key` for mutual TLS, and the day thresholds.
-pub(crate) struct ProtocolTlsKeys<'a> {
-    pub tls: bool,
-    /// The table's `host`: the name the certificate must carry.
-    pub host: &'a Spanned<String>,
-    pub ca_file: Option<&'a Spanned<String>>,
-    pub client_cert: Option<&'a Spanned<String>>,
-    pub client_key: Option<&'a Spanned<String>>,
-    pub cert_warn_days: Option<u32>,
-    pub cert_crit_days: Option<&'a Spanned<u32>>,
-}
 
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {

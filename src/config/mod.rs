@@ -19,8 +19,8 @@ mod maintenance;
 mod settings;
 pub(crate) mod values;
 
-pub(crate) use self::common::{check_table, CheckMeta};
+pub(crate) use self::common::{check_table, CheckMeta, ProtocolTlsKeys};
 pub(crate) use self::error::{closest, ConfigError};
-pub(crate) use self::loader::{cert_keys, CertKeys, Env, Loader, Planned, ProtocolTlsKeys, Table};
+pub(crate) use self::loader::{cert_keys, CertKeys, Env, Loader, Planned, Table};
 pub(crate) use self::maintenance::{to_system_time, to_timestamp, MaintenanceTable, Window};
 pub(crate) use self::settings::{Settings, SettingsTable};

@@ -8,7 +8,7 @@ use dicom_object::InMemDicomObject;
 use toml::Spanned;
 
 use crate::config::values::Port;
-use crate::config::{check_table, ConfigError, Loader, Planned, ProtocolTlsKeys, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
 use crate::probe::dimse::{self, DicomPeer, PeerKeys};
@@ -22,23 +22,13 @@ const SERVICE: &str = "Verification (C-ECHO)";
 
 check_table! {
     /// `[[dicom]]` as written in the inventory.
-    pub(crate) struct DicomTable {
+    pub(crate) struct DicomTable with protocol_tls {
         host: Spanned<String>,
         port: Port,
         /// The peer's AE title; default "ANY-SCP".
         called_ae: Option<Spanned<String>>,
         /// Ours; default "ROUNDS". Some PACS only answer AE titles they know.
         calling_ae: Option<Spanned<String>>,
-        /// DICOM over TLS (PS3.15 B.1, usually port 2762); the certificate is judged as by
-        /// [[tls]].
-        #[serde(default)]
-        tls: bool,
-        ca_file: Option<Spanned<String>>,
-        /// For peers that require mutual TLS: our certificate (PEM) and its key.
-        client_cert: Option<Spanned<String>>,
-        client_key: Option<Spanned<String>>,
-        cert_warn_days: Option<u32>,
-        cert_crit_days: Option<Spanned<u32>>,
     }
 }
 
@@ -53,15 +43,7 @@ impl Table for DicomTable {
                 port: self.port.0,
                 called_ae: self.called_ae.as_ref(),
                 calling_ae: self.calling_ae.as_ref(),
-                tls: ProtocolTlsKeys {
-                    tls: self.tls,
-                    host: &self.host,
-                    ca_file: self.ca_file.as_ref(),
-                    client_cert: self.client_cert.as_ref(),
-                    client_key: self.client_key.as_ref(),
-                    cert_warn_days: self.cert_warn_days,
-                    cert_crit_days: self.cert_crit_days.as_ref(),
-                },
+                tls: self.protocol_tls_keys(),
             },
         )?;
         loader.single(&common, peer.target(), DicomProbe { peer })

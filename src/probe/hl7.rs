@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use crate::certs::{self, ProtocolTls};
 use crate::config::values::Port;
-use crate::config::{check_table, ConfigError, Loader, Planned, ProtocolTlsKeys, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Outcome, Status};
 use crate::probe::kind::{Budget, RunProbe};
@@ -25,7 +25,7 @@ pub(crate) const DEFAULT_MESSAGE_TYPE: &str = "NMD^N02";
 
 check_table! {
     /// `[[hl7]]` as written in the inventory.
-    pub(crate) struct Hl7Table {
+    pub(crate) struct Hl7Table with protocol_tls {
         host: Spanned<String>,
         port: Port,
         /// MSH-3, MSH-4, MSH-5, MSH-6.
@@ -47,17 +47,6 @@ check_table! {
         /// real-looking patient data is ever injected by accident.
         #[serde(default)]
         allow_patient_segments: bool,
-        /// MLLP over TLS (the engine's TLS port, or stunnel in front of it); the
-        /// certificate is judged as by [[tls]].
-        #[serde(default)]
-        tls: bool,
-        ca_file: Option<Spanned<String>>,
-        /// For engines that require mutual TLS: our certificate (PEM) and its key, relative
-        /// to the inventory.
-        client_cert: Option<Spanned<String>>,
-        client_key: Option<Spanned<String>>,
-        cert_warn_days: Option<u32>,
-        cert_crit_days: Option<Spanned<u32>>,
     }
 }
 
@@ -103,15 +92,7 @@ impl Table for Hl7Table {
         let receiving_app = field(&self.receiving_app, "")?;
         let receiving_facility = field(&self.receiving_facility, "")?;
         let host = loader.host(&self.host)?;
-        let tls = loader.protocol_tls(ProtocolTlsKeys {
-            tls: self.tls,
-            host: &self.host,
-            ca_file: self.ca_file.as_ref(),
-            client_cert: self.client_cert.as_ref(),
-            client_key: self.client_key.as_ref(),
-            cert_warn_days: self.cert_warn_days,
-            cert_crit_days: self.cert_crit_days.as_ref(),
-        })?;
+        let tls = loader.protocol_tls(self.protocol_tls_keys())?;
         let probe = Hl7Probe {
             tls,
             processing_id,

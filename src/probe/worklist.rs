@@ -16,7 +16,7 @@ use dicom_object::InMemDicomObject;
 use toml::Spanned;
 
 use crate::config::values::Port;
-use crate::config::{check_table, ConfigError, Loader, Planned, ProtocolTlsKeys, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
 use crate::probe::dimse::{self, DicomPeer, PeerKeys};
@@ -31,7 +31,7 @@ const SERVICE: &str = "Modality Worklist (C-FIND)";
 
 check_table! {
     /// `[[worklist]]` as written in the inventory.
-    pub(crate) struct WorklistTable {
+    pub(crate) struct WorklistTable with protocol_tls {
         host: Spanned<String>,
         port: Port,
         /// The worklist SCP's AE title; default "ANY-SCP".
@@ -45,14 +45,6 @@ check_table! {
         /// Fewer procedures scheduled today fails the check; default 0 (an answer is enough).
         #[serde(default)]
         min_items: u32,
-        /// DICOM over TLS; the certificate is judged as by [[tls]].
-        #[serde(default)]
-        tls: bool,
-        ca_file: Option<Spanned<String>>,
-        client_cert: Option<Spanned<String>>,
-        client_key: Option<Spanned<String>>,
-        cert_warn_days: Option<u32>,
-        cert_crit_days: Option<Spanned<u32>>,
     }
 }
 
@@ -75,15 +67,7 @@ impl Table for WorklistTable {
                 port: self.port.0,
                 called_ae: self.called_ae.as_ref(),
                 calling_ae: self.calling_ae.as_ref(),
-                tls: ProtocolTlsKeys {
-                    tls: self.tls,
-                    host: &self.host,
-                    ca_file: self.ca_file.as_ref(),
-                    client_cert: self.client_cert.as_ref(),
-                    client_key: self.client_key.as_ref(),
-                    cert_warn_days: self.cert_warn_days,
-                    cert_crit_days: self.cert_crit_days.as_ref(),
-                },
+                tls: self.protocol_tls_keys(),
             },
         )?;
         let probe = WorklistProbe { modality, station_ae, min_items: self.min_items, peer };
