@@ -1,6 +1,7 @@
 //! `[[restic]]` and `[[borg]]` against repositories the tests create with Debian's real
 //! restic and borgbackup: fresh, old, filtered, wrong password, missing, unencrypted; and
-//! `[[pgbackrest]]` against the real pgbackrest and a recorded `info --output=json`.
+//! `[[pgbackrest]]` against the real pgbackrest: a real stanza with a real PostgreSQL, a
+//! missing stanza, and a recorded `info --output=json` for states a test cannot wait for.
 
 mod support;
 
@@ -232,6 +233,118 @@ fn pgbackrest_missing_stanza_from_the_real_tool() {
     let (status, detail) = verdict(&doc, "main");
     assert_eq!((status.as_str(), code), ("fail", 2), "{detail}");
     assert_eq!(detail, "no such stanza in the repository (missing stanza path): was stanza-create run?");
+}
+
+/// A throwaway PostgreSQL cluster (Debian's postgresql) archiving into a real pgBackRest
+/// stanza, stopped on drop. As root (CI) everything runs as the `postgres` user, since
+/// PostgreSQL refuses to run as root; the socket lives in the cluster's own folder and no TCP
+/// port is opened.
+struct PgCluster {
+    dir: tempfile::TempDir,
+    pg_ctl: PathBuf,
+    as_postgres: bool,
+}
+
+impl PgCluster {
+    /// `program` with `args`, as the user that owns the cluster; panics with its stderr.
+    fn run(&self, program: &Path, args: &[&str]) {
+        run_as(self.as_postgres, program, args);
+    }
+
+    fn start(pgbackrest: &Path) -> Option<PgCluster> {
+        let candidates = [
+            "/usr/lib/postgresql/17/bin/initdb",
+            "/usr/lib/postgresql/16/bin/initdb",
+            "/usr/lib/postgresql/15/bin/initdb",
+        ];
+        let initdb = support::peer(&candidates, "postgresql")?;
+        let pg_ctl = initdb.with_file_name("pg_ctl");
+        let as_postgres = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        if as_postgres {
+            let status = Command::new("chown").args(["postgres:postgres", &d]).status().unwrap();
+            assert!(status.success(), "chown to postgres failed");
+        }
+        let cluster = PgCluster { dir, pg_ctl, as_postgres };
+        cluster.run(&initdb, &["-D", &format!("{d}/data"), "-A", "trust", "-U", "postgres", "--no-sync"]);
+        let conf = format!(
+            "[global]\nrepo1-path={d}/repo\nlog-path={d}\nlock-path={d}\nspool-path={d}\nlog-level-file=off\n\
+             start-fast=y\ncompress-type=none\narchive-timeout=30\nrepo1-retention-full=2\n\
+             [clinic]\npg1-path={d}/data\npg1-port=5432\npg1-socket-path={d}\n"
+        );
+        let settings = format!(
+            "port = 5432\nlisten_addresses = ''\nunix_socket_directories = '{d}'\nfsync = off\narchive_mode = on\n\
+             archive_command = '{} --config={d}/pgbackrest.conf --stanza=clinic archive-push %p'\n",
+            pgbackrest.display()
+        );
+        cluster.write("pgbackrest.conf", &conf);
+        let postgresql_conf = cluster.dir.path().join("data/postgresql.conf");
+        let mut text = std::fs::read_to_string(&postgresql_conf).unwrap();
+        text.push_str(&settings);
+        std::fs::write(&postgresql_conf, text).unwrap();
+        cluster.run(&cluster.pg_ctl, &["-D", &format!("{d}/data"), "-l", &format!("{d}/postgres.log"), "-w", "start"]);
+        Some(cluster)
+    }
+
+    /// Writes a file into the cluster's folder, owned by the cluster's user.
+    fn write(&self, name: &str, text: &str) {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        if self.as_postgres {
+            let status = Command::new("chown").arg("postgres:postgres").arg(&path).status().unwrap();
+            assert!(status.success());
+        }
+    }
+
+    fn conf(&self) -> String {
+        self.dir.path().join("pgbackrest.conf").display().to_string()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let mut command = match self.as_postgres {
+            true => {
+                let mut c = Command::new("setpriv");
+                c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(&self.pg_ctl);
+                c
+            }
+            false => Command::new(&self.pg_ctl),
+        };
+        let _ = command.args(["-D", &data, "-m", "immediate", "-w", "stop"]).output();
+    }
+}
+
+fn run_as(as_postgres: bool, program: &Path, args: &[&str]) {
+    let mut command = match as_postgres {
+        true => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(program);
+            c
+        }
+        false => Command::new(program),
+    };
+    let out = command.args(args).current_dir("/").output().expect("run");
+    assert!(out.status.success(), "{} {args:?}: {}", program.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// A real stanza: PostgreSQL archiving into pgBackRest, one full backup taken by the real
+/// tool, then judged by rounds from the real `info --output=json`.
+#[test]
+fn pgbackrest_real_stanza_with_a_fresh_full_backup() {
+    let Some(program) = support::peer(&["/usr/bin/pgbackrest"], "pgbackrest") else { return };
+    let Some(cluster) = PgCluster::start(&program) else { return };
+    let conf = cluster.conf();
+    for command in ["stanza-create", "backup"] {
+        cluster.run(&program, &[&format!("--config={conf}"), "--stanza=clinic", command]);
+    }
+    let extra = format!("program = {:?}\nconfig = {conf:?}", program.display().to_string());
+    let (doc, code) = inventory(&pgbackrest_check("clinic", &extra)).run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "clinic");
+    assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
+    assert!(detail.starts_with("newest full backup ") && detail.ends_with(" old (limit 26 h)"), "{detail}");
 }
 
 /// Fresh, old, no valid backup, and a running backup whose last one found checksum errors,
