@@ -277,16 +277,20 @@ fn orthanc_worklist_plugin_is_counted_and_an_unknown_calling_ae_is_named() {
 }
 
 #[test]
-fn a_peer_without_a_worklist_and_a_stopped_one_fail_in_words() {
+fn a_peer_without_a_worklist_a_stopped_one_and_a_silent_one_fail_in_words() {
     let Some(pacs) = storescp("PACS") else { return };
     let stopped = support::closed_port();
-    let checks = worklist("store-only", pacs.port, "PACS", "") + &worklist("stopped", stopped, "RIS", "");
+    let silent = support::silent();
+    let checks = worklist("store-only", pacs.port, "PACS", "")
+        + &worklist("stopped", stopped, "RIS", "")
+        + &worklist("silent", silent.port(), "RIS", "").replace("timeout = \"10s\"", "timeout = \"1s\"");
     let (doc, code) = inventory(&checks).run_json(&["--no-state"]);
     assert_eq!(
         verdict(&doc, "store-only"),
         ("fail".into(), "the peer accepts no Modality Worklist (C-FIND) presentation context".into())
     );
     assert_eq!(verdict(&doc, "stopped"), ("fail".into(), "connection refused".into()));
+    assert_eq!(verdict(&doc, "silent"), ("fail".into(), "no answer in 1 s".into()));
     assert_eq!(code, 2);
 }
 
