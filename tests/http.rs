@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::pki::{self, Ca};
@@ -694,7 +696,12 @@ fn fhir_search_and_smart_configuration() {
 fn endpoint_check_revocation_judges_the_last_https_hop() {
     let ca = Ca::root("Clinic Web CA");
     let crl = ca.crl(&[66], 7);
-    let crl_server = support::http(move |_| support::reply_bytes(200, &crl));
+    let downloads = Arc::new(AtomicUsize::new(0));
+    let counted = downloads.clone();
+    let crl_server = support::http(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        support::reply_bytes(200, &crl)
+    });
     let revoked =
         support::https(&ca.leaf_listing_crl(&["localhost"], 66, &crl_server.url("/ca.crl")), |_| reply(200, "ok"));
     let good =
@@ -723,4 +730,5 @@ fn endpoint_check_revocation_judges_the_last_https_hop() {
     let (status, detail) = verdict(&doc, "plain");
     assert_eq!(status, "warn", "{detail}");
     assert!(detail.ends_with("revocation not checked: the last answer did not come over https"), "{detail}");
+    assert_eq!(downloads.load(Ordering::SeqCst), 1, "two services of one CA, one CRL download");
 }

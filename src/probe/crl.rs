@@ -2,8 +2,11 @@
 //! judge it. An unreachable or unusable CRL is a warning, never a pass and never a failure
 //! of the service itself: the service answered, only its revocation status is unknown.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::SystemTime;
+
+use tokio::sync::OnceCell;
 
 use rustls::pki_types::CertificateDer;
 
@@ -15,6 +18,14 @@ use crate::probe::kind::Budget;
 /// Large public CAs shard their CRLs into a few MiB at most; more than this is not a CRL
 /// worth waiting for, and a hostile server streaming without end costs no more than this.
 const MAX_CRL_BYTES: usize = 16 * 1024 * 1024;
+
+/// The CRLs downloaded in this run, by URL: the services of one CA share one CRL, which is
+/// then fetched once however many checks need it. Only a download that worked is kept; after
+/// a failure the next check that needs the CRL tries again, within its own time.
+static DOWNLOADED: LazyLock<Mutex<HashMap<String, Arc<OnceCell<Crl>>>>> = LazyLock::new(Default::default);
+
+/// A downloaded CRL (DER), shared by the checks that need it.
+type Crl = Arc<Vec<u8>>;
 
 /// The verdict on the served `chain`'s leaf, in words for the detail.
 pub(crate) async fn revocation_verdict(
@@ -28,7 +39,7 @@ pub(crate) async fn revocation_verdict(
     let Some(url) = crl_urls(leaf).into_iter().next() else {
         return (Status::Warn, "revocation not checked: the certificate names no CRL distribution point".into());
     };
-    let crl = match download(trust, &url, budget).await {
+    let crl = match download_once(trust, &url, budget).await {
         Ok(crl) => crl,
         Err(why) => return (Status::Warn, format!("revocation not checked: CRL {url}: {why}")),
     };
@@ -40,6 +51,20 @@ pub(crate) async fn revocation_verdict(
             (Status::Fail, format!("certificate was REVOKED on {}{reason}: replace it", date(on)))
         }
         Revocation::Unknown(why) => (Status::Warn, format!("revocation not checked: {why}")),
+    }
+}
+
+/// The CRL at `url`, from this run's downloads or fetched now.
+async fn download_once(trust: &Arc<Trust>, url: &str, budget: Budget) -> Result<Crl, String> {
+    let cell = match DOWNLOADED.lock() {
+        Ok(mut downloaded) => downloaded.entry(url.to_owned()).or_default().clone(),
+        Err(_) => Arc::new(OnceCell::new()),
+    };
+    let fetched = cell.get_or_try_init(|| async { download(trust, url, budget).await.map(Arc::new) });
+    // Waiting on another check's download counts against this check's own time.
+    match tokio::time::timeout_at(budget.step_deadline(), fetched).await {
+        Ok(crl) => crl.cloned(),
+        Err(_) => Err(format!("no answer in {}", budget.limit())),
     }
 }
 
