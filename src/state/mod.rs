@@ -139,6 +139,13 @@ impl State {
         for result in &report.results {
             // Skipped, in maintenance or interrupted: nothing new is known about the check.
             if matches!(result.status, Status::Skip | Status::Maint) || result.unfinished {
+                // But what a check in maintenance counted is its count: errors made during
+                // the work are not news after it.
+                let entry = self.checks.get_mut(&result.meta.name);
+                if let Some(entry) = entry.filter(|_| !result.facts.counters.is_empty() && !result.unfinished) {
+                    entry.counters = result.facts.counters.clone();
+                    entry.counted_at = Some(to_unix(now));
+                }
                 continue;
             }
             let before = self.checks.get(&result.meta.name);
@@ -223,6 +230,7 @@ fn trend(before: Option<&Entry>, status: Status, now: SystemTime) -> Trend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::results::CheckResult;
 
     const HOUR: Duration = Duration::from_secs(3600);
 
@@ -243,6 +251,46 @@ mod tests {
         assert_eq!(trend(Some(&entry(Status::Pass, earlier)), Status::Pass, now).since, earlier);
         let skipped = trend(Some(&entry(Status::Fail, earlier)), Status::Skip, now);
         assert_eq!((skipped.change, skipped.since), (Change::Steady, earlier));
+    }
+
+    fn counted(status: Status, errors: Option<u64>) -> CheckResult {
+        let meta = crate::config::CheckMeta {
+            name: "engine".into(),
+            group: None,
+            target: "t".into(),
+            severity: crate::outcome::Severity::default(),
+            tags: Vec::new(),
+            timeout: None,
+            depends_on: Vec::new(),
+            retries: None,
+            retry_delay: None,
+            hint: None,
+            runbook: None,
+        };
+        let counters = errors.map(|n| [("errors a".to_owned(), n)].into()).unwrap_or_default();
+        let outcome = crate::outcome::Outcome::new(status, "d")
+            .with_facts(crate::outcome::Facts { counters, ..Default::default() });
+        CheckResult::new(&meta, "mirth", outcome, Duration::ZERO)
+    }
+
+    /// Counts are kept through a run that could not count (the engine was down), and a
+    /// check in maintenance still records what it counted.
+    #[test]
+    fn counters_survive_runs_that_could_not_count() {
+        let path = Path::new("checks.toml");
+        let run = |state: State, at: u64, result: CheckResult| {
+            state.updated(&RunReport::new(from_unix(at), Duration::ZERO, vec![result]), path, true)
+        };
+        let state = run(State::default(), 1_000, counted(Status::Pass, Some(5)));
+        assert_eq!(
+            state.recall("engine"),
+            Some(Recall { at: from_unix(1_000), counters: [("errors a".into(), 5)].into() })
+        );
+        let state = run(state, 2_000, counted(Status::Fail, None));
+        assert_eq!(state.recall("engine").map(|r| (r.at, r.counters["errors a"])), Some((from_unix(1_000), 5)));
+        let state = run(state, 3_000, counted(Status::Maint, Some(9)));
+        assert_eq!(state.recall("engine").map(|r| (r.at, r.counters["errors a"])), Some((from_unix(3_000), 9)));
+        assert_eq!(state.recall("other"), None);
     }
 
     #[test]
