@@ -11,7 +11,7 @@ use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
-use crate::probe::dimse::{self, DicomPeer, PeerKeys};
+use crate::probe::dimse::{self, peer_keys, DicomPeer};
 use crate::probe::kind::{Budget, RunProbe};
 
 const C_ECHO_RQ: u16 = 0x0030;
@@ -37,15 +37,7 @@ impl Table for DicomTable {
 
     fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<DicomProbe>>, ConfigError> {
         let common = self.common();
-        let peer = DicomPeer::plan(
-            loader,
-            PeerKeys {
-                port: self.port.0,
-                called_ae: self.called_ae.as_ref(),
-                calling_ae: self.calling_ae.as_ref(),
-                tls: self.protocol_tls_keys(),
-            },
-        )?;
+        let peer = DicomPeer::plan(loader, peer_keys!(self))?;
         loader.single(&common, peer.target(), DicomProbe { peer })
     }
 }

@@ -39,6 +39,20 @@ pub(crate) struct PeerKeys<'a> {
     pub tls: ProtocolTlsKeys<'a>,
 }
 
+/// The [`PeerKeys`] of a table that declares `port`, `called_ae`, `calling_ae` and the
+/// protocol TLS keys (`check_table! { ... with protocol_tls }`): `[[dicom]]`, `[[worklist]]`.
+macro_rules! peer_keys {
+    ($table:expr) => {
+        $crate::probe::dimse::PeerKeys {
+            port: $table.port.0,
+            called_ae: $table.called_ae.as_ref(),
+            calling_ae: $table.calling_ae.as_ref(),
+            tls: $table.protocol_tls_keys(),
+        }
+    };
+}
+pub(crate) use peer_keys;
+
 /// A DICOM application entity to associate with.
 #[derive(Debug)]
 pub(crate) struct DicomPeer {

@@ -19,7 +19,7 @@ use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
-use crate::probe::dimse::{self, DicomPeer, PeerKeys};
+use crate::probe::dimse::{self, peer_keys, DicomPeer};
 use crate::probe::kind::{Budget, RunProbe};
 
 const C_FIND_RQ: u16 = 0x0020;
@@ -61,15 +61,7 @@ impl Table for WorklistTable {
             Some(s) => Some(dimse::ae_title(loader, Some(s), "")?),
             None => None,
         };
-        let peer = DicomPeer::plan(
-            loader,
-            PeerKeys {
-                port: self.port.0,
-                called_ae: self.called_ae.as_ref(),
-                calling_ae: self.calling_ae.as_ref(),
-                tls: self.protocol_tls_keys(),
-            },
-        )?;
+        let peer = DicomPeer::plan(loader, peer_keys!(self))?;
         let probe = WorklistProbe { modality, station_ae, min_items: self.min_items, peer };
         loader.single(&common, probe.peer.target(), probe)
     }
