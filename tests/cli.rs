@@ -246,7 +246,6 @@ fn the_shipped_inventories_are_valid() {
         .arg(format!("{root}/examples/clinic.toml"))
         .env("EHR_TOKEN", "example-token")
         .env("BORG_PASSPHRASE", "example-passphrase")
-        .env("MIRTH_USER", "rounds")
         .env("MIRTH_PASSWORD", "example-password")
         .assert()
         .success()
