@@ -245,9 +245,11 @@ impl Message {
             if group != 0x0000 {
                 return Err(format!("the peer's command set holds a group {group:04X} element: not a DICOM answer"));
             }
-            let value = rest.get(8..8 + length).ok_or("the peer's command set is cut short")?;
-            elements.insert(number, value.to_vec());
-            rest = &rest[8 + length..];
+            // Checked: on a 32-bit machine a declared 4 GiB would overflow the end.
+            let end =
+                length.checked_add(8).filter(|end| *end <= rest.len()).ok_or("the peer's command set is cut short")?;
+            elements.insert(number, rest[8..end].to_vec());
+            rest = &rest[end..];
         }
         Ok(elements)
     }
