@@ -61,10 +61,7 @@ impl RunProbe for DicomProbe {
         if let Err(why) = association.send(&echo_request(MESSAGE_ID), None).await {
             return Outcome::fail(format!("sending C-ECHO failed: {why}"));
         }
-        let status = match association.receive().await {
-            Ok(answer) => echo_status(&answer),
-            Err(why) => Err(why),
-        };
+        let status = association.receive().await.and_then(|answer| answer.status_of(C_ECHO_RSP, "C-ECHO-RSP"));
         let elapsed = human::duration(start.elapsed());
         let outcome = match status {
             Ok(0x0000) => Outcome::pass(format!("C-ECHO accepted by {} in {elapsed}", self.peer.called_ae)),
@@ -91,13 +88,4 @@ fn echo_request(message_id: u16) -> InMemDicomObject {
         DataElement::new(tags::MESSAGE_ID, VR::US, PrimitiveValue::from(message_id)),
         DataElement::new(tags::COMMAND_DATA_SET_TYPE, VR::US, PrimitiveValue::from(NO_DATA_SET)),
     ])
-}
-
-/// The Status (0000,0900) of a C-ECHO-RSP.
-fn echo_status(answer: &dimse::Message) -> Result<u16, String> {
-    match answer.command_field() {
-        Some(C_ECHO_RSP) => answer.status().ok_or_else(|| "the C-ECHO-RSP has no status".into()),
-        Some(other) => Err(format!("the peer answered with command {other:#06x}, not a C-ECHO-RSP")),
-        None => Err("the peer's answer has no command field".into()),
-    }
 }

@@ -260,13 +260,23 @@ impl Message {
     }
 
     /// (0000,0100) Command Field, such as 0x8030 for C-ECHO-RSP.
-    pub fn command_field(&self) -> Option<u16> {
+    fn command_field(&self) -> Option<u16> {
         self.unsigned(tags::COMMAND_FIELD)
     }
 
     /// (0000,0900) Status.
-    pub fn status(&self) -> Option<u16> {
+    fn status(&self) -> Option<u16> {
         self.unsigned(tags::STATUS)
+    }
+
+    /// The Status of this answer, which must be the response `expected` (a command field
+    /// such as 0x8030), called `name` in details ("C-ECHO-RSP").
+    pub fn status_of(&self, expected: u16, name: &str) -> Result<u16, String> {
+        match self.command_field() {
+            Some(field) if field == expected => self.status().ok_or_else(|| format!("the {name} has no status")),
+            Some(other) => Err(format!("the peer answered with command {other:#06x}, not a {name}")),
+            None => Err("the peer's answer has no command field".into()),
+        }
     }
 
     /// Whether a data set follows: (0000,0800) is 0x0101 when none does.
@@ -422,15 +432,10 @@ fn describe(error: &AssociationError, budget: Budget, service: &str) -> String {
             format!("the peer accepts no {service} presentation context")
         }
         AssociationError::ConnectionClosed { .. } => "the peer closed the connection".into(),
-        other => {
-            let mut text = other.to_string();
-            let mut source = std::error::Error::source(other);
-            while let Some(cause) = source {
-                text = format!("{text}: {cause}");
-                source = cause.source();
-            }
-            text
-        }
+        other => std::iter::once(other.to_string())
+            .chain(super::net::causes(other).iter().map(ToString::to_string))
+            .collect::<Vec<_>>()
+            .join(": "),
     }
 }
 

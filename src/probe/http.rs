@@ -2,7 +2,6 @@
 //! judges of a response body, and reqwest's errors in plain words.
 
 use std::collections::BTreeMap;
-use std::error::Error as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -13,7 +12,7 @@ use toml::Spanned;
 use crate::certs::{self, CertLimits, CertVerdict, Recorder};
 use crate::config::{ConfigError, Loader};
 use crate::outcome::Status;
-use crate::probe::net::{describe_io, LookupError};
+use crate::probe::net::{causes, describe_io, LookupError};
 use crate::secrets::percent_encode;
 
 pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
@@ -126,16 +125,6 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// The resolver's reason, when the request failed at DNS ([`SystemResolver`]'s error).
 pub(crate) fn dns_failure(error: &reqwest::Error) -> Option<String> {
     causes(error).iter().find_map(|c| c.downcast_ref::<LookupError>()).map(|e| e.reason.clone())
-}
-
-pub(crate) fn causes(error: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
-    let mut chain = Vec::new();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        chain.push(cause);
-        next = cause.source();
-    }
-    chain
 }
 
 /// reqwest's own message is only "error sending request"; the reason is at the end of the

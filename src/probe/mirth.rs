@@ -88,7 +88,6 @@ impl Table for MirthTable {
             None => None,
         };
         let probe = MirthProbe {
-            target: base.to_string(),
             base,
             username: loader.expand(&self.username)?,
             password: loader.expand(&self.password)?,
@@ -98,8 +97,7 @@ impl Table for MirthTable {
             max_new_errors: self.max_new_errors,
             trust: loader.trust(self.ca_file.as_ref())?,
         };
-        let target = probe.target.clone();
-        loader.single(&common, target, probe)
+        loader.single(&common, probe.base.to_string(), probe)
     }
 }
 
@@ -113,7 +111,7 @@ pub(crate) enum Login {
 }
 
 pub(crate) struct MirthProbe {
-    target: String,
+    /// The API base, without credentials: also the check's target.
     base: Url,
     username: String,
     password: String,
@@ -127,7 +125,7 @@ pub(crate) struct MirthProbe {
 impl std::fmt::Debug for MirthProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MirthProbe")
-            .field("target", &self.target)
+            .field("base", &self.base.as_str())
             .field("login", &self.login)
             .field("channels", &self.channels)
             .finish_non_exhaustive()
@@ -352,7 +350,7 @@ fn no_api(base: &Url) -> String {
 
 /// The channels of a `GET /api/channels/statuses` answer: `{"list": {"dashboardStatus":
 /// [...]}}`, where a single channel comes as an object and none as `""` or `null`.
-pub(crate) fn channels(json: &Value) -> Result<Vec<Channel>, String> {
+fn channels(json: &Value) -> Result<Vec<Channel>, String> {
     let Some(list) = json.get("list") else {
         return Err("the channel statuses have no list: not a Mirth or NextGen Connect answer".into());
     };

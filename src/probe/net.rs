@@ -86,6 +86,12 @@ impl reqwest::dns::Resolve for SystemResolver {
     }
 }
 
+/// The errors under `error`, outermost first: libraries wrap the reason a person needs
+/// ("connection refused") under their own ("error sending request").
+pub(crate) fn causes<'a>(error: &'a (dyn std::error::Error + 'static)) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(error.source(), |cause| cause.source()).collect()
+}
+
 /// A socket error in plain words.
 pub(crate) fn describe_io(e: &io::Error) -> String {
     if let Some(alert) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {

@@ -181,22 +181,15 @@ fn find_request(message_id: u16) -> InMemDicomObject {
 async fn count_answers(association: &mut dimse::Association) -> Result<u32, String> {
     let mut items = 0u32;
     loop {
-        let answer = association.receive().await?;
-        match answer.command_field() {
-            Some(C_FIND_RSP) => {}
-            Some(other) => return Err(format!("the peer answered with command {other:#06x}, not a C-FIND-RSP")),
-            None => return Err("the peer's answer has no command field".into()),
-        }
-        match answer.status() {
-            Some(0xFF00 | 0xFF01) => items = items.saturating_add(1),
-            Some(0x0000) => return Ok(items),
-            Some(code) => {
+        match association.receive().await?.status_of(C_FIND_RSP, "C-FIND-RSP")? {
+            0xFF00 | 0xFF01 => items = items.saturating_add(1),
+            0x0000 => return Ok(items),
+            code => {
                 return Err(format!(
                     "the worklist query failed with status {code:#06x} ({})",
                     dimse::status_meaning(code)
                 ))
             }
-            None => return Err("the C-FIND-RSP has no status".into()),
         }
     }
 }
