@@ -21,6 +21,7 @@ pub(crate) mod dns;
 pub(crate) mod endpoint;
 pub(crate) mod exec;
 pub(crate) mod fhir;
+pub(crate) mod freshness;
 pub(crate) mod hl7;
 pub(crate) mod http;
 pub(crate) mod kind;

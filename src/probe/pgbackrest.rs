@@ -17,8 +17,8 @@ use crate::config::values::HumanDuration;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Outcome, Status};
 use crate::probe::exec::run_tool;
+use crate::probe::freshness::judge_age;
 use crate::probe::kind::{Budget, RunProbe};
-use crate::probe::restic::judge_age;
 
 check_table! {
     /// `[[pgbackrest]]` as written in the inventory.

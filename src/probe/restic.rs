@@ -14,9 +14,9 @@ use toml::Spanned;
 
 use crate::config::values::HumanDuration;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
-use crate::human;
-use crate::outcome::{Facts, Outcome};
+use crate::outcome::Outcome;
 use crate::probe::exec::run_tool;
+use crate::probe::freshness::judge_age;
 use crate::probe::kind::{Budget, RunProbe};
 
 check_table! {
@@ -195,33 +195,6 @@ fn explain(code: Option<i32>, stderr: &str) -> String {
             format!("restic failed (exit code {}): {}", code.map_or("none".into(), |c| c.to_string()), last.trim())
         }
     }
-}
-
-/// "newest snapshot 1a2b3c4d of ehr-db-01 is 3 h old (limit 26 h)", shared with `[[borg]]`.
-pub(crate) fn judge_age(
-    what: &str,
-    time: SystemTime,
-    now: SystemTime,
-    max: Duration,
-    warn: Option<Duration>,
-) -> Outcome {
-    let facts = Facts { backup_age: now.duration_since(time).ok(), ..Facts::default() };
-    let Ok(age) = now.duration_since(time) else {
-        let ahead = time.duration_since(now).unwrap_or_default();
-        return Outcome::warn(format!("newest {what} is dated {} in the future: clock skew?", human::age(ahead)))
-            .with_facts(facts);
-    };
-    let (age_text, limit) = (human::age(age), human::limit(max));
-    let outcome = if age > max {
-        Outcome::fail(format!("newest {what} is {age_text} old, limit {limit}"))
-    } else {
-        let text = format!("newest {what} is {age_text} old (limit {limit})");
-        match warn {
-            Some(w) if age > w => Outcome::warn(format!("{text}; older than {}", human::limit(w))),
-            _ => Outcome::pass(text),
-        }
-    };
-    outcome.with_facts(facts)
 }
 
 #[cfg(test)]
