@@ -138,8 +138,10 @@ pub(crate) struct Channel {
     pub id: String,
     pub name: String,
     pub state: String,
-    pub queued: u64,
-    pub errors: u64,
+    /// `None` when the answer does not say: then nothing is judged on it, and a limit set
+    /// on it warns rather than passes.
+    pub queued: Option<u64>,
+    pub errors: Option<u64>,
 }
 
 impl RunProbe for MirthProbe {
@@ -289,8 +291,15 @@ impl MirthProbe {
                 }
                 state => flag(Status::Fail, format!("'{}' is {state}", channel.name)),
             }
-            if let Some(limit) = self.max_queued.filter(|limit| channel.queued > *limit) {
-                flag(Status::Fail, format!("{} messages queued on '{}', limit {limit}", channel.queued, channel.name));
+            match (self.max_queued, channel.queued) {
+                (Some(limit), Some(queued)) if queued > limit => {
+                    flag(Status::Fail, format!("{queued} messages queued on '{}', limit {limit}", channel.name))
+                }
+                (Some(_), None) => flag(Status::Warn, format!("'{}' reports no queue: not checked", channel.name)),
+                _ => {}
+            }
+            if self.max_new_errors.is_some() && channel.errors.is_none() {
+                flag(Status::Warn, format!("'{}' reports no statistics: new errors not checked", channel.name));
             }
             if let Some((new, since)) = new_errors(channel, earlier) {
                 if self.max_new_errors.is_some_and(|limit| new > limit) {
@@ -299,7 +308,7 @@ impl MirthProbe {
                 }
             }
         }
-        let counters = all.iter().map(|c| (counter_key(c), c.errors)).collect();
+        let counters = all.iter().filter_map(|c| Some((counter_key(c), c.errors?))).collect();
         let facts = Facts { counters, ..Facts::default() };
         if watched.is_empty() && problems.is_empty() {
             return Outcome::fail(format!("the engine answered in {elapsed}, but has no channel deployed"))
@@ -317,7 +326,7 @@ impl MirthProbe {
             1 => format!("'{}' STARTED", watched[0].name),
             n => format!("{n} channels STARTED"),
         };
-        let queued: u64 = watched.iter().map(|c| c.queued).sum();
+        let queued: u64 = watched.iter().filter_map(|c| c.queued).sum();
         let queued = if queued == 1 { "1 message queued".to_owned() } else { format!("{queued} messages queued") };
         let new: Vec<(u64, std::time::SystemTime)> = watched.iter().filter_map(|c| new_errors(c, earlier)).collect();
         let errors = match (new.first(), new.iter().map(|(n, _)| n).sum::<u64>()) {
@@ -339,8 +348,8 @@ fn counter_key(channel: &Channel) -> String {
 /// down (statistics reset, channel redeployed) counts from zero.
 fn new_errors(channel: &Channel, earlier: Option<&Recall>) -> Option<(u64, std::time::SystemTime)> {
     let earlier = earlier?;
-    let before = *earlier.counters.get(&counter_key(channel))?;
-    let new = if channel.errors >= before { channel.errors - before } else { channel.errors };
+    let (errors, before) = (channel.errors?, *earlier.counters.get(&counter_key(channel))?);
+    let new = if errors >= before { errors - before } else { errors };
     Some((new, earlier.at))
 }
 
@@ -384,19 +393,23 @@ fn channel(status: &Value) -> Result<Channel, String> {
     let text = |key: &str| status.get(key).and_then(Value::as_str).map(str::to_owned);
     let name = text("name").ok_or("a channel status without a name")?;
     let state = text("state").ok_or_else(|| format!("the status of '{name}' has no state"))?;
-    // An ERROR entry is missing when the engine has counted none.
-    let errors = status
-        .get("statistics")
-        .and_then(|s| s.get("entry"))
-        .map(one_or_many)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|e| e.as_object().is_some_and(|o| o.values().any(|v| v.as_str() == Some("ERROR"))))
-        .map_or(Some(0), |entry| number(entry.get("long")));
+    // An ERROR entry is missing when the engine has counted none; no statistics at all is
+    // not knowing.
+    let errors = match status.get("statistics") {
+        Some(statistics) => {
+            let entries = statistics.get("entry").map(one_or_many).unwrap_or_default();
+            let error = entries
+                .into_iter()
+                .find(|e| e.as_object().is_some_and(|o| o.values().any(|v| v.as_str() == Some("ERROR"))));
+            let count = error.map_or(Some(0), |entry| number(entry.get("long")));
+            Some(count.ok_or_else(|| format!("the error count of '{name}' is not a number"))?)
+        }
+        None => None,
+    };
     Ok(Channel {
         id: text("channelId").unwrap_or_else(|| name.clone()),
-        queued: number(status.get("queued")).unwrap_or(0),
-        errors: errors.ok_or_else(|| format!("the error count of '{name}' is not a number"))?,
+        queued: number(status.get("queued")),
+        errors,
         name,
         state,
     })
@@ -423,9 +436,15 @@ mod tests {
         let read = channels(&serde_json::from_str(TWO_CHANNELS).unwrap()).unwrap();
         assert_eq!(
             read[0],
-            Channel { id: "a1".into(), name: "ADT to LIS".into(), state: "STARTED".into(), queued: 0, errors: 3 }
+            Channel {
+                id: "a1".into(),
+                name: "ADT to LIS".into(),
+                state: "STARTED".into(),
+                queued: Some(0),
+                errors: Some(3)
+            }
         );
-        assert_eq!((read[1].queued, read[1].errors, read[1].state.as_str()), (412, 0, "PAUSED"));
+        assert_eq!((read[1].queued, read[1].errors, read[1].state.as_str()), (Some(412), Some(0), "PAUSED"));
         let single = r#"{"list":{"dashboardStatus":{"channelId":"c","name":"Only","state":"STOPPED"}}}"#;
         assert_eq!(channels(&serde_json::from_str(single).unwrap()).unwrap().len(), 1);
         assert!(channels(&serde_json::from_str(r#"{"list":""}"#).unwrap()).unwrap().is_empty());
@@ -434,11 +453,39 @@ mod tests {
 
     #[test]
     fn fewer_errors_than_before_count_from_zero() {
-        let channel = Channel { id: "a".into(), name: "A".into(), state: "STARTED".into(), queued: 0, errors: 2 };
+        let channel =
+            Channel { id: "a".into(), name: "A".into(), state: "STARTED".into(), queued: Some(0), errors: Some(2) };
         let at = std::time::UNIX_EPOCH;
         let recall = |n| Recall { at, counters: [(counter_key(&channel), n)].into() };
         assert_eq!(new_errors(&channel, Some(&recall(5))), Some((2, at)));
         assert_eq!(new_errors(&channel, Some(&recall(1))), Some((1, at)));
         assert_eq!(new_errors(&channel, None), None);
+    }
+
+    /// An answer that does not say a channel's queue or error count is not a pass on them.
+    #[test]
+    fn limits_on_counts_the_engine_does_not_give_warn() {
+        let json = r#"{"list":{"dashboardStatus":{"channelId":"c","name":"Bare","state":"STARTED"}}}"#;
+        let bare = channels(&serde_json::from_str(json).unwrap()).unwrap();
+        assert_eq!((bare[0].queued, bare[0].errors), (None, None));
+        let probe = MirthProbe {
+            base: Url::parse("https://mirth.clinic.local:8443/").unwrap(),
+            username: "u".into(),
+            password: "p".into(),
+            login: Login::Session,
+            channels: None,
+            max_queued: Some(50),
+            max_new_errors: Some(0),
+            trust: Arc::new(Trust::system()),
+        };
+        let outcome = probe.judge(&bare, None, "5 ms");
+        assert_eq!(outcome.status, Status::Warn);
+        assert_eq!(
+            outcome.detail,
+            "'Bare' reports no queue: not checked; 'Bare' reports no statistics: new errors not checked"
+        );
+        assert!(outcome.facts.counters.is_empty());
+        let unjudged = MirthProbe { max_queued: None, max_new_errors: None, ..probe };
+        assert_eq!(unjudged.judge(&bare, None, "5 ms").status, Status::Pass);
     }
 }
