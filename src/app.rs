@@ -38,8 +38,7 @@ pub fn run(cli: Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         Some(Command::Man) => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut out).context("cannot render the manual page")?;
+            let out = crate::manual::render().context("cannot render the manual page")?;
             write_out(&out)?;
             Ok(exit::OK)
         }

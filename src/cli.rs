@@ -12,7 +12,8 @@ Exit codes:
   0  no critical check failed (warnings allowed)
   1  only with --strict: some check warned
   2  at least one critical check failed
-  3  rounds could not run: unreadable or invalid inventory, bad flags";
+  3  rounds could not run: unreadable or invalid inventory, bad flags, --only matched nothing
+  130  stopped by Ctrl-C";
 
 /// A clinic's morning systems check: probes the servers, endpoints, certificates, disks and
 /// backups listed in an inventory, all at once, and says in plain words what is wrong.
@@ -57,7 +58,8 @@ pub enum Command {
     },
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions { shell: clap_complete::Shell },
-    /// Print the manual page (roff) to stdout: `rounds man > /usr/local/share/man/man1/rounds.1`.
+    /// Print the manual page (roff), subcommands and inventory included, to stdout:
+    /// `rounds man | sudo tee /usr/local/share/man/man1/rounds.1`.
     Man,
 }
 

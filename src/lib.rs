@@ -31,6 +31,7 @@ pub(crate) mod human;
 pub(crate) mod inventory;
 pub(crate) mod known;
 pub(crate) mod limits;
+pub(crate) mod manual;
 pub mod outcome;
 pub(crate) mod probe;
 pub(crate) mod progress;

@@ -338,35 +338,75 @@ pub fn free_udp_port() -> u16 {
 /// The path of a real third-party peer (dcmtk, dnsmasq...), looked for in `candidates`.
 ///
 /// Missing: with `ROUNDS_REQUIRE_PEERS=1` (which `.ci/run` sets after installing them) the
-/// test fails; otherwise it prints one loud line naming the package and the test returns
-/// early, so `cargo test` on a machine with only a Rust toolchain still passes.
+/// test fails; otherwise the test returns early and is named, with what to install, in a
+/// summary printed after the test binary's own result line (see [`skipped`]), so `cargo test`
+/// on a machine with only a Rust toolchain passes without hiding what it did not test.
 pub fn peer(candidates: &[&str], package: &str) -> Option<PathBuf> {
     if let Some(found) = candidates.iter().map(PathBuf::from).find(|p| p.exists()) {
         return Some(found);
     }
-    let message = format!("needs {} from the Debian package {package} (apt-get install -y {package})", candidates[0]);
-    if std::env::var_os("ROUNDS_REQUIRE_PEERS").is_some_and(|v| v == "1") {
-        panic!("{message}; ROUNDS_REQUIRE_PEERS=1 makes that a failure");
-    }
-    eprintln!("SKIPPED: {message}");
-    None
+    skipped(format!("needs {} (apt-get install -y {package})", candidates[0]))
 }
 
-/// `python3`, when it has every module in `modules` (PyPI packages `.ci/run` installs); like
-/// [`peer`], a missing one skips the test with one loud line, or fails it under
-/// `ROUNDS_REQUIRE_PEERS=1`.
-pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
-    let imports = format!("import {}", modules.join(", "));
+/// `python3`, when it has every module in `modules`, given as (module, PyPI package) pairs
+/// (`.ci/run` installs them); like [`peer`], a missing one skips the test visibly, or fails
+/// it under `ROUNDS_REQUIRE_PEERS=1`.
+pub fn python_with(modules: &[(&str, &str)]) -> Option<PathBuf> {
+    let imports = format!("import {}", modules.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(", "));
     let ok = std::process::Command::new("python3").args(["-c", &imports]).output().is_ok_and(|o| o.status.success());
     if ok {
         return Some(PathBuf::from("python3"));
     }
-    let message = format!("needs python3 with {} (python3 -m pip install {})", modules.join(", "), modules.join(" "));
+    let packages = modules.iter().map(|(_, p)| *p).collect::<Vec<_>>().join(" ");
+    skipped(format!("needs python3 with {packages} (python3 -m pip install {packages})"))
+}
+
+/// Tests of this binary that returned early because their peer is missing: (test, need).
+static SKIPPED: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Records that the running test could not reach its peer, and returns `None` for it to
+/// return early; under `ROUNDS_REQUIRE_PEERS=1` it panics instead.
+///
+/// libtest hides a passing test's output, and a test that returns early counts as passed.
+/// So the first skip registers an exit handler that prints every skipped test and what to
+/// install, straight to stderr after libtest's own `test result:` line, where a person
+/// reading the end of `cargo test` sees it.
+pub fn skipped<T>(need: String) -> Option<T> {
     if std::env::var_os("ROUNDS_REQUIRE_PEERS").is_some_and(|v| v == "1") {
-        panic!("{message}; ROUNDS_REQUIRE_PEERS=1 makes that a failure");
+        panic!("{need}; ROUNDS_REQUIRE_PEERS=1 makes that a failure");
     }
-    eprintln!("SKIPPED: {message}");
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    eprintln!("SKIPPED: {test}: {need}");
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: registering a plain `extern "C" fn` with the C library's exit handlers.
+        unsafe { libc::atexit(print_skipped) };
+    });
+    SKIPPED.lock().unwrap_or_else(|e| e.into_inner()).push((test, need));
     None
+}
+
+/// `formats` for `target/debug/deps/formats-127b47df007f8d66`.
+fn test_binary_name() -> String {
+    let path = std::env::args().next().unwrap_or_default();
+    let file = path.rsplit('/').next().unwrap_or_default();
+    file.rsplit_once('-').map_or(file, |(name, _hash)| name).to_owned()
+}
+
+extern "C" fn print_skipped() {
+    use std::io::Write;
+    let skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut text = format!(
+        "\nNOT TESTED: {} test(s) of {} passed without reaching their peer:\n",
+        skipped.len(),
+        test_binary_name()
+    );
+    for (test, need) in skipped.iter() {
+        text.push_str(&format!("  {test}: {need}\n"));
+    }
+    text.push_str("  (bash .ci/run installs every peer; ROUNDS_REQUIRE_PEERS=1 makes a missing one fail)\n\n");
+    // Straight to the process's stderr: libtest's capture covers only the print macros.
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// Runs `python3 -c SCRIPT ARGS...` and returns its stdout; panics with stderr on failure.
