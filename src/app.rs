@@ -248,7 +248,8 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
     // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
     runtime.shutdown_background();
     for warning in warnings {
-        eprintln!("warning: {}", inventory.secrets.redact(&warning));
+        // Warnings carry peers' words too (a heartbeat service's error): cleaned like a report.
+        eprintln!("warning: {}", clean_text(&warning, &inventory.secrets, usize::MAX));
     }
 
     write_outputs(&report, &args.output, args.wide)?;
@@ -274,7 +275,11 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
 
 /// `--output`: every file gets the whole report (not the `--quiet` selection), written
 /// atomically so a collector or a CI step never reads half of one.
-fn write_outputs(report: &runner::results::CleanReport, outputs: &[(report::Format, PathBuf)], wide: bool) -> Result<()> {
+fn write_outputs(
+    report: &runner::results::CleanReport,
+    outputs: &[(report::Format, PathBuf)],
+    wide: bool,
+) -> Result<()> {
     for (format, path) in outputs {
         let options = ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide };
         let bytes = report::reporter_for(*format, options).render(report);

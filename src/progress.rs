@@ -83,3 +83,13 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Check names reach a terminal: escaped like every report text.
+    #[test]
+    fn names_are_cleaned_before_they_are_shown() {
+        let progress = super::Progress::new(vec!["EHR\u{1b}[2J\u{202e}".into(), "PACS".into()]);
+        assert_eq!(progress.names.as_slice(), ["EHR\\u{1b}[2J\\u{202e}", "PACS"]);
+    }
+}

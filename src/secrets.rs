@@ -133,7 +133,8 @@ pub(crate) fn printable(text: &str, max_chars: usize) -> String {
 /// the line and paragraph separators (U+2028, U+2029), and the noncharacters U+FFFE and
 /// U+FFFF, which XML 1.0 forbids.
 fn must_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
 }
 
 #[cfg(test)]

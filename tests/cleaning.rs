@@ -73,9 +73,8 @@ fn an_acknowledgement_note_forges_no_line_in_any_output() {
     let (doc, _) = inv.run_json(&["--no-state"]);
     let detail = doc["checks"][0]["detail"].as_str().unwrap_or_default();
     assert!(
-        detail.starts_with(
-            "acknowledged by mallory\\u{1b}[32m\\nFAKE: PASS until 2099-12-01 (26"
-        ) && detail.contains("): ticket 1\\u{1b}[2J\\u{7}\\nFAKE: PASS\\rFAKE: PASS; "),
+        detail.starts_with("acknowledged by mallory\\u{1b}[32m\\nFAKE: PASS until 2099-12-01 (26")
+            && detail.contains("): ticket 1\\u{1b}[2J\\u{7}\\nFAKE: PASS\\rFAKE: PASS; "),
         "the note and who, escaped: {detail}"
     );
     let nagios = inv.rounds(&["--no-state", "--format", "nagios"]).output().unwrap();
@@ -112,8 +111,10 @@ fn a_peer_s_bidi_controls_and_noncharacters_are_escaped_and_junit_stays_parseabl
     let server = support::http(move |_| reply(500, &body));
     let inv = inventory(&format!("[[fhir]]\nname = \"FHIR API\"\nbase = \"{}\"\n", server.url("/r4")));
     let junit = inv.dir.path().join("report.xml");
-    let output =
-        inv.rounds(&["--no-state", "--format", "json", "--output", &format!("junit:{}", junit.display())]).output().unwrap();
+    let output = inv
+        .rounds(&["--no-state", "--format", "json", "--output", &format!("junit:{}", junit.display())])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let detail = doc["checks"][0]["detail"].as_str().unwrap_or_default().to_owned();

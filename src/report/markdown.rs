@@ -18,8 +18,7 @@ impl Reporter for MarkdownReporter {
             human::moment(report.started_at()),
             summary_line(report)
         );
-        let attention: Vec<_> =
-            report.results().iter().filter(|r| r.status.meaning().needs_attention).collect();
+        let attention: Vec<_> = report.results().iter().filter(|r| r.status.meaning().needs_attention).collect();
         if !attention.is_empty() {
             out.push_str("\n## Needs attention\n\n");
             let mut sorted = attention;

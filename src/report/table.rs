@@ -118,8 +118,7 @@ impl TableReporter {
 /// "Needs attention": every failing and warning check, worst first, new before ongoing,
 /// one line each with since when.
 fn attention(report: &CleanReport) -> String {
-    let mut shown: Vec<&CheckResult> =
-        report.results().iter().filter(|r| r.status.meaning().needs_attention).collect();
+    let mut shown: Vec<&CheckResult> = report.results().iter().filter(|r| r.status.meaning().needs_attention).collect();
     if shown.is_empty() {
         return String::new();
     }

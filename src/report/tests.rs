@@ -80,11 +80,11 @@ fn morning() -> CleanReport {
 
 fn audit() -> Audit {
     Audit {
-    version: "0.1.0".into(),
-    host: "frontdesk-01".into(),
-    inventory: "/etc/rounds/checks.toml".into(),
-    inventory_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
-}
+        version: "0.1.0".into(),
+        host: "frontdesk-01".into(),
+        inventory: "/etc/rounds/checks.toml".into(),
+        inventory_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+    }
 }
 
 fn at_width(width: u16, summary_first: bool) -> String {
@@ -261,7 +261,8 @@ fn the_json_schema_names_every_kind_status_and_change() {
         serde_json::from_str(include_str!("../../schema/report.schema.json")).expect("the schema is JSON");
     let check = &schema["properties"]["checks"]["items"]["properties"];
     let list = |v: &serde_json::Value| {
-        let mut list: Vec<String> = v["enum"].as_array().expect("a closed list").iter().filter_map(|k| k.as_str().map(String::from)).collect();
+        let mut list: Vec<String> =
+            v["enum"].as_array().expect("a closed list").iter().filter_map(|k| k.as_str().map(String::from)).collect();
         list.sort_unstable();
         list
     };
@@ -273,11 +274,28 @@ fn the_json_schema_names_every_kind_status_and_change() {
     let statuses = sorted(Status::ALL.iter().map(|s| s.as_str().to_owned()).collect());
     assert_eq!(list(&check["status"]), statuses);
     assert_eq!(list(&check["previous_status"]), statuses, "and null");
-    let summary: Vec<String> =
-        schema["properties"]["summary"]["required"].as_array().into_iter().flatten().filter_map(|k| k.as_str().map(String::from)).collect();
+    let summary: Vec<String> = schema["properties"]["summary"]["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
     let mut counted = statuses.clone();
     counted.push("total".into());
     assert_eq!(sorted(summary), sorted(counted));
+    // And the fields: every object of the real output has exactly the schema's properties.
+    let out: serde_json::Value =
+        serde_json::from_str(&render(Format::Json, ReportOptions::default(), &morning())).expect("JSON");
+    let keys = |v: &serde_json::Value| sorted(v.as_object().into_iter().flat_map(|o| o.keys().cloned()).collect());
+    let root = &schema["properties"];
+    for (written, published) in [
+        (&out, root),
+        (&out["summary"], &root["summary"]["properties"]),
+        (&out["audit"], &root["audit"]["properties"]),
+        (&out["checks"][0], check),
+    ] {
+        assert_eq!(keys(written), keys(published));
+    }
     let changes = [Change::New, Change::Ongoing, Change::Recovered { down_for: Duration::ZERO }, Change::Steady];
     assert_eq!(list(&check["change"]), sorted(changes.iter().map(|c| c.as_str().to_owned()).collect()));
 }
