@@ -309,7 +309,10 @@ fn validate(path: &Path, acks_flag: Option<&Path>) -> Result<u8> {
         breakdown.join(", ")
     );
     write_out(line.as_bytes())?;
-    write_out(notes.iter().map(|n| format!("note: {n}\n")).collect::<String>().as_bytes())?;
+    // Maintenance reasons and acknowledged names are people's text: cleaned like a report's.
+    let notes: String =
+        notes.iter().map(|n| format!("note: {}\n", clean_text(n, &Secrets::default(), usize::MAX))).collect();
+    write_out(notes.as_bytes())?;
     Ok(exit::OK)
 }
 

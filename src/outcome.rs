@@ -20,6 +20,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity.
+    pub const ALL: &'static [Severity] = &[Severity::Critical, Severity::Warning];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",

@@ -274,6 +274,8 @@ fn the_json_schema_names_every_kind_status_and_change() {
     let statuses = sorted(Status::ALL.iter().map(|s| s.as_str().to_owned()).collect());
     assert_eq!(list(&check["status"]), statuses);
     assert_eq!(list(&check["previous_status"]), statuses, "and null");
+    let severities = sorted(crate::outcome::Severity::ALL.iter().map(|s| s.as_str().to_owned()).collect());
+    assert_eq!(list(&check["severity"]), severities);
     let summary: Vec<String> = schema["properties"]["summary"]["required"]
         .as_array()
         .into_iter()

@@ -119,6 +119,7 @@ impl Summary {
 
     /// How many results have `status`.
     pub fn count(&self, status: Status) -> usize {
+        // One mapping from status to field: count_mut's, on a copy.
         let mut copy = *self;
         *copy.count_mut(status)
     }
@@ -217,9 +218,9 @@ impl RunReport {
         &self.audit
     }
 
-    /// Whether any check needs a person's attention.
+    /// Whether any check that ran is shown with `--quiet` (so cron mails).
     pub fn needs_attention(&self) -> bool {
-        self.summary.total > self.summary.pass
+        Status::ALL.iter().any(|&s| s.meaning().shown_when_quiet && self.summary.count(s) > 0)
     }
 
     /// How many results are new problems since the previous run.
