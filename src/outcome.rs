@@ -291,9 +291,9 @@ impl Outcome {
 
     /// After severity: a failed `severity = "warning"` check only warns.
     pub fn with_severity(self, severity: Severity) -> Self {
-        match (self.status, severity) {
-            (Status::Fail, Severity::Warning) => Self { status: Status::Warn, ..self },
-            _ => self,
+        match severity {
+            Severity::Warning if self.status.is_failure() => Self { status: Status::Warn, ..self },
+            Severity::Warning | Severity::Critical => self,
         }
     }
 }
