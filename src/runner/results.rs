@@ -270,22 +270,31 @@ impl RunReport {
     /// reasons put in front of them, names, targets, hints, runbooks, the audit) is redacted,
     /// then escaped, then capped, by [`clean_text`]. Nothing is added after it.
     pub fn clean(mut self, secrets: &Secrets) -> CleanReport {
+        let line = |text: &mut String| *text = clean_text(text, secrets, usize::MAX);
+        let capped = |text: &mut String| *text = clean_text(text, secrets, MAX_DETAIL_CHARS);
         for r in &mut self.results {
-            r.detail = clean_text(&r.detail, secrets, MAX_DETAIL_CHARS);
-            r.meta.name = clean_text(&r.meta.name, secrets, usize::MAX);
-            r.meta.target = clean_text(&r.meta.target, secrets, usize::MAX);
-            r.meta.group = r.meta.group.as_deref().map(|g| clean_text(g, secrets, usize::MAX));
-            for text in r.meta.tags.iter_mut().chain(&mut r.meta.depends_on) {
-                *text = clean_text(text, secrets, usize::MAX);
-            }
-            for text in [&mut r.meta.hint, &mut r.meta.runbook].into_iter().flatten() {
-                *text = clean_text(text, secrets, MAX_DETAIL_CHARS);
-            }
+            // Taken apart field by field: a text added to a result, its metadata or the audit
+            // does not compile until it is decided here.
+            let CheckResult { meta, kind: _, status: _, detail, duration: _, trend: _, facts: _, unfinished: _ } = r;
+            let CheckMeta {
+                name,
+                group,
+                target,
+                severity: _,
+                tags,
+                timeout: _,
+                depends_on,
+                retries: _,
+                retry_delay: _,
+                hint,
+                runbook,
+            } = meta;
+            capped(detail);
+            [name, target].into_iter().chain(group).chain(tags).chain(depends_on).for_each(line);
+            [hint, runbook].into_iter().flatten().for_each(capped);
         }
-        let a = &mut self.audit;
-        for text in [&mut a.version, &mut a.host, &mut a.inventory, &mut a.inventory_sha256] {
-            *text = clean_text(text, secrets, usize::MAX);
-        }
+        let Audit { version, host, inventory, inventory_sha256 } = &mut self.audit;
+        [version, host, inventory, inventory_sha256].into_iter().for_each(line);
         CleanReport(self)
     }
 }
