@@ -57,6 +57,10 @@ macro_rules! kinds {
         #[cfg_attr(not(test), allow(dead_code))]
         pub(crate) const KINDS: &[&str] = &[$(stringify!($key),)* $($($($derived,)*)?)*];
 
+        /// Every `[[table]]` of the inventory that makes checks.
+        #[cfg_attr(not(test), allow(dead_code))]
+        pub(crate) const TABLES: &[&str] = &[$(stringify!($key)),*];
+
         /// Every kind of check. An enum rather than trait objects: the set of kinds is closed
         /// and comes from the inventory.
         #[derive(Debug)]
