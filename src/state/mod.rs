@@ -202,12 +202,9 @@ pub(crate) fn remember(path: &Path, report: &RunReport, inventory: &Path, all_ra
     warnings
 }
 
+/// An acknowledged check still fails underneath: the problem goes on (the status table says).
 fn is_problem(status: Status) -> bool {
-    match status {
-        // An acknowledged check still fails underneath: the problem goes on.
-        Status::Warn | Status::Fail | Status::Ack => true,
-        Status::Pass | Status::Skip | Status::Maint => false,
-    }
+    status.meaning().is_problem
 }
 
 /// The trend of a check now at `status`, given what was remembered.
