@@ -82,7 +82,8 @@ fn an_acknowledgement_note_forges_no_line_in_any_output() {
     let markdown = inv.rounds(&["--no-state", "--format", "markdown"]).output().unwrap();
     assert_clean("markdown", &markdown.stdout);
 
-    for format in ["table", "markdown", "json"] {
+    for format in support::possible_values(&["history", "--format", "no-such-format"]) {
+        let format = format.as_str();
         let history = inv.rounds(&["history", "--state", &state_arg, "--format", format]).output().unwrap();
         assert_eq!(history.status.code(), Some(0), "{}", String::from_utf8_lossy(&history.stderr));
         let text = String::from_utf8_lossy(&history.stdout);

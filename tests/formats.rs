@@ -40,14 +40,9 @@ fn morning() -> Morning {
     Morning { inv, _servers: vec![ok, tls] }
 }
 
-/// Every `--format`, from the one list rounds has (clap's, read back from its usage error).
+/// Every `--format`, from the one list rounds has.
 fn every_format() -> Vec<String> {
-    let output = support::rounds().args(["--format", "no-such-format"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let list = stderr.split("[possible values: ").nth(1).and_then(|rest| rest.split(']').next());
-    let formats: Vec<String> = list.unwrap_or_default().split(", ").map(str::to_owned).collect();
-    assert!(formats.len() > 1, "{stderr}");
-    formats
+    support::possible_values(&["--format", "no-such-format"])
 }
 
 /// Each format and the test that feeds it to its real consumer: a new format fails
