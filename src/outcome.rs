@@ -149,62 +149,89 @@ impl Status {
         }
     }
 
-    /// The one table of what each status means (see [`Meaning`]).
+    /// The one table of what each status means (see [`Meaning`]). Every answer is written out
+    /// for every status, none inherited: a new status says what it is, field by field.
     pub const fn meaning(self) -> Meaning {
-        const PASS: Meaning = Meaning {
-            healthy: true,
-            failed: false,
-            shown_when_quiet: false,
-            needs_attention: false,
-            may_be_acknowledged: false,
-            retried: false,
-            is_problem: false,
-            keeps_previous_verdict: false,
-            in_shift_record: false,
-            nagios: NagiosState::Ok,
-            exit_code: exit::OK,
-            strict_exit_code: exit::OK,
-            summary: ("passed", "passed"),
-        };
         match self {
-            Status::Pass => PASS,
+            Status::Pass => Meaning {
+                healthy: true,
+                failed: false,
+                shown_when_quiet: false,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
+                is_problem: false,
+                keeps_previous_verdict: false,
+                in_shift_record: false,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
+                summary: ("passed", "passed"),
+            },
             // Shown (the person should know it was not checked), but the gate follows the
-            // dependency that failed.
+            // dependency that failed, and the state keeps what was known before.
             Status::Skip => Meaning {
                 healthy: false,
+                failed: false,
                 shown_when_quiet: true,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
+                is_problem: false,
                 keeps_previous_verdict: true,
+                in_shift_record: false,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
                 summary: ("skipped", "skipped"),
-                ..PASS
             },
             // Known and excused: listed (briefly) so nobody forgets them, never the gate.
             Status::Maint => Meaning {
                 healthy: false,
+                failed: false,
                 shown_when_quiet: true,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
+                is_problem: false,
                 keeps_previous_verdict: true,
                 in_shift_record: true,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
                 summary: ("in maintenance", "in maintenance"),
-                ..PASS
             },
+            // Excused until a date, but still failing underneath: the problem goes on.
             Status::Ack => Meaning {
                 healthy: false,
+                failed: false,
                 shown_when_quiet: true,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
                 is_problem: true,
+                keeps_previous_verdict: false,
                 in_shift_record: true,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
                 summary: ("acknowledged", "acknowledged"),
-                ..PASS
             },
+            // Worth a look; fails the gate only with --strict.
             Status::Warn => Meaning {
                 healthy: false,
+                failed: false,
                 shown_when_quiet: true,
                 needs_attention: true,
                 may_be_acknowledged: true,
+                retried: false,
                 is_problem: true,
+                keeps_previous_verdict: false,
                 in_shift_record: true,
                 nagios: NagiosState::Warning,
+                exit_code: exit::OK,
                 strict_exit_code: exit::WARNINGS,
                 summary: ("warning", "warnings"),
-                ..PASS
             },
             Status::Fail => Meaning {
                 healthy: false,
@@ -214,12 +241,12 @@ impl Status {
                 may_be_acknowledged: true,
                 retried: true,
                 is_problem: true,
+                keeps_previous_verdict: false,
                 in_shift_record: true,
                 nagios: NagiosState::Critical,
                 exit_code: exit::CRITICAL,
                 strict_exit_code: exit::CRITICAL,
                 summary: ("failed", "failed"),
-                ..PASS
             },
         }
     }
