@@ -14,9 +14,9 @@ use crate::limits;
 use crate::outcome::exit;
 use crate::progress::Progress;
 use crate::report::{self, ReportOptions};
-use crate::runner::results::{Audit, Stop};
+use crate::runner::results::{clean_text, Audit, Stop};
 use crate::runner::{self, RunOptions};
-use crate::secrets::printable;
+use crate::secrets::{printable, Secrets};
 use crate::signals;
 use crate::state::{self, history, State};
 
@@ -58,7 +58,10 @@ fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
                 Some(Ok(d)) => format!("{} left", crate::human::age(d)),
                 _ => "expired".into(),
             };
-            out.push_str(&format!("{}  until {} ({left}), by {}: {}\n", a.check, a.until, a.by, a.note));
+            let line = format!("{}  until {} ({left}), by {}: {}", a.check, a.until, a.by, a.note);
+            // acks.toml is written by hand too: shown through the same cleaning as a report.
+            out.push_str(&clean_text(&line, &Secrets::default(), usize::MAX));
+            out.push('\n');
         }
         if acks.is_empty() {
             out.push_str("no acknowledgements\n");
@@ -192,6 +195,11 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let progress = Progress::new(inventory.checks.iter().map(|c| c.meta.name.clone()).collect());
     let heartbeat = inventory.heartbeat.clone();
+
+    // The run's stages, in order. Each adds to the report; only the last but one (clean)
+    // makes it renderable, and nothing adds text after it.
+    // 1. probe, 2. dependencies: every check probed concurrently, a dependant waiting for
+    //    what it depends on and skipped when that failed (both inside the runner).
     let mut report = runtime.block_on(async {
         if let Some(beat) = &heartbeat {
             warnings.extend(beat.start().await);
@@ -210,30 +218,37 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
         report
     });
     progress.clear();
-    report.audit = Audit {
-        version: env!("CARGO_PKG_VERSION").into(),
-        host: host_name().unwrap_or_default(),
-        inventory: inventory.path.display().to_string(),
-        inventory_sha256: inventory.sha256.clone(),
-    };
+    // 3. known problems: acknowledgements and maintenance windows.
     known::apply(&mut report, &acks, &inventory.windows, known::now());
+    // 4. state: trends against the previous run, remembered for the next.
     if let (Some(previous), Some(file)) = (&previous, &state_file) {
         previous.annotate(&mut report);
         warnings.extend(state::remember(file, &report, path, all_ran));
     }
+    // 5. audit: which rounds checked which inventory where.
+    report.set_audit(Audit {
+        version: env!("CARGO_PKG_VERSION").into(),
+        host: host_name().unwrap_or_default(),
+        inventory: inventory.path.display().to_string(),
+        inventory_sha256: inventory.sha256.clone(),
+    });
+    // 6. clean: redact, escape, cap every text.
+    let mut report = report.clean(&inventory.secrets);
+    // 7. render (below), after the exit code and the heartbeat.
     // A Nagios plugin exits 1 on warnings: the plugin API is --strict's exit code.
-    let exit_code = match report.stopped {
+    let exit_code = match report.stopped() {
         Some(Stop::Signal(name)) => signals::exit_code(name),
         _ => report.exit_code(args.strict || args.format == report::Format::Nagios),
     };
     if let Some(beat) = &heartbeat {
         let summary = report::summary_line(&report);
-        warnings.extend(runtime.block_on(beat.finish(exit_code, &summary, report.duration)));
+        warnings.extend(runtime.block_on(beat.finish(exit_code, &summary, report.duration())));
     }
     // Nothing may outlive the report: a probe stuck in the kernel must not hold up the exit.
     runtime.shutdown_background();
     for warning in warnings {
-        eprintln!("warning: {}", inventory.secrets.redact(&warning));
+        // Warnings carry peers' words too (a heartbeat service's error): cleaned like a report.
+        eprintln!("warning: {}", clean_text(&warning, &inventory.secrets, usize::MAX));
     }
 
     write_outputs(&report, &args.output, args.wide)?;
@@ -259,7 +274,11 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
 
 /// `--output`: every file gets the whole report (not the `--quiet` selection), written
 /// atomically so a collector or a CI step never reads half of one.
-fn write_outputs(report: &runner::results::RunReport, outputs: &[(report::Format, PathBuf)], wide: bool) -> Result<()> {
+fn write_outputs(
+    report: &runner::results::CleanReport,
+    outputs: &[(report::Format, PathBuf)],
+    wide: bool,
+) -> Result<()> {
     for (format, path) in outputs {
         let options = ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide };
         let bytes = report::reporter_for(*format, options).render(report);
@@ -289,7 +308,10 @@ fn validate(path: &Path, acks_flag: Option<&Path>) -> Result<u8> {
         breakdown.join(", ")
     );
     write_out(line.as_bytes())?;
-    write_out(notes.iter().map(|n| format!("note: {n}\n")).collect::<String>().as_bytes())?;
+    // Maintenance reasons and acknowledged names are people's text: cleaned like a report's.
+    let notes: String =
+        notes.iter().map(|n| format!("note: {}\n", clean_text(n, &Secrets::default(), usize::MAX))).collect();
+    write_out(notes.as_bytes())?;
     Ok(exit::OK)
 }
 

@@ -99,7 +99,7 @@ pub(crate) fn selects(meta: &CheckMeta, selector: &str) -> bool {
 pub(crate) fn apply(report: &mut RunReport, acks: &[Ack], windows: &[Window], now: SystemTime) {
     let stamp = to_timestamp(now);
     let open: Vec<&Window> = windows.iter().filter(|w| w.is_open(stamp)).collect();
-    for result in &mut report.results {
+    for result in report.results_mut() {
         let covering: Vec<&&Window> =
             open.iter().filter(|w| w.checks.iter().any(|sel| selects(&result.meta, sel))).collect();
         if !covering.is_empty() {
@@ -115,7 +115,7 @@ pub(crate) fn apply(report: &mut RunReport, acks: &[Ack], windows: &[Window], no
             continue;
         };
         let until = ack.until.parse::<Timestamp>().ok();
-        let failing = matches!(result.status, Status::Fail | Status::Warn);
+        let failing = result.status.meaning().may_be_acknowledged;
         match until {
             Some(until) if until > stamp && failing => {
                 let left = (until.as_second() - stamp.as_second()).max(0) as u64;
@@ -129,7 +129,7 @@ pub(crate) fn apply(report: &mut RunReport, acks: &[Ack], windows: &[Window], no
                 );
                 result.status = Status::Ack;
             }
-            Some(_) if !failing && result.status == Status::Pass => {
+            Some(_) if result.status.is_healthy() => {
                 result.detail = format!(
                     "{}; passes again: its acknowledgement can be removed (rounds ack --remove {:?})",
                     result.detail, ack.check

@@ -20,6 +20,9 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity.
+    pub const ALL: &'static [Severity] = &[Severity::Critical, Severity::Warning];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Critical => "critical",
@@ -28,31 +31,88 @@ impl Severity {
     }
 }
 
-/// The verdict of one check. Deliberately not `Ord`: "worst" is [`Status::rank`], stated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Pass,
+/// Declares [`Status`] and [`Status::ALL`] from one list, so the list cannot miss a variant.
+macro_rules! statuses {
+    ($($(#[$doc:meta])* $variant:ident),* $(,)?) => {
+        /// The verdict of one check. Deliberately not `Ord`: "worst" is [`Status::rank`], stated.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum Status {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Status {
+            /// Every status, in the order the summary line names them (the worst news first).
+            pub const ALL: &'static [Status] = &[$(Status::$variant),*];
+        }
+    };
+}
+
+statuses! {
+    Fail,
+    Warn,
     /// Not probed: a check it depends on failed. Never changes the exit code by itself (the
     /// failed dependency does).
     Skip,
-    /// Probed during a maintenance window: whatever it found, it does not fail the gate.
-    Maint,
     /// A known problem someone acknowledged until a date: shown, but not failing the gate.
     Ack,
-    Warn,
-    Fail,
+    /// Probed during a maintenance window: whatever it found, it does not fail the gate.
+    Maint,
+    Pass,
 }
 
-/// What a status means for the person reading the report and for the gate.
+/// What a status means, for every question a layer asks about it. [`Status::meaning`] is the
+/// one table: code elsewhere asks it a question instead of comparing statuses, so a new
+/// status is decided here once and every reporter, the gate, acks and retries follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Consequence {
-    /// Shown in quiet mode and in "needs attention".
+pub struct Meaning {
+    /// rounds saw the system healthy: the only status that may read as a pass anywhere.
+    pub healthy: bool,
+    /// The probe found it broken (before acks and maintenance excuse anything): retried,
+    /// and its dependants are skipped.
+    pub failed: bool,
+    /// Shown with `--quiet` and in Nagios' long output (everything but a pass).
+    pub shown_when_quiet: bool,
+    /// A problem a person has to act on: listed under "Needs attention", named on the
+    /// Nagios status line.
     pub needs_attention: bool,
+    /// `rounds ack` can turn it into `ack` (and an expired acknowledgement says so).
+    pub may_be_acknowledged: bool,
+    /// The run is tried again after it (`retries`).
+    pub retried: bool,
+    /// A problem in the state file's sense: its first run opens "new", later ones are "ongoing".
+    pub is_problem: bool,
+    /// Not a verdict on the system (skipped, in maintenance): the state keeps the verdict
+    /// from before rather than remember this one.
+    pub keeps_previous_verdict: bool,
+    /// Opens or continues an episode in `rounds history`.
+    pub in_shift_record: bool,
+    /// The Nagios plugin state this status asks for.
+    pub nagios: NagiosState,
     /// The exit code this status asks for by itself.
     pub exit_code: u8,
     /// The same with `--strict`.
     pub strict_exit_code: u8,
+    /// How the summary line counts it: "2 failed", "1 warning"...
+    pub summary: (&'static str, &'static str),
+}
+
+/// A Nagios/Icinga plugin state; ordered from OK to CRITICAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NagiosState {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl NagiosState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NagiosState::Ok => "OK",
+            NagiosState::Warning => "WARNING",
+            NagiosState::Critical => "CRITICAL",
+        }
+    }
 }
 
 impl Status {
@@ -89,24 +149,116 @@ impl Status {
         }
     }
 
-    /// The one place that decides what needs attention and what fails the run.
-    pub fn consequence(self) -> Consequence {
+    /// The one table of what each status means (see [`Meaning`]). Every answer is written out
+    /// for every status, none inherited: a new status says what it is, field by field.
+    pub const fn meaning(self) -> Meaning {
         match self {
-            Status::Pass => Consequence { needs_attention: false, exit_code: exit::OK, strict_exit_code: exit::OK },
+            Status::Pass => Meaning {
+                healthy: true,
+                failed: false,
+                shown_when_quiet: false,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
+                is_problem: false,
+                keeps_previous_verdict: false,
+                in_shift_record: false,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
+                summary: ("passed", "passed"),
+            },
             // Shown (the person should know it was not checked), but the gate follows the
-            // dependency that failed.
-            Status::Skip => Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::OK },
+            // dependency that failed, and the state keeps what was known before.
+            Status::Skip => Meaning {
+                healthy: false,
+                failed: false,
+                shown_when_quiet: true,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
+                is_problem: false,
+                keeps_previous_verdict: true,
+                in_shift_record: false,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
+                summary: ("skipped", "skipped"),
+            },
             // Known and excused: listed (briefly) so nobody forgets them, never the gate.
-            Status::Maint | Status::Ack => {
-                Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::OK }
-            }
-            Status::Warn => {
-                Consequence { needs_attention: true, exit_code: exit::OK, strict_exit_code: exit::WARNINGS }
-            }
-            Status::Fail => {
-                Consequence { needs_attention: true, exit_code: exit::CRITICAL, strict_exit_code: exit::CRITICAL }
-            }
+            Status::Maint => Meaning {
+                healthy: false,
+                failed: false,
+                shown_when_quiet: true,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
+                is_problem: false,
+                keeps_previous_verdict: true,
+                in_shift_record: true,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
+                summary: ("in maintenance", "in maintenance"),
+            },
+            // Excused until a date, but still failing underneath: the problem goes on.
+            Status::Ack => Meaning {
+                healthy: false,
+                failed: false,
+                shown_when_quiet: true,
+                needs_attention: false,
+                may_be_acknowledged: false,
+                retried: false,
+                is_problem: true,
+                keeps_previous_verdict: false,
+                in_shift_record: true,
+                nagios: NagiosState::Ok,
+                exit_code: exit::OK,
+                strict_exit_code: exit::OK,
+                summary: ("acknowledged", "acknowledged"),
+            },
+            // Worth a look; fails the gate only with --strict.
+            Status::Warn => Meaning {
+                healthy: false,
+                failed: false,
+                shown_when_quiet: true,
+                needs_attention: true,
+                may_be_acknowledged: true,
+                retried: false,
+                is_problem: true,
+                keeps_previous_verdict: false,
+                in_shift_record: true,
+                nagios: NagiosState::Warning,
+                exit_code: exit::OK,
+                strict_exit_code: exit::WARNINGS,
+                summary: ("warning", "warnings"),
+            },
+            Status::Fail => Meaning {
+                healthy: false,
+                failed: true,
+                shown_when_quiet: true,
+                needs_attention: true,
+                may_be_acknowledged: true,
+                retried: true,
+                is_problem: true,
+                keeps_previous_verdict: false,
+                in_shift_record: true,
+                nagios: NagiosState::Critical,
+                exit_code: exit::CRITICAL,
+                strict_exit_code: exit::CRITICAL,
+                summary: ("failed", "failed"),
+            },
         }
+    }
+
+    /// rounds saw it healthy ([`Meaning::healthy`]).
+    pub const fn is_healthy(self) -> bool {
+        self.meaning().healthy
+    }
+
+    /// The probe found it broken ([`Meaning::failed`]).
+    pub const fn is_failure(self) -> bool {
+        self.meaning().failed
     }
 }
 
@@ -166,9 +318,9 @@ impl Outcome {
 
     /// After severity: a failed `severity = "warning"` check only warns.
     pub fn with_severity(self, severity: Severity) -> Self {
-        match (self.status, severity) {
-            (Status::Fail, Severity::Warning) => Self { status: Status::Warn, ..self },
-            _ => self,
+        match severity {
+            Severity::Warning if self.status.is_failure() => Self { status: Status::Warn, ..self },
+            Severity::Warning | Severity::Critical => self,
         }
     }
 }
@@ -189,22 +341,45 @@ pub mod exit {
 mod tests {
     use super::*;
 
-    const ALL: [Status; 6] = [Status::Pass, Status::Maint, Status::Skip, Status::Ack, Status::Warn, Status::Fail];
-
     #[test]
     fn worst_follows_the_rank() {
         assert_eq!(Status::Pass.worst(Status::Fail), Status::Fail);
         assert_eq!(Status::Fail.worst(Status::Warn), Status::Fail);
         assert_eq!(Status::Warn.worst(Status::Pass), Status::Warn);
-        for a in ALL {
+        for &a in Status::ALL {
             assert_eq!(a.worst(a), a);
         }
     }
 
     #[test]
-    fn only_pass_needs_no_attention() {
-        for s in ALL {
-            assert_eq!(s.consequence().needs_attention, s != Status::Pass, "{s:?}");
+    fn only_pass_is_healthy_and_hidden_when_quiet() {
+        for &s in Status::ALL {
+            let m = s.meaning();
+            assert_eq!(m.healthy, s == Status::Pass, "{s:?}");
+            assert_eq!(m.shown_when_quiet, !m.healthy, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_status_is_listed_once_with_its_own_rank() {
+        let mut ranks: Vec<u8> = Status::ALL.iter().map(|s| s.rank()).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        assert_eq!(ranks.len(), Status::ALL.len());
+    }
+
+    /// What the gate promises: nothing but a failure fails the run, a warning only with
+    /// `--strict`, and a status that is not healthy never says OK to Nagios unless it is
+    /// excused (skipped, acknowledged, in maintenance).
+    #[test]
+    fn the_table_keeps_the_gate_s_promises() {
+        for &s in Status::ALL {
+            let m = s.meaning();
+            assert_eq!(m.exit_code == exit::CRITICAL, m.failed, "{s:?}");
+            assert!(m.strict_exit_code >= m.exit_code, "{s:?}");
+            assert_eq!(m.nagios != NagiosState::Ok, m.needs_attention, "{s:?}");
+            assert!(!m.needs_attention || m.shown_when_quiet, "{s:?}");
+            assert!(!(m.healthy && (m.is_problem || m.in_shift_record)), "{s:?}");
         }
     }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::runner::results::clean_text;
+
 /// Runs quicker than this show no progress line at all.
 pub(crate) const SHOW_AFTER: Duration = Duration::from_millis(300);
 /// How many of the checks still running are named.
@@ -24,7 +26,10 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// `names` are shown on a terminal: they pass the report's cleaning step first.
     pub fn new(names: Vec<String>) -> Self {
+        let secrets = crate::secrets::Secrets::default();
+        let names: Vec<String> = names.iter().map(|n| clean_text(n, &secrets, usize::MAX)).collect();
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(names.len() as u64), ProgressDrawTarget::hidden());
             bar.set_style(
@@ -76,5 +81,15 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Check names reach a terminal: escaped like every report text.
+    #[test]
+    fn names_are_cleaned_before_they_are_shown() {
+        let progress = super::Progress::new(vec!["EHR\u{1b}[2J\u{202e}".into(), "PACS".into()]);
+        assert_eq!(progress.names.as_slice(), ["EHR\\u{1b}[2J\\u{202e}", "PACS"]);
     }
 }

@@ -114,7 +114,7 @@ fn replace_whole_tokens(text: &str, token: &str) -> String {
 pub(crate) fn printable(text: &str, max_chars: usize) -> String {
     let mut out: Vec<char> = Vec::with_capacity(text.len().min(max_chars.saturating_add(8)));
     for c in text.chars() {
-        if c.is_control() {
+        if must_escape(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -126,6 +126,15 @@ pub(crate) fn printable(text: &str, max_chars: usize) -> String {
         }
     }
     out.into_iter().collect()
+}
+
+/// Characters no output shows as they are: controls (C0, DEL, C1), the bidirectional
+/// embeddings, overrides and isolates that reorder a line (U+202A-U+202E, U+2066-U+2069),
+/// the line and paragraph separators (U+2028, U+2029), and the noncharacters U+FFFE and
+/// U+FFFF, which XML 1.0 forbids.
+fn must_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
 }
 
 #[cfg(test)]
@@ -180,6 +189,13 @@ mod tests {
         assert_eq!(printable("short", 300), "short");
     }
 
+    #[test]
+    fn bidirectional_controls_line_separators_and_xml_noncharacters_are_escaped() {
+        let shown = printable("a\u{202e}b\u{2066}c\u{2069}d\u{2028}e\u{2029}f\u{fffe}g\u{ffff}", 300);
+        assert_eq!(shown, "a\\u{202e}b\\u{2066}c\\u{2069}d\\u{2028}e\\u{2029}f\\u{fffe}g\\u{ffff}");
+        assert_eq!(printable("Zürich – 日本", 300), "Zürich – 日本");
+    }
+
     proptest::proptest! {
         /// Fuzzing: redaction and escaping take any text; a long secret never survives.
         #[test]
@@ -189,7 +205,7 @@ mod tests {
             let shown = printable(&s.redact(&format!("{text}{secret}{text}")), MAX_DETAIL_CHARS);
             proptest::prop_assert!(!shown.contains(&secret));
             proptest::prop_assert!(shown.chars().count() <= MAX_DETAIL_CHARS);
-            proptest::prop_assert!(!shown.chars().any(char::is_control));
+            proptest::prop_assert!(!shown.chars().any(must_escape));
         }
     }
 }

@@ -40,14 +40,37 @@ fn morning() -> Morning {
     Morning { inv, _servers: vec![ok, tls] }
 }
 
+/// Every `--format`, from the one list rounds has.
+fn every_format() -> Vec<String> {
+    support::possible_values(&["--format", "no-such-format"])
+}
+
+/// Each format and the test that feeds it to its real consumer: a new format fails
+/// [`every_format_has_a_consumer_test`] until it has one.
+const CONSUMERS: [(&str, &str); 6] = [
+    ("table", "tests/cli.rs, tests/runs.rs: read by people; every status pinned in src/report/tests.rs"),
+    ("json", "json_output_matches_the_published_schema"),
+    ("junit", "junit_output_is_valid_against_the_xsd_and_read_by_junitparser"),
+    ("prometheus", "prometheus_output_passes_promtool"),
+    ("nagios", "nagios_output_follows_the_plugin_guidelines"),
+    ("markdown", "markdown_output_is_a_table_a_parser_reads"),
+];
+
+#[test]
+fn every_format_has_a_consumer_test() {
+    let mut known: Vec<&str> = CONSUMERS.iter().map(|(f, _)| *f).collect();
+    known.sort_unstable();
+    let mut all = every_format();
+    all.sort_unstable();
+    assert_eq!(all, known);
+}
+
 impl Morning {
-    /// Runs once with `--output FORMAT:FILE` for each format; returns the files.
+    /// Runs once with `--output FORMAT:FILE` for every format; returns the files.
     fn outputs(&self) -> Vec<(String, PathBuf)> {
         let dir = self.inv.dir.path();
-        let files: Vec<(String, PathBuf)> = ["json", "junit", "prometheus", "nagios", "markdown"]
-            .iter()
-            .map(|f| ((*f).to_owned(), dir.join(format!("report.{f}"))))
-            .collect();
+        let files: Vec<(String, PathBuf)> =
+            every_format().into_iter().map(|f| (f.clone(), dir.join(format!("report.{f}")))).collect();
         let mut args: Vec<String> = vec!["--no-state".into()];
         for (format, path) in &files {
             args.push("--output".into());

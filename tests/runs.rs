@@ -156,7 +156,10 @@ fn new_ongoing_and_recovered_across_runs() {
     assert_eq!(change(&doc, "EHR"), ("fail".into(), "new".into(), "pass".into()));
     assert_eq!(code, 2);
     let began = support::check(&doc, "EHR")["since"].clone();
-    std::thread::sleep(Duration::from_millis(1100));
+    // The next run must start in a later second, or a "since" that moved would go unseen.
+    let unix_now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let ended = unix_now();
+    support::wait_until("the clock's next second", || unix_now() > ended);
     let (doc, _) = run(&[]);
     assert_eq!(change(&doc, "EHR"), ("fail".into(), "ongoing".into(), "fail".into()));
     assert_eq!(support::check(&doc, "EHR")["since"], began, "the problem began at the first failing run");

@@ -359,7 +359,7 @@ mod tests {
         /// Fuzzing: inventories shaped like real ones, with odd values in every place.
         #[test]
         fn fuzz_inventory_shaped_text(
-            kind in "(endpoint|server|tls|backup|disk|fhir|command|hl7|dns|dicom|worklist|mirth|process|system|restic|borg|pgbackrest)",
+            kind in proptest::sample::select(crate::probe::TABLES),
             key in "[a-z_]{1,14}",
             value in "(\"[^\"\\\\]{0,20}\"|-?[0-9]{1,20}|\\[[0-9, ]{0,10}\\]|true|\\{\\})",
         ) {

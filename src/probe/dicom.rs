@@ -72,7 +72,7 @@ impl RunProbe for DicomProbe {
         };
         let outcome = association.with_certificate(outcome);
         match association.release().await {
-            Err(why) if outcome.status == crate::outcome::Status::Pass => {
+            Err(why) if outcome.status.is_healthy() => {
                 Outcome::warn(format!("{}, but the release failed: {why}", outcome.detail))
             }
             _ => outcome,

@@ -23,7 +23,7 @@ use toml::Spanned;
 use crate::certs::{self, CertVerdict, ProtocolTls};
 use crate::config::{ConfigError, Loader, ProtocolTlsKeys};
 use crate::human;
-use crate::outcome::{Outcome, Status};
+use crate::outcome::Outcome;
 use crate::probe::kind::Budget;
 
 /// A command set is about a hundred bytes and a worklist item a few kilobytes; a peer
@@ -133,7 +133,7 @@ impl DicomPeer {
                 let verdict = recorder.single().map(|h| certs::assess(&h, tls.limits, SystemTime::now()));
                 match (established, verdict) {
                     (Ok(a), verdict) => (Link::Tls(Box::new(a)), verdict),
-                    (Err(_), Some(v)) if v.status == Status::Fail => return Err(Outcome::fail(v.text)),
+                    (Err(_), Some(v)) if v.status.is_failure() => return Err(Outcome::fail(v.text)),
                     // Under TLS 1.3 a server refuses a client certificate (or its absence)
                     // after our side of the handshake is done: dicom-ul then fails to read
                     // the association answer and says only "TLS not supported".

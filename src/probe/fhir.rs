@@ -138,7 +138,7 @@ impl RunProbe for FhirProbe {
             self.smart.as_deref().map(|p| ("SMART configuration".to_owned(), p)),
         ];
         for (what, probe) in parts.into_iter().flatten() {
-            if outcome.status == crate::outcome::Status::Fail {
+            if outcome.status.is_failure() {
                 break;
             }
             let part = probe.run(budget).await;

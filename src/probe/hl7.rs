@@ -14,7 +14,7 @@ use crate::certs::{self, ProtocolTls};
 use crate::config::values::Port;
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
-use crate::outcome::{Outcome, Status};
+use crate::outcome::Outcome;
 use crate::probe::kind::{Budget, RunProbe};
 
 const START: u8 = 0x0B;
@@ -149,7 +149,7 @@ impl RunProbe for Hl7Probe {
         let verdict = seen.map(|h| certs::assess(&h, tls.limits, SystemTime::now()));
         let stream = match (connected, &verdict) {
             (Ok(stream), _) => stream,
-            (Err(_), Some(v)) if v.status == Status::Fail => return Outcome::fail(v.text.clone()),
+            (Err(_), Some(v)) if v.status.is_failure() => return Outcome::fail(v.text.clone()),
             (Err(e), _) => return Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e))),
         };
         let outcome = self.exchange(stream, budget).await;

@@ -314,7 +314,7 @@ impl MirthProbe {
             return Outcome::fail(format!("the engine answered in {elapsed}, but has no channel deployed"))
                 .with_facts(facts);
         }
-        if status != Status::Pass {
+        if !status.is_healthy() {
             return Outcome::new(status, problems.join("; ")).with_facts(facts);
         }
         Outcome::pass(self.summary(&watched, earlier, elapsed)).with_facts(facts)

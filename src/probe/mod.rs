@@ -48,9 +48,19 @@ use crate::config::{CheckMeta, ConfigError, Loader, MaintenanceTable, Planned, S
 use crate::outcome::{Outcome, Recall};
 use kind::{Budget, RunProbe};
 
-/// The registry: one line per kind, `Variant: toml_key => module::Table`.
+/// The registry: one line per kind, `Variant: toml_key => module::Table`, then in brackets the
+/// other kinds its table makes, as reports name them (`[[server]]` makes `ping` checks).
 macro_rules! kinds {
-    ($($variant:ident : $key:ident => $table:ty),* $(,)?) => {
+    ($($variant:ident : $key:ident => $table:ty $([$($derived:literal),*])?),* $(,)?) => {
+        /// Every kind a report can name: each table's own, then the ones tables derive. The
+        /// JSON Schema's list and the every-kind test are checked against it.
+        #[cfg_attr(not(test), allow(dead_code))]
+        pub(crate) const KINDS: &[&str] = &[$(stringify!($key),)* $($($($derived,)*)?)*];
+
+        /// Every `[[table]]` of the inventory that makes checks.
+        #[cfg_attr(not(test), allow(dead_code))]
+        pub(crate) const TABLES: &[&str] = &[$(stringify!($key)),*];
+
         /// Every kind of check. An enum rather than trait objects: the set of kinds is closed
         /// and comes from the inventory.
         #[derive(Debug)]
@@ -120,7 +130,7 @@ macro_rules! kinds {
 
 kinds! {
     Endpoint: endpoint => endpoint::EndpointTable,
-    Server: server => server::ServerTable,
+    Server: server => server::ServerTable ["ping", "closed-port"],
     Tls: tls => tls::TlsTable,
     Backup: backup => backup::BackupTable,
     Disk: disk => disk::DiskTable,

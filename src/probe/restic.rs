@@ -127,7 +127,7 @@ impl RunProbe for ResticProbe {
             Err(why) => return Outcome::fail(why),
         };
         match &self.check {
-            Some(subset) if outcome.status != crate::outcome::Status::Fail => {
+            Some(subset) if !outcome.status.is_failure() => {
                 let mut args = vec!["--repo".to_owned(), self.repository.clone(), "--no-cache".into(), "check".into()];
                 if let Some(subset) = subset {
                     args.push(format!("--read-data-subset={subset}"));

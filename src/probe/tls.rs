@@ -9,7 +9,7 @@ use toml::Spanned;
 use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::config::values::Port;
 use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
-use crate::outcome::{Facts, Outcome, Status};
+use crate::outcome::{Facts, Outcome};
 use crate::probe::crl::revocation_verdict;
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::legacy_tls::{legacy_verdict, Legacy};
@@ -97,13 +97,13 @@ impl RunProbe for TlsProbe {
             return Outcome::fail(format!("TLS handshake failed: {why}"));
         };
         let verdict = certs::assess(&handshake, self.limits, SystemTime::now());
-        let detail = match (verdict.status, handshake.chain.first().and_then(CertInfo::parse)) {
-            (Status::Pass | Status::Warn, Some(leaf)) => format!("issued by {:?}, {}", leaf.issuer, verdict.text),
-            _ => verdict.text,
+        let detail = match handshake.chain.first().and_then(CertInfo::parse) {
+            Some(leaf) if !verdict.status.is_failure() => format!("issued by {:?}, {}", leaf.issuer, verdict.text),
+            Some(_) | None => verdict.text,
         };
         let facts = Facts { cert_not_after: verdict.not_after, ..Facts::default() };
         let negotiated = match (ended, verdict.status) {
-            (Err(e), Status::Pass | Status::Warn) => {
+            (Err(e), status) if !status.is_failure() => {
                 return Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e)))
             }
             (Err(_), status) => return Outcome::new(status, detail).with_facts(facts),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::reporter::Reporter;
 use crate::human;
-use crate::runner::results::{RunReport, Summary};
+use crate::runner::results::{CleanReport, Summary};
 
 pub(crate) struct JsonReporter;
 
@@ -53,21 +53,21 @@ struct CheckJson<'a> {
 }
 
 impl Reporter for JsonReporter {
-    fn render(&self, report: &RunReport) -> Vec<u8> {
+    fn render(&self, report: &CleanReport) -> Vec<u8> {
         let document = Document {
             version: 1,
-            started_at: human::rfc3339_millis(report.started_at),
-            duration_ms: report.duration.as_millis(),
-            summary: report.summary,
-            previous_run: report.previous_run.map(human::rfc3339),
+            started_at: human::rfc3339_millis(report.started_at()),
+            duration_ms: report.duration().as_millis(),
+            summary: report.summary(),
+            previous_run: report.previous_run().map(human::rfc3339),
             audit: AuditJson {
-                version: &report.audit.version,
-                host: &report.audit.host,
-                inventory: &report.audit.inventory,
-                inventory_sha256: &report.audit.inventory_sha256,
+                version: &report.audit().version,
+                host: &report.audit().host,
+                inventory: &report.audit().inventory,
+                inventory_sha256: &report.audit().inventory_sha256,
             },
             checks: report
-                .results
+                .results()
                 .iter()
                 .map(|r| CheckJson {
                     name: &r.meta.name,

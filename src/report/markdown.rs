@@ -5,22 +5,20 @@ use std::fmt::Write as _;
 
 use super::reporter::{summary_line, Reporter};
 use crate::human;
-use crate::outcome::Status;
-use crate::runner::results::RunReport;
+use crate::runner::results::CleanReport;
 
 pub(crate) struct MarkdownReporter;
 
 impl Reporter for MarkdownReporter {
-    fn render(&self, report: &RunReport) -> Vec<u8> {
-        let a = &report.audit;
+    fn render(&self, report: &CleanReport) -> Vec<u8> {
+        let a = report.audit();
         let mut out = format!(
             "# rounds on {}, {}\n\n**{}**\n",
             cell(&a.host),
-            human::moment(report.started_at),
+            human::moment(report.started_at()),
             summary_line(report)
         );
-        let attention: Vec<_> =
-            report.results.iter().filter(|r| matches!(r.status, Status::Fail | Status::Warn)).collect();
+        let attention: Vec<_> = report.results().iter().filter(|r| r.status.meaning().needs_attention).collect();
         if !attention.is_empty() {
             out.push_str("\n## Needs attention\n\n");
             let mut sorted = attention;
@@ -41,7 +39,7 @@ impl Reporter for MarkdownReporter {
         out.push_str(
             "\n## All checks\n\n| Status | Check | Kind | Target | Detail | Time |\n|---|---|---|---|---|---|\n",
         );
-        for r in &report.results {
+        for r in report.results() {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",

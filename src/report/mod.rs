@@ -46,16 +46,27 @@ impl Format {
         }
     }
 
+    /// Every format, as `--format` lists them.
+    pub(crate) fn all() -> &'static [Format] {
+        <Format as clap::ValueEnum>::value_variants()
+    }
+
+    /// The file name extensions that ask for this format (`--output FILE`).
+    fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Format::Table => &["txt"],
+            Format::Json => &["json"],
+            Format::Junit => &["xml"],
+            Format::Prometheus => &["prom"],
+            Format::Nagios => &[],
+            Format::Markdown => &["md", "markdown"],
+        }
+    }
+
     /// The format a file name asks for, by its extension (`--output FILE`).
     pub(crate) fn for_file(path: &std::path::Path) -> Option<Format> {
-        match path.extension()?.to_str()? {
-            "json" => Some(Format::Json),
-            "xml" => Some(Format::Junit),
-            "prom" => Some(Format::Prometheus),
-            "md" | "markdown" => Some(Format::Markdown),
-            "txt" => Some(Format::Table),
-            _ => None,
-        }
+        let extension = path.extension()?.to_str()?;
+        Format::all().iter().copied().find(|f| f.extensions().contains(&extension))
     }
 }
 

@@ -8,27 +8,29 @@
 use std::fmt::Write as _;
 
 use super::reporter::Reporter;
-use crate::outcome::Status;
-use crate::runner::results::RunReport;
+use crate::outcome::NagiosState;
+use crate::runner::results::CleanReport;
 
 pub(crate) struct NagiosReporter;
 
 impl Reporter for NagiosReporter {
-    fn render(&self, report: &RunReport) -> Vec<u8> {
-        let s = report.summary;
-        let failed: Vec<&str> =
-            report.results.iter().filter(|r| r.status == Status::Fail).map(|r| r.meta.name.as_str()).collect();
-        let warned: Vec<&str> =
-            report.results.iter().filter(|r| r.status == Status::Warn).map(|r| r.meta.name.as_str()).collect();
-        let (state, text) = if !failed.is_empty() {
-            ("CRITICAL", format!("{} of {} failed: {}", failed.len(), s.total, failed.join(", ")))
-        } else if !warned.is_empty() {
-            ("WARNING", format!("{} of {} warned: {}", warned.len(), s.total, warned.join(", ")))
-        } else {
-            ("OK", format!("{} of {} passed", s.pass, s.total))
+    fn render(&self, report: &CleanReport) -> Vec<u8> {
+        let s = report.summary();
+        let state = report.results().iter().map(|r| r.status.meaning().nagios).max().unwrap_or(NagiosState::Ok);
+        let named: Vec<&str> = report
+            .results()
+            .iter()
+            .filter(|r| r.status.meaning().nagios == state)
+            .map(|r| r.meta.name.as_str())
+            .collect();
+        let text = match state {
+            NagiosState::Critical => format!("{} of {} failed: {}", named.len(), s.total, named.join(", ")),
+            NagiosState::Warning => format!("{} of {} warned: {}", named.len(), s.total, named.join(", ")),
+            NagiosState::Ok => format!("{} of {} passed", s.pass, s.total),
         };
+        let state = state.as_str();
         let perfdata: Vec<String> = report
-            .results
+            .results()
             .iter()
             .map(|r| {
                 let warn = r.facts.latency_warn.map(|w| trim(w.as_secs_f64())).unwrap_or_default();
@@ -36,7 +38,7 @@ impl Reporter for NagiosReporter {
             })
             .collect();
         let mut out = format!("ROUNDS {state} - {} | {}\n", plain(&text), perfdata.join(" "));
-        for r in report.results.iter().filter(|r| r.status.consequence().needs_attention) {
+        for r in report.results().iter().filter(|r| r.status.meaning().shown_when_quiet) {
             let next = r.next_step().map(|n| format!(" (next: {})", plain(&n))).unwrap_or_default();
             let _ = writeln!(
                 out,
@@ -46,7 +48,7 @@ impl Reporter for NagiosReporter {
                 plain(&r.detail)
             );
         }
-        let a = &report.audit;
+        let a = report.audit();
         let _ = writeln!(
             out,
             "rounds {} on {}, inventory {} (sha256 {})",

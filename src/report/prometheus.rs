@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::reporter::Reporter;
 use crate::outcome::Status;
-use crate::runner::results::{CheckResult, RunReport};
+use crate::runner::results::{CheckResult, CleanReport};
 
 pub(crate) struct PrometheusReporter;
 
@@ -22,7 +22,7 @@ const FAMILIES: [Family; 6] = [
     Family {
         name: "rounds_check_success",
         help: "Whether the check passed (1) or not (0: warned, failed or was skipped).",
-        value: |r| Some(if r.status == Status::Pass { 1.0 } else { 0.0 }),
+        value: |r| Some(if r.status.is_healthy() { 1.0 } else { 0.0 }),
     },
     Family {
         name: "rounds_check_status",
@@ -68,11 +68,11 @@ fn unix(t: std::time::SystemTime) -> f64 {
 }
 
 impl Reporter for PrometheusReporter {
-    fn render(&self, report: &RunReport) -> Vec<u8> {
+    fn render(&self, report: &CleanReport) -> Vec<u8> {
         let mut out = String::new();
         for family in &FAMILIES {
             let rows: Vec<(&CheckResult, f64)> =
-                report.results.iter().filter_map(|r| (family.value)(r).map(|v| (r, v))).collect();
+                report.results().iter().filter_map(|r| (family.value)(r).map(|v| (r, v))).collect();
             if rows.is_empty() {
                 continue;
             }
@@ -88,7 +88,7 @@ impl Reporter for PrometheusReporter {
                 );
             }
         }
-        let a = &report.audit;
+        let a = report.audit();
         let _ = writeln!(
             out,
             "# HELP rounds_run_timestamp_seconds When the run started, as a Unix time.\n\
@@ -97,8 +97,8 @@ impl Reporter for PrometheusReporter {
              # TYPE rounds_run_duration_seconds gauge\nrounds_run_duration_seconds {}\n\
              # HELP rounds_info Which rounds checked which inventory (SHA-256) on which host; always 1.\n\
              # TYPE rounds_info gauge\nrounds_info{{version=\"{}\",host=\"{}\",inventory=\"{}\",inventory_sha256=\"{}\"}} 1",
-            unix(report.started_at),
-            report.duration.as_secs_f64(),
+            unix(report.started_at()),
+            report.duration().as_secs_f64(),
             label(&a.version),
             label(&a.host),
             label(&a.inventory),

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::human;
-use crate::runner::results::{Change, RunReport};
+use crate::outcome::Status;
+use crate::runner::results::{Change, CleanReport};
 
 /// How the report is shown, decided by flags and by where stdout goes.
 #[derive(Debug, Clone, Default)]
@@ -22,36 +23,28 @@ pub(crate) struct ReportOptions {
 /// Turns a finished run into bytes. Pure: no probing, no printing, no filtering (the app
 /// filters before), no exit code (the report has it).
 pub(crate) trait Reporter {
-    fn render(&self, report: &RunReport) -> Vec<u8>;
+    fn render(&self, report: &CleanReport) -> Vec<u8>;
 }
 
 /// "2 failed, 1 warning, 37 passed in 1.2 s".
-pub(crate) fn summary_line(report: &RunReport) -> String {
-    let s = report.summary;
+pub(crate) fn summary_line(report: &CleanReport) -> String {
+    let s = report.summary();
     let mut parts = Vec::new();
-    if s.fail > 0 {
-        parts.push(format!("{} failed", s.fail));
+    for &status in Status::ALL {
+        let (one, many) = status.meaning().summary;
+        // "0 passed" rather than nothing at all.
+        let last_word = status.is_healthy() && parts.is_empty();
+        match s.count(status) {
+            0 if !last_word => {}
+            1 => parts.push(format!("1 {one}")),
+            n => parts.push(format!("{n} {many}")),
+        }
     }
-    if s.warn > 0 {
-        parts.push(format!("{} warning{}", s.warn, if s.warn == 1 { "" } else { "s" }));
-    }
-    if s.skip > 0 {
-        parts.push(format!("{} skipped", s.skip));
-    }
-    if s.ack > 0 {
-        parts.push(format!("{} acknowledged", s.ack));
-    }
-    if s.maint > 0 {
-        parts.push(format!("{} in maintenance", s.maint));
-    }
-    if s.pass > 0 || parts.is_empty() {
-        parts.push(format!("{} passed", s.pass));
-    }
-    let mut line = format!("{} in {}", parts.join(", "), human::duration(report.duration));
-    if let Some(previous) = report.previous_run {
+    let mut line = format!("{} in {}", parts.join(", "), human::duration(report.duration()));
+    if let Some(previous) = report.previous_run() {
         let new = report.new_problems();
         let recovered = report
-            .results
+            .results()
             .iter()
             .filter(|r| r.trend.as_ref().is_some_and(|t| matches!(t.change, Change::Recovered { .. })))
             .count();

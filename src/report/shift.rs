@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::human;
+use crate::runner::results::clean_text;
+use crate::secrets::{Secrets, MAX_DETAIL_CHARS};
 use crate::state::from_unix;
 use crate::state::history::{Episode, RunRecord};
 
@@ -39,7 +41,7 @@ impl ShiftRecord<'_> {
     fn heading(&self) -> String {
         format!(
             "Shift record for {}, {} to {} ({} runs)",
-            self.inventory.display(),
+            clean_text(&self.inventory.display().to_string(), &Secrets::default(), usize::MAX),
             human::moment(from_unix(self.since)),
             human::moment(from_unix(self.until)),
             self.runs_in_window()
@@ -47,14 +49,29 @@ impl ShiftRecord<'_> {
     }
 }
 
-/// Renders the record; pure, like every reporter.
+/// Renders the record; pure, like every reporter. The run log is a file anyone in the
+/// state folder's group may have written, and it holds acknowledgement notes as typed: every
+/// text read from it passes the same cleaning step as a report's.
 pub(crate) fn render_shift(record: &ShiftRecord, format: HistoryFormat) -> Vec<u8> {
+    let episodes: Vec<Episode> = record.episodes.iter().map(cleaned).collect();
+    let record = ShiftRecord { episodes: &episodes, ..*record };
     match format {
-        HistoryFormat::Table => text(record),
-        HistoryFormat::Markdown => markdown(record),
-        HistoryFormat::Json => json(record),
+        HistoryFormat::Table => text(&record),
+        HistoryFormat::Markdown => markdown(&record),
+        HistoryFormat::Json => json(&record),
     }
     .into_bytes()
+}
+
+/// An episode as it may be shown: its texts through [`clean_text`] (no secret is known here:
+/// the log holds details redacted when they were written).
+fn cleaned(e: &Episode) -> Episode {
+    let secrets = Secrets::default();
+    Episode {
+        check: clean_text(&e.check, &secrets, usize::MAX),
+        detail: clean_text(&e.detail, &secrets, MAX_DETAIL_CHARS),
+        ..e.clone()
+    }
 }
 
 /// "since 2026-11-25 02:10 UTC (4 h)" or "2026-11-24 22:10 UTC to 23:40 UTC (1 h 30 min)".
@@ -152,7 +169,7 @@ fn json(record: &ShiftRecord) -> String {
         .collect();
     let doc = serde_json::json!({
         "version": 1,
-        "inventory": record.inventory.display().to_string(),
+        "inventory": clean_text(&record.inventory.display().to_string(), &Secrets::default(), usize::MAX),
         "from": human::rfc3339(from_unix(record.since)),
         "to": human::rfc3339(from_unix(record.until)),
         "runs": record.runs_in_window(),

@@ -12,7 +12,7 @@ use comfy_table::{presets, Cell, Color, ColumnConstraint, ContentArrangement, Ta
 use super::reporter::{summary_line, ReportOptions, Reporter};
 use crate::human;
 use crate::outcome::Status;
-use crate::runner::results::{Change, CheckResult, RunReport};
+use crate::runner::results::{Change, CheckResult, CleanReport};
 
 /// Piped output is read in mail clients: no line wider than this.
 pub(crate) const MAIL_WIDTH: u16 = 100;
@@ -26,24 +26,24 @@ pub(crate) struct TableReporter {
 }
 
 impl Reporter for TableReporter {
-    fn render(&self, report: &RunReport) -> Vec<u8> {
+    fn render(&self, report: &CleanReport) -> Vec<u8> {
         let summary = summary_line(report);
         let attention = attention(report);
         let mut out = String::new();
         if self.options.summary_first {
-            let header = match report.audit.host.as_str() {
+            let header = match report.audit().host.as_str() {
                 "" => String::new(),
-                host => format!("rounds on {host}, {}: ", human::moment(report.started_at)),
+                host => format!("rounds on {host}, {}: ", human::moment(report.started_at())),
             };
             let _ = writeln!(out, "{header}{summary}");
             if !attention.is_empty() {
                 let _ = write!(out, "\n{attention}");
             }
-            if !report.results.is_empty() {
+            if !report.results().is_empty() {
                 let _ = writeln!(out, "\nAll results:\n{}", self.table(report));
             }
         } else {
-            if !report.results.is_empty() {
+            if !report.results().is_empty() {
                 let _ = writeln!(out, "{}", self.table(report));
             }
             if !attention.is_empty() {
@@ -56,7 +56,7 @@ impl Reporter for TableReporter {
 }
 
 impl TableReporter {
-    fn table(&self, report: &RunReport) -> String {
+    fn table(&self, report: &CleanReport) -> String {
         let mut table = Table::new();
         if self.options.color {
             table.load_style(presets::UTF8_FULL_CONDENSED).enforce_styling();
@@ -75,7 +75,7 @@ impl TableReporter {
         }
         header.extend(["detail", "time"]);
         table.set_header(header);
-        for r in &report.results {
+        for r in report.results() {
             let mut row = vec![self.status_cell(r), Cell::new(&r.meta.name)];
             if roomy {
                 row.extend([Cell::new(r.kind), Cell::new(&r.meta.target)]);
@@ -117,9 +117,8 @@ impl TableReporter {
 
 /// "Needs attention": every failing and warning check, worst first, new before ongoing,
 /// one line each with since when.
-fn attention(report: &RunReport) -> String {
-    let mut shown: Vec<&CheckResult> =
-        report.results.iter().filter(|r| matches!(r.status, Status::Fail | Status::Warn)).collect();
+fn attention(report: &CleanReport) -> String {
+    let mut shown: Vec<&CheckResult> = report.results().iter().filter(|r| r.status.meaning().needs_attention).collect();
     if shown.is_empty() {
         return String::new();
     }
@@ -132,7 +131,7 @@ fn attention(report: &RunReport) -> String {
         let when = match &r.trend {
             Some(t) if t.change == Change::New => " (new)".to_owned(),
             Some(t) if t.change == Change::Ongoing => {
-                let lasting = report.started_at.duration_since(t.since).unwrap_or_default();
+                let lasting = report.started_at().duration_since(t.since).unwrap_or_default();
                 format!(" (since {}, {})", human::moment(t.since), human::age(lasting))
             }
             _ => String::new(),

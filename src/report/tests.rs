@@ -7,9 +7,10 @@ use super::reporter::summary_line;
 use super::*;
 use crate::outcome::Status;
 use crate::runner::results::tests::result;
-use crate::runner::results::{Audit, Change, RunReport, Trend};
+use crate::runner::results::{Audit, Change, CleanReport, RunReport, Trend};
+use crate::secrets::Secrets;
 
-fn report() -> RunReport {
+fn report() -> CleanReport {
     RunReport::new(
         UNIX_EPOCH + Duration::from_secs(1_795_000_000),
         Duration::from_millis(1200),
@@ -19,10 +20,11 @@ fn report() -> RunReport {
             result("lab", Status::Warn, "certificate expires in 5 days (2026-11-29), warn below 30 days"),
         ],
     )
+    .clean(&Secrets::default())
 }
 
 /// A morning with every status and every change, as state makes it.
-fn morning() -> RunReport {
+fn morning() -> CleanReport {
     let start = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
     let hour = Duration::from_secs(3600);
     let with = |mut r: crate::runner::results::CheckResult, previous: Option<Status>, since: u32, change: Change| {
@@ -68,17 +70,21 @@ fn morning() -> RunReport {
             ),
         ],
     );
-    report.previous_run = Some(start - hour / 2);
-    report.results[2].meta.hint =
+    report.set_previous_run(Some(start - hour / 2));
+    report.results_mut()[2].meta.hint =
         Some("Restart the FHIR facade on ehr-app-02, then call the EHR vendor (555-0100)".into());
-    report.results[2].meta.runbook = Some("https://wiki.clinic.example/runbooks/fhir".into());
-    report.audit = Audit {
+    report.results_mut()[2].meta.runbook = Some("https://wiki.clinic.example/runbooks/fhir".into());
+    report.set_audit(audit());
+    report.clean(&Secrets::default())
+}
+
+fn audit() -> Audit {
+    Audit {
         version: "0.1.0".into(),
         host: "frontdesk-01".into(),
         inventory: "/etc/rounds/checks.toml".into(),
         inventory_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
-    };
-    report
+    }
 }
 
 fn at_width(width: u16, summary_first: bool) -> String {
@@ -116,7 +122,8 @@ fn mail_has_host_date_and_attention_first_and_stays_within_100_columns() {
 #[test]
 fn hints_reach_every_format() {
     let hint = "Restart the FHIR facade on ehr-app-02";
-    for format in [Format::Table, Format::Json, Format::Junit, Format::Nagios, Format::Markdown] {
+    // Prometheus carries numbers, not words.
+    for &format in Format::all().iter().filter(|f| **f != Format::Prometheus) {
         let out = render(format, ReportOptions::default(), &morning());
         assert!(out.contains(hint), "{format:?}:\n{out}");
         assert!(out.contains("https://wiki.clinic.example/runbooks/fhir"), "{format:?}:\n{out}");
@@ -138,7 +145,7 @@ fn json_carries_the_change_since_and_previous_status() {
     assert_eq!(v["previous_run"], "2026-11-18T10:36:40Z");
 }
 
-fn render(format: Format, options: ReportOptions, report: &RunReport) -> String {
+fn render(format: Format, options: ReportOptions, report: &CleanReport) -> String {
     String::from_utf8(reporter_for(format, options).render(report)).unwrap()
 }
 
@@ -206,4 +213,91 @@ fn machine_formats() {
         let out = render(format, ReportOptions::default(), &morning());
         insta::assert_snapshot!(format!("{format:?}").to_lowercase(), out);
     }
+}
+
+/// One check in every status, each with a trend, a hint and hostile text from a peer and a
+/// person (an acknowledgement note forging a line), rendered by every format: a new status or
+/// a new format cannot go unrendered, and no control character reaches any output.
+#[test]
+fn every_format_over_every_status() {
+    let start = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let hour = Duration::from_secs(3600);
+    let results = Status::ALL
+        .iter()
+        .map(|&status| {
+            let mut r = result(
+                &format!("{} check", status.as_str()),
+                status,
+                &format!("seen {}: \u{1b}[2Jnote\u{7}\nFAKE: PASS \u{202e}txt.exe\u{fffe}", status.as_str()),
+            );
+            let change = if status.meaning().is_problem { Change::New } else { Change::Steady };
+            r.trend = Some(Trend { previous: Some(Status::Pass), since: start - hour, change });
+            r.meta.hint = Some("call\rext. 4411".into());
+            r
+        })
+        .collect();
+    let mut report = RunReport::new(start, Duration::from_millis(900), results);
+    report.set_previous_run(Some(start - hour));
+    report.set_audit(audit());
+    let report = report.clean(&Secrets::default());
+    for &format in Format::all() {
+        let out = render(format, ReportOptions::default(), &report);
+        for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{fffe}', '\r'] {
+            assert!(!out.contains(bad), "{format:?} holds {bad:?}:\n{out}");
+        }
+        assert!(!out.lines().any(|l| l.starts_with("FAKE")), "{format:?}:\n{out}");
+        for &status in Status::ALL {
+            assert!(out.contains(&format!("{} check", status.as_str())), "{format:?} misses {status:?}:\n{out}");
+        }
+        insta::assert_snapshot!(format!("every_status_{format:?}").to_lowercase(), out);
+    }
+}
+
+/// The published JSON Schema's closed lists are the ones rounds has: every kind the registry
+/// makes (derived ones included), every status, every change.
+#[test]
+fn the_json_schema_names_every_kind_status_and_change() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/report.schema.json")).expect("the schema is JSON");
+    let check = &schema["properties"]["checks"]["items"]["properties"];
+    let list = |v: &serde_json::Value| {
+        let mut list: Vec<String> =
+            v["enum"].as_array().expect("a closed list").iter().filter_map(|k| k.as_str().map(String::from)).collect();
+        list.sort_unstable();
+        list
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(list(&check["kind"]), sorted(crate::probe::KINDS.iter().map(|k| k.to_string()).collect()));
+    let statuses = sorted(Status::ALL.iter().map(|s| s.as_str().to_owned()).collect());
+    assert_eq!(list(&check["status"]), statuses);
+    assert_eq!(list(&check["previous_status"]), statuses, "and null");
+    let severities = sorted(crate::outcome::Severity::ALL.iter().map(|s| s.as_str().to_owned()).collect());
+    assert_eq!(list(&check["severity"]), severities);
+    let summary: Vec<String> = schema["properties"]["summary"]["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    let mut counted = statuses.clone();
+    counted.push("total".into());
+    assert_eq!(sorted(summary), sorted(counted));
+    // And the fields: every object of the real output has exactly the schema's properties.
+    let out: serde_json::Value =
+        serde_json::from_str(&render(Format::Json, ReportOptions::default(), &morning())).expect("JSON");
+    let keys = |v: &serde_json::Value| sorted(v.as_object().into_iter().flat_map(|o| o.keys().cloned()).collect());
+    let root = &schema["properties"];
+    for (written, published) in [
+        (&out, root),
+        (&out["summary"], &root["summary"]["properties"]),
+        (&out["audit"], &root["audit"]["properties"]),
+        (&out["checks"][0], check),
+    ] {
+        assert_eq!(keys(written), keys(published));
+    }
+    let changes = [Change::New, Change::Ongoing, Change::Recovered { down_for: Duration::ZERO }, Change::Steady];
+    assert_eq!(list(&check["change"]), sorted(changes.iter().map(|c| c.as_str().to_owned()).collect()));
 }

@@ -155,7 +155,7 @@ pub(crate) async fn run(
         .collect();
 
     let mut report = RunReport::new(started_at, clock.elapsed(), results);
-    report.stopped = stopped;
+    report.set_stopped(stopped);
     report
 }
 
@@ -204,7 +204,7 @@ async fn probe_with_retries(check: &Check, options: &RunOptions) -> Outcome {
                 Ok(outcome) => outcome,
                 Err(_) => check.probe.timed_out(budget.timeout),
             };
-        if outcome.status != Status::Fail {
+        if !outcome.status.meaning().retried {
             return match first_failure {
                 None => outcome,
                 Some(first) => Outcome {
@@ -227,14 +227,9 @@ async fn probe_with_retries(check: &Check, options: &RunOptions) -> Outcome {
     }
 }
 
-/// The one place where what a report may show is decided: secrets redacted, then every
-/// control character escaped and the detail capped. Names and targets come from the
-/// inventory, but get the same escaping: a name holding `ESC[2J` would clear a terminal too.
+/// What the probe said, redacted and bounded before any later stage keeps it: the state
+/// file and the run log remember details, and neither may hold a secret or a plugin's 100 KB.
+/// (What is shown passes [`RunReport::clean`] at the end, over every text.)
 fn clean(result: &mut CheckResult, secrets: &Secrets) {
-    result.detail = printable(&secrets.redact(&result.detail), MAX_DETAIL_CHARS);
-    result.meta.name = printable(&result.meta.name, usize::MAX);
-    result.meta.target = printable(&result.meta.target, usize::MAX);
-    for text in [&mut result.meta.hint, &mut result.meta.runbook].into_iter().flatten() {
-        *text = printable(text, MAX_DETAIL_CHARS);
-    }
+    result.detail = results::clean_text(&result.detail, secrets, MAX_DETAIL_CHARS);
 }

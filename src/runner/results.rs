@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::config::CheckMeta;
 use crate::outcome::{exit, Facts, Outcome, Status};
+use crate::secrets::{printable, Secrets, MAX_DETAIL_CHARS};
 
 /// One finished check, as reporters see it.
 #[derive(Debug, Clone)]
@@ -111,36 +112,49 @@ impl Summary {
     fn of(results: &[CheckResult]) -> Self {
         let mut s = Summary { total: results.len(), ..Summary::default() };
         for r in results {
-            match r.status {
-                Status::Pass => s.pass += 1,
-                Status::Skip => s.skip += 1,
-                Status::Ack => s.ack += 1,
-                Status::Maint => s.maint += 1,
-                Status::Warn => s.warn += 1,
-                Status::Fail => s.fail += 1,
-            }
+            *s.count_mut(r.status) += 1;
         }
         s
     }
+
+    /// How many results have `status`.
+    pub fn count(&self, status: Status) -> usize {
+        // One mapping from status to field: count_mut's, on a copy.
+        let mut copy = *self;
+        *copy.count_mut(status)
+    }
+
+    fn count_mut(&mut self, status: Status) -> &mut usize {
+        match status {
+            Status::Pass => &mut self.pass,
+            Status::Skip => &mut self.skip,
+            Status::Ack => &mut self.ack,
+            Status::Maint => &mut self.maint,
+            Status::Warn => &mut self.warn,
+            Status::Fail => &mut self.fail,
+        }
+    }
 }
 
-/// A whole run: what reporters render and what the exit code is computed from.
+/// A whole run on its way through the stages (see `app::check`): probed, excused (acks,
+/// maintenance), compared with the state, stamped. Not renderable: [`RunReport::clean`] makes
+/// the [`CleanReport`] reporters take, and nothing adds text after it.
 #[derive(Debug, Clone)]
 pub(crate) struct RunReport {
-    pub started_at: SystemTime,
-    pub duration: Duration,
+    started_at: SystemTime,
+    duration: Duration,
     /// Of every check that ran, whether or not it is shown.
-    pub summary: Summary,
+    summary: Summary,
     /// The exit code of the whole run without and with `--strict`.
     exit_codes: (u8, u8),
     /// The results to show, in inventory order, whatever order the checks finished in.
-    pub results: Vec<CheckResult>,
+    results: Vec<CheckResult>,
     /// When the previous run whose state this one compares with ended, if state is kept.
-    pub previous_run: Option<SystemTime>,
+    previous_run: Option<SystemTime>,
     /// What exactly was checked, for a stored report to say so.
-    pub audit: Audit,
+    audit: Audit,
     /// Why the run ended early, if it did.
-    pub stopped: Option<Stop>,
+    stopped: Option<Stop>,
 }
 
 /// Which rounds checked which inventory where: stamped on every machine format, so a stored
@@ -157,8 +171,8 @@ pub(crate) struct Audit {
 /// The exit code without and with `--strict`: the worst any status asks for.
 fn exit_codes(results: &[CheckResult]) -> (u8, u8) {
     results.iter().fold((exit::OK, exit::OK), |(plain, strict), r| {
-        let c = r.status.consequence();
-        (plain.max(c.exit_code), strict.max(c.strict_exit_code))
+        let m = r.status.meaning();
+        (plain.max(m.exit_code), strict.max(m.strict_exit_code))
     })
 }
 
@@ -177,10 +191,69 @@ impl RunReport {
         }
     }
 
+    pub fn started_at(&self) -> SystemTime {
+        self.started_at
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// Of every check that ran, whether or not it is shown.
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    /// The results to show, in inventory order.
+    pub fn results(&self) -> &[CheckResult] {
+        &self.results
+    }
+
+    /// When the previous run this one is compared with ended, if state is kept.
+    pub fn previous_run(&self) -> Option<SystemTime> {
+        self.previous_run
+    }
+
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// Whether any check that ran is shown with `--quiet` (so cron mails).
+    pub fn needs_attention(&self) -> bool {
+        Status::ALL.iter().any(|&s| s.meaning().shown_when_quiet && self.summary.count(s) > 0)
+    }
+
+    /// How many results are new problems since the previous run.
+    pub fn new_problems(&self) -> usize {
+        self.results.iter().filter(|r| r.trend.as_ref().is_some_and(|t| t.change == Change::New)).count()
+    }
+
+    /// For the stages that change results (acks and maintenance, trends); call
+    /// [`RunReport::recount`] after changing a status.
+    pub fn results_mut(&mut self) -> &mut [CheckResult] {
+        &mut self.results
+    }
+
     /// Counts and exit codes again, after statuses changed (acknowledgements, maintenance).
     pub fn recount(&mut self) {
         self.summary = Summary::of(&self.results);
         self.exit_codes = exit_codes(&self.results);
+    }
+
+    pub fn stopped(&self) -> Option<Stop> {
+        self.stopped
+    }
+
+    pub fn set_stopped(&mut self, stopped: Option<Stop>) {
+        self.stopped = stopped;
+    }
+
+    pub fn set_previous_run(&mut self, previous_run: Option<SystemTime>) {
+        self.previous_run = previous_run;
+    }
+
+    pub fn set_audit(&mut self, audit: Audit) {
+        self.audit = audit;
     }
 
     /// The exit code, from every check that ran (a filter never changes it).
@@ -192,19 +265,66 @@ impl RunReport {
         }
     }
 
-    /// Whether any check needs a person's attention.
-    pub fn needs_attention(&self) -> bool {
-        self.summary.total > self.summary.pass
+    /// The last stage before rendering, and the only way to a renderable report: every text
+    /// that can reach an output (details with the acknowledgement notes and maintenance
+    /// reasons put in front of them, names, targets, hints, runbooks, the audit) is redacted,
+    /// then escaped, then capped, by [`clean_text`]. Nothing is added after it.
+    pub fn clean(mut self, secrets: &Secrets) -> CleanReport {
+        let line = |text: &mut String| *text = clean_text(text, secrets, usize::MAX);
+        let capped = |text: &mut String| *text = clean_text(text, secrets, MAX_DETAIL_CHARS);
+        for r in &mut self.results {
+            // Taken apart field by field: a text added to a result, its metadata or the audit
+            // does not compile until it is decided here.
+            let CheckResult { meta, kind: _, status: _, detail, duration: _, trend: _, facts: _, unfinished: _ } = r;
+            let CheckMeta {
+                name,
+                group,
+                target,
+                severity: _,
+                tags,
+                timeout: _,
+                depends_on,
+                retries: _,
+                retry_delay: _,
+                hint,
+                runbook,
+            } = meta;
+            capped(detail);
+            [name, target].into_iter().chain(group).chain(tags).chain(depends_on).for_each(line);
+            [hint, runbook].into_iter().flatten().for_each(capped);
+        }
+        let Audit { version, host, inventory, inventory_sha256 } = &mut self.audit;
+        [version, host, inventory, inventory_sha256].into_iter().for_each(line);
+        CleanReport(self)
     }
+}
 
-    /// How many results are new problems since the previous run.
-    pub fn new_problems(&self) -> usize {
-        self.results.iter().filter(|r| r.trend.as_ref().is_some_and(|t| t.change == Change::New)).count()
+/// The one cleaning step for any text rounds shows, in this order: secrets redacted, then
+/// every control, bidirectional and line-separator character escaped, then at most
+/// `max_chars` characters. Reports, `rounds history`, `rounds ack --list` and the progress
+/// line all go through it.
+pub(crate) fn clean_text(text: &str, secrets: &Secrets, max_chars: usize) -> String {
+    printable(&secrets.redact(text), max_chars)
+}
+
+/// A run that passed [`RunReport::clean`]: what reporters render. Read-only but for the
+/// `--quiet` filter, which removes results and adds no text.
+#[derive(Debug, Clone)]
+pub(crate) struct CleanReport(RunReport);
+
+/// Reading a clean report: everything [`RunReport`] lets one read, nothing it lets one change.
+impl std::ops::Deref for CleanReport {
+    type Target = RunReport;
+
+    fn deref(&self) -> &RunReport {
+        &self.0
     }
+}
 
-    /// `--quiet`: keeps only the results that need attention; summary and exit code stay.
+impl CleanReport {
+    /// `--quiet`: keeps only the results shown when quiet; summary and exit code stay.
     pub fn keep_only_attention(&mut self) {
-        self.results.retain(|r| r.status.consequence().needs_attention);
+        self.0.results.retain(|r| r.status.meaning().shown_when_quiet);
     }
 }
 
@@ -238,8 +358,9 @@ pub mod tests {
         }
     }
 
-    fn report(statuses: &[Status]) -> RunReport {
+    fn report(statuses: &[Status]) -> CleanReport {
         RunReport::new(SystemTime::now(), Duration::ZERO, statuses.iter().map(|s| result("x", *s, "")).collect())
+            .clean(&Secrets::default())
     }
 
     #[test]
@@ -253,7 +374,7 @@ pub mod tests {
 
     #[test]
     fn summary_counts_each_status() {
-        let s = report(&[Status::Pass, Status::Fail, Status::Pass, Status::Warn]).summary;
+        let s = report(&[Status::Pass, Status::Fail, Status::Pass, Status::Warn]).summary();
         assert_eq!(s, Summary { total: 4, pass: 2, warn: 1, fail: 1, ..Summary::default() });
     }
 
@@ -261,8 +382,8 @@ pub mod tests {
     fn quiet_filter_keeps_summary_and_exit_code() {
         let mut r = report(&[Status::Pass, Status::Fail]);
         r.keep_only_attention();
-        assert_eq!(r.results.len(), 1);
-        assert_eq!(r.summary.total, 2);
+        assert_eq!(r.results().len(), 1);
+        assert_eq!(r.summary().total, 2);
         assert_eq!(r.exit_code(false), exit::CRITICAL);
     }
 }

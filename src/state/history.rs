@@ -44,16 +44,16 @@ pub(crate) struct Problem {
 impl RunRecord {
     pub fn of(report: &RunReport, all_ran: bool) -> Self {
         let problems = report
-            .results
+            .results()
             .iter()
-            .filter(|r| r.status != Status::Pass && !r.unfinished)
+            .filter(|r| !r.status.is_healthy() && !r.unfinished)
             .map(|r| Problem { name: r.meta.name.clone(), status: r.status, detail: r.detail.clone() })
             .collect();
         RunRecord {
-            at: to_unix(report.started_at),
-            duration_ms: u64::try_from(report.duration.as_millis()).unwrap_or(u64::MAX),
-            checks: report.results.len(),
-            only: (!all_ran).then(|| report.results.iter().map(|r| r.meta.name.clone()).collect()),
+            at: to_unix(report.started_at()),
+            duration_ms: u64::try_from(report.duration().as_millis()).unwrap_or(u64::MAX),
+            checks: report.results().len(),
+            only: (!all_ran).then(|| report.results().iter().map(|r| r.meta.name.clone()).collect()),
             problems,
         }
     }
@@ -144,7 +144,7 @@ pub(crate) fn episodes(runs: &[RunRecord], since: u64, check: Option<&str>) -> V
         }
         open = still_open;
         for problem in &run.problems {
-            if check.is_some_and(|c| c != problem.name) || problem.status == Status::Skip {
+            if check.is_some_and(|c| c != problem.name) || !problem.status.meaning().in_shift_record {
                 continue;
             }
             match open.iter_mut().find(|e| e.check == problem.name) {

@@ -120,9 +120,9 @@ impl State {
 
     /// Compares each result with the remembered state and records the trend on it.
     pub fn annotate(&self, report: &mut RunReport) {
-        let now = report.started_at;
-        report.previous_run = self.last_run();
-        for result in &mut report.results {
+        let now = report.started_at();
+        report.set_previous_run(self.last_run());
+        for result in report.results_mut() {
             let before = self.checks.get(&result.meta.name);
             result.trend = Some(trend(before, result.status, now));
         }
@@ -132,13 +132,13 @@ impl State {
     /// keep their entries, and skipped checks keep what was known before them. With
     /// `all_ran`, checks no longer in the inventory are forgotten.
     pub fn updated(mut self, report: &RunReport, inventory: &Path, all_ran: bool) -> State {
-        let now = report.started_at;
+        let now = report.started_at();
         if all_ran {
-            self.checks.retain(|name, _| report.results.iter().any(|r| r.meta.name == *name));
+            self.checks.retain(|name, _| report.results().iter().any(|r| r.meta.name == *name));
         }
-        for result in &report.results {
+        for result in report.results() {
             // Skipped, in maintenance or interrupted: nothing new is known about the check.
-            if matches!(result.status, Status::Skip | Status::Maint) || result.unfinished {
+            if result.status.meaning().keeps_previous_verdict || result.unfinished {
                 // But what a check in maintenance counted is its count: errors made during
                 // the work are not news after it.
                 let entry = self.checks.get_mut(&result.meta.name);
@@ -196,18 +196,15 @@ pub(crate) fn remember(path: &Path, report: &RunReport, inventory: &Path, all_ra
         warnings.push(format!("cannot write the state file {}: {e}", path.display()));
     }
     let log = history::log_path(path);
-    if let Err(e) = history::append(&log, &history::RunRecord::of(report, all_ran), report.started_at) {
+    if let Err(e) = history::append(&log, &history::RunRecord::of(report, all_ran), report.started_at()) {
         warnings.push(format!("cannot write the run log {}: {e}", log.display()));
     }
     warnings
 }
 
+/// An acknowledged check still fails underneath: the problem goes on (the status table says).
 fn is_problem(status: Status) -> bool {
-    match status {
-        // An acknowledged check still fails underneath: the problem goes on.
-        Status::Warn | Status::Fail | Status::Ack => true,
-        Status::Pass | Status::Skip | Status::Maint => false,
-    }
+    status.meaning().is_problem
 }
 
 /// The trend of a check now at `status`, given what was remembered.

@@ -503,3 +503,14 @@ pub fn stunnel(
     }
     panic!("stunnel would not start");
 }
+
+/// The values clap accepts for a flag, read back from its usage error (`args` ends with the
+/// flag and a value it refuses): tests iterate rounds' own list, not a copy of it.
+pub fn possible_values(args: &[&str]) -> Vec<String> {
+    let output = rounds().args(args).output().expect("run rounds");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let list = stderr.split("[possible values: ").nth(1).and_then(|rest| rest.split(']').next());
+    let values: Vec<String> = list.unwrap_or_default().split(", ").map(str::to_owned).collect();
+    assert!(values.len() > 1, "{stderr}");
+    values
+}
