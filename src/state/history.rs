@@ -15,8 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{from_unix, to_unix};
-use super::VERSION;
+use super::store::{from_unix, to_unix, VERSION};
 use crate::files::{self, Access};
 use crate::outcome::Status;
 use crate::runner::results::{RunReport, Stop};

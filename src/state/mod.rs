@@ -34,15 +34,11 @@ use serde::{Deserialize, Serialize};
 use crate::outcome::{Recall, Status};
 use crate::runner::results::{Change, RunReport, Trend};
 
-pub(crate) use self::store::{from_unix, to_unix, Locked};
+pub(crate) use self::store::{from_unix, to_unix, Locked, VERSION};
 use crate::files::{self, Access};
 
 /// Said in the file, so a file of another program or a later version is recognised.
 const FORMAT: &str = "rounds-state";
-/// The version of the state file and of the run log's lines. 1: rounds 0.1. 2: a run log
-/// line says when its run was interrupted and which checks did not finish; keys unknown to
-/// this version are kept.
-pub(crate) const VERSION: u32 = 2;
 /// Far above any real state (a few hundred checks): a bigger file is not ours.
 const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 

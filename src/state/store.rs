@@ -8,6 +8,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::files;
 
+/// The version of the state file and of the run log's lines. 1: rounds 0.1. 2: a run log
+/// line says when its run was interrupted and which checks did not finish; keys unknown to
+/// this version are kept.
+pub(crate) const VERSION: u32 = 2;
+
 /// An exclusive `flock` on `<path>.lock`, held until dropped (the kernel also releases it
 /// when the process dies, so a killed run never leaves it stuck).
 pub(crate) struct Locked {
