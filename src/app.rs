@@ -179,7 +179,7 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         state::check_paths(file).context("cannot keep the state")?;
     }
     let mut warnings = Vec::new();
-    let previous = state_file.as_deref().map(|p| State::read(p, &mut warnings));
+    let previous = state_file.as_deref().and_then(|p| State::read(p, &mut warnings));
     if let Some(previous) = &previous {
         inventory.checks.iter_mut().for_each(|c| c.earlier = previous.recall(&c.meta.name));
     }

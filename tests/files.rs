@@ -309,7 +309,10 @@ fn a_sidecar_that_is_not_a_regular_file_fails_quickly_in_words() {
     let (doc, code) = inv.run_json(&["--no-state"]);
     assert_eq!(
         verdict(&doc, "sums"),
-        ("fail".into(), "cannot read the checksum EHR.dump.sha256: it is a character device, not a regular file".into())
+        (
+            "fail".into(),
+            "cannot read the checksum EHR.dump.sha256: it is a character device, not a regular file".into()
+        )
     );
     assert_eq!(code, 2);
     std::fs::remove_file(&sidecar).unwrap();

@@ -93,13 +93,17 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 impl State {
-    /// Reads the state at `path`; a missing file is a first run, an unusable one gives a
-    /// fresh start with a warning (pushed to `warnings`).
-    pub fn read(path: &Path, warnings: &mut Vec<String>) -> State {
-        load(path).unwrap_or_else(|unusable| {
-            warnings.push(unusable.to_string());
-            State::default()
-        })
+    /// Reads the state at `path`; a missing file is a first run, a damaged one a fresh
+    /// start with a warning (pushed to `warnings`). `None`, with a warning, for a state that
+    /// must be left as it is (a newer rounds', unreadable): no trends, and nothing saved.
+    pub fn read(path: &Path, warnings: &mut Vec<String>) -> Option<State> {
+        match load(path) {
+            Ok(state) => Some(state),
+            Err(unusable) => {
+                warnings.push(unusable.to_string());
+                matches!(unusable, Unusable::Damaged(_)).then(State::default)
+            }
+        }
     }
 
     /// When the run that wrote this state started.
@@ -389,19 +393,19 @@ mod tests {
     }
 
     #[test]
-    fn damaged_foreign_and_future_files_start_fresh_with_one_warning() {
+    fn damaged_and_foreign_files_start_fresh_and_a_newer_one_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         for text in ["{\"format\":\"rounds-state\",\"vers", "{\"format\":\"other\",\"version\":1}", "[1,2]"] {
             std::fs::write(&path, text).unwrap();
             let mut warnings = Vec::new();
-            let state = State::read(&path, &mut warnings);
+            let state = State::read(&path, &mut warnings).unwrap();
             assert!(state.checks.is_empty());
             assert_eq!(warnings.len(), 1, "{text}");
         }
         std::fs::write(&path, "{\"format\":\"rounds-state\",\"version\":9,\"inventory\":\"x\",\"checks\":{}}").unwrap();
         let mut warnings = Vec::new();
-        State::read(&path, &mut warnings);
+        assert!(State::read(&path, &mut warnings).is_none(), "left as it is");
         assert!(warnings[0].contains("newer rounds"), "{warnings:?}");
     }
 
@@ -413,7 +417,7 @@ mod tests {
         let path = dir.path().join("st.json");
         std::fs::write(&path, include_str!("../../tests/data/state-v1/st.json")).unwrap();
         let mut warnings = Vec::new();
-        let state = State::read(&path, &mut warnings);
+        let state = State::read(&path, &mut warnings).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(state.version, VERSION);
         assert_eq!(state.checks.len(), 4);
@@ -425,7 +429,7 @@ mod tests {
         doc["outbox"] = serde_json::json!([{"to": "pager"}]);
         doc["checks"]["root"]["days"] = serde_json::json!({"2026-12-01": "pass"});
         std::fs::write(&path, doc.to_string()).unwrap();
-        let state = State::read(&path, &mut warnings);
+        let state = State::read(&path, &mut warnings).unwrap();
         let report = RunReport::new(from_unix(1_796_400_000), Duration::ZERO, vec![counted(Status::Pass, None)]);
         let rewritten = serde_json::to_value(state.updated(&report, Path::new("checks.toml"), false)).unwrap();
         assert_eq!(rewritten["outbox"][0]["to"], "pager");
