@@ -277,3 +277,30 @@ fn history_without_a_readable_run_log_says_so() {
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("st.log.jsonl is a symbolic link"), "{stderr}");
 }
+
+/// `rounds ack` never writes through a link planted as `acks.toml`; a new one follows the
+/// umask (a file a team reviews in git).
+#[test]
+fn acks_are_never_written_through_a_link() {
+    let inv = inventory(DISK);
+    let victim = inv.write("victim", "# precious\n");
+    let acks = inv.dir.path().join("acks.toml");
+    std::os::unix::fs::symlink(&victim, &acks).unwrap();
+    let output = inv.rounds(&["ack", "root", "--until", "2099-12-01"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(&format!("{} is a symbolic link", acks.display())), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "# precious\n");
+    std::fs::remove_file(&acks).unwrap();
+    let output = std::process::Command::new("sh")
+        .args(["-c", "umask 027 && exec \"$0\" \"$@\""])
+        .arg(assert_cmd::cargo::cargo_bin!("rounds"))
+        .arg("--config")
+        .arg(&inv.path)
+        .args(["ack", "root", "--until", "2099-12-01"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(!is_link(&acks) && std::fs::read_to_string(&acks).unwrap().contains("[[ack]]"));
+    assert_eq!(mode(&acks), 0o640, "umask 027");
+}
