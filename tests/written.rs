@@ -60,26 +60,33 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().mode() & 0o777
 }
 
-/// Another account plants `.rounds.prom.<pid>.tmp` links for the next few thousand process
-/// ids (the temporary name rounds 0.1 used), then the report file itself as a link: rounds
-/// writes through none of them, and refuses the second with exit 3, naming the path.
+/// Another account plants `.rounds.prom.<pid>.tmp` (the temporary name rounds 0.1 used)
+/// for the running rounds, then the report file itself as a link: rounds writes through
+/// neither, and refuses the second with exit 3, naming the path.
 #[test]
 fn links_planted_in_an_output_folder_are_never_written_through() {
     let Some(setpriv) = second_account() else { return };
-    let inv = inventory(DISK);
+    let inv = inventory("");
     let (folder, victim) = shared_folder(&inv);
+    let go = inv.dir.path().join("go");
+    // A check that waits for the test, so the link can be planted for this very process.
+    let plugin = inv.dir.path().join("wait.sh");
+    std::fs::write(&plugin, format!("#!/bin/sh\nwhile [ ! -e {} ]; do sleep 0.05; done\necho OK\n", go.display()))
+        .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let toml = format!("[[command]]\nname = \"waits\"\nrun = [\"{}\"]\ntimeout = \"60s\"\n", plugin.display());
+    std::fs::write(&inv.path, toml).unwrap();
     let report = folder.join("rounds.prom");
-    let last_pid = std::process::Command::new("true").spawn().unwrap().id();
-    let script = format!(
-        "import os, sys\nfor p in range({}, {}):\n    os.symlink(sys.argv[1], os.path.join(sys.argv[2], '.rounds.prom.%d.tmp' % p))",
-        last_pid,
-        last_pid + 4000
-    );
-    as_nobody(&setpriv, &script, &[&victim, &folder]);
     let output_arg = format!("prometheus:{}", report.display());
-    let output = inv.rounds(&["--no-state", "--output", &output_arg]).output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("rounds"));
+    command.arg("--config").arg(&inv.path).args(["--no-state", "--output", &output_arg]);
+    let mut rounds = support::Child::spawn(command.stdout(std::process::Stdio::null()));
+    let planted = folder.join(format!(".rounds.prom.{}.tmp", rounds.id()));
+    as_nobody(&setpriv, PLANT, &[&victim, &planted]);
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(rounds.0.wait().unwrap().code(), Some(0));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(is_link(&planted), "left as it was");
     assert!(!is_link(&report), "the report is rounds' own file");
     assert!(std::fs::read_to_string(&report).unwrap().contains("rounds_"), "a whole report");
 
