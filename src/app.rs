@@ -173,7 +173,7 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
     // A link planted where rounds writes is refused before anything runs.
     for (_, output) in &args.output {
-        files::own_file_mode(output).with_context(|| format!("cannot write {}", output.display()))?;
+        files::refuse_planted(output).with_context(|| format!("cannot write {}", output.display()))?;
     }
     if let Some(file) = &state_file {
         state::check_paths(file).context("cannot keep the state")?;

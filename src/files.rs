@@ -95,6 +95,15 @@ pub(crate) fn own_file_mode(path: &Path) -> io::Result<Option<u32>> {
     }
 }
 
+/// Refuses a link (or anything but a regular file) where rounds will keep its own file at
+/// `path`; anything else (no file yet, a folder it may not read) is for the write to say.
+pub(crate) fn refuse_planted(path: &Path) -> io::Result<()> {
+    match own_file_mode(path) {
+        Err(e) if is_refused(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The mode of a private file created in `dir` (see [`Access::Private`]).
 fn private_mode(dir: &Path) -> u32 {
     let shared = fs::metadata(dir).is_ok_and(|m| m.mode() & 0o2000 != 0);

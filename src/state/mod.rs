@@ -228,7 +228,7 @@ fn migrate(mut doc: serde_json::Value, from: u64) -> serde_json::Value {
 /// file (a planted link): the error names the path.
 pub(crate) fn check_paths(path: &Path) -> std::io::Result<()> {
     for own in [path.to_owned(), store::lock_path(path), history::log_path(path)] {
-        files::own_file_mode(&own)?;
+        files::refuse_planted(&own)?;
     }
     Ok(())
 }
