@@ -218,7 +218,6 @@ fn load(path: &Path) -> Result<State, Unusable> {
 fn migrate(mut doc: serde_json::Value, from: u64) -> serde_json::Value {
     for version in from..u64::from(VERSION) {
         // 1 -> 2: the same records; version 2 only adds keys (in the run log).
-        debug_assert!(version >= 1);
         doc["version"] = (version + 1).into();
     }
     doc
@@ -231,6 +230,15 @@ pub(crate) fn check_paths(path: &Path) -> std::io::Result<()> {
         files::refuse_planted(&own)?;
     }
     Ok(())
+}
+
+/// A warning saying `what` failed, or `e` itself when something was planted where rounds
+/// keeps its files (that fails the run).
+fn warning_unless_refused(e: std::io::Error, what: &str) -> std::io::Result<String> {
+    if files::is_refused(&e) {
+        return Err(e);
+    }
+    Ok(format!("{what}: {e}"))
 }
 
 /// How long a run waits for another run that is writing the same state.
@@ -246,13 +254,6 @@ pub(crate) fn remember(
     all_ran: bool,
 ) -> std::io::Result<Vec<String>> {
     let mut warnings = Vec::new();
-    let refused_or = |e: std::io::Error, warnings: &mut Vec<String>, what: String| {
-        if files::is_refused(&e) {
-            return Err(e);
-        }
-        warnings.push(format!("{what}: {e}"));
-        Ok(())
-    };
     let _lock = match Locked::acquire(path, LOCK_PATIENCE) {
         Ok(Some(lock)) => lock,
         Ok(None) => {
@@ -264,10 +265,7 @@ pub(crate) fn remember(
         }
         Err(e) => {
             let what = format!("cannot keep state in {}", path.display());
-            refused_or(e, &mut warnings, what)?;
-            if let Some(last) = warnings.last_mut() {
-                last.push_str("; use --state PATH or --no-state");
-            }
+            warnings.push(warning_unless_refused(e, &what)? + "; use --state PATH or --no-state");
             return Ok(warnings);
         }
     };
@@ -291,12 +289,12 @@ pub(crate) fn remember(
             .map_err(std::io::Error::other)
             .and_then(|bytes| files::replace(path, &bytes, Access::Private));
         if let Err(e) = written {
-            refused_or(e, &mut warnings, format!("cannot write the state file {}", path.display()))?;
+            warnings.push(warning_unless_refused(e, &format!("cannot write the state file {}", path.display()))?);
         }
     }
     let log = history::log_path(path);
     if let Err(e) = history::append(&log, &history::RunRecord::of(report, all_ran), report.started_at) {
-        refused_or(e, &mut warnings, format!("cannot write the run log {}", log.display()))?;
+        warnings.push(warning_unless_refused(e, &format!("cannot write the run log {}", log.display()))?);
     }
     Ok(warnings)
 }
