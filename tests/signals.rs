@@ -6,7 +6,6 @@ mod support;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use support::{inventory, verdict};
 
@@ -36,7 +35,8 @@ fn a_signal_stops_the_run_with_a_report_and_kills_every_plugin() {
             &format!("echo $$ > {0}/plugin.pid\nsleep 60 &\necho $! > {0}/child.pid\nwait", dir.display()),
         );
         let toml = format!(
-            "[[command]]\nname = \"plugin\"\nrun = [\"./plugin.sh\"]\ntimeout = \"60s\"\n\n\
+            // After "root": once the plugin runs, "root" has finished (no fixed sleep).
+            "[[command]]\nname = \"plugin\"\nrun = [\"./plugin.sh\"]\ntimeout = \"60s\"\ndepends_on = [\"root\"]\n\n\
              [[endpoint]]\nname = \"hung\"\nurl = \"{}\"\ntimeout = \"60s\"\n\n\
              [[disk]]\nname = \"root\"\npath = \"/\"\nmin_free = \"0%\"\n",
             hung.url("/")
@@ -57,7 +57,6 @@ fn a_signal_stops_the_run_with_a_report_and_kills_every_plugin() {
             .stderr(std::process::Stdio::null());
         let mut rounds = support::Child::spawn(&mut command);
         support::wait_until("the plugin and its child", || dir.join("child.pid").exists());
-        std::thread::sleep(Duration::from_millis(200));
         let sent =
             std::process::Command::new("kill").arg(format!("-{signal}")).arg(rounds.id().to_string()).status().unwrap();
         assert!(sent.success());
