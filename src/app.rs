@@ -8,6 +8,7 @@ use clap::CommandFactory;
 use comfy_table::{presets, Table};
 
 use crate::cli::{AckArgs, CheckArgs, Cli, Command, HistoryArgs, ListArgs, ListFormat};
+use crate::files;
 use crate::inventory::{self, Inventory};
 use crate::known;
 use crate::limits;
@@ -140,32 +141,47 @@ fn load(path: &Path) -> Result<Inventory> {
 }
 
 /// `--watch`: runs again every interval, redrawing in place on a terminal, until Ctrl-C
-/// (which leaves the last report on screen). The inventory is read anew each time, so an
-/// edit made while a fix is under way takes effect at the next run.
+/// (which leaves the last complete report on screen, and exits 130). The inventory is read
+/// anew each time, so an edit made while a fix is under way takes effect at the next run.
 fn watch_or_check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
-    let Some(every) = args.watch else { return check(cli, args) };
+    let Some(every) = args.watch else { return check(cli, args, None) };
+    // Listening from the start and for good: a Ctrl-C between two runs ends the loop too.
+    let _ = signals::listen();
     let redraw = std::io::stdout().is_terminal();
     loop {
-        if redraw {
-            // Home and clear: the new report replaces the old one in place.
-            write_out(b"\x1b[H\x1b[2J")?;
+        let code = check(cli, args, Some(redraw))?;
+        if let Some(name) = signals::received() {
+            return Ok(signals::exit_code(name));
         }
-        let code = check(cli, args)?;
         write_out(
             format!("\n(again in {}; Ctrl-C to stop; last exit code {code})\n", crate::human::limit(every)).as_bytes(),
         )?;
-        std::thread::sleep(every);
+        let next = std::time::Instant::now() + every;
+        while let Some(left) = next.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero()) {
+            if let Some(name) = signals::received() {
+                return Ok(signals::exit_code(name));
+            }
+            std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+        }
     }
 }
 
-fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
+/// One run. `watching`: under `--watch`, and whether to redraw the screen in place.
+fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
     let (path, state_flag) = (cli.config.as_path(), cli.state.as_deref());
     let mut inventory = load(path)?;
     let acks = known::read_acks(&known::acks_path(path, cli.acks.as_deref())).map_err(anyhow::Error::msg)?;
     let state_file =
         if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
+    // A link planted where rounds writes is refused before anything runs.
+    for (_, output) in &args.output {
+        files::refuse_planted(output).with_context(|| format!("cannot write {}", output.display()))?;
+    }
+    if let Some(file) = &state_file {
+        state::check_paths(file).context("cannot keep the state")?;
+    }
     let mut warnings = Vec::new();
-    let previous = state_file.as_deref().map(|p| State::read(p, &mut warnings));
+    let previous = state_file.as_deref().and_then(|p| State::read(p, &mut warnings));
     if let Some(previous) = &previous {
         inventory.checks.iter_mut().for_each(|c| c.earlier = previous.recall(&c.meta.name));
     }
@@ -223,7 +239,7 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
     // 4. state: trends against the previous run, remembered for the next.
     if let (Some(previous), Some(file)) = (&previous, &state_file) {
         previous.annotate(&mut report);
-        warnings.extend(state::remember(file, &report, path, all_ran));
+        warnings.extend(state::remember(file, &report, path, all_ran).context("cannot keep the state")?);
     }
     // 5. audit: which rounds checked which inventory where.
     report.set_audit(Audit {
@@ -251,6 +267,14 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
         eprintln!("warning: {}", clean_text(&warning, &inventory.secrets, usize::MAX));
     }
 
+    if watching.is_some() && matches!(report.stopped(), Some(Stop::Signal(_))) {
+        // The last complete report stays on screen and in the --output files.
+        return Ok(exit_code);
+    }
+    if watching == Some(true) {
+        // Home and clear: the new report replaces the old one in place.
+        write_out(b"\x1b[H\x1b[2J")?;
+    }
     write_outputs(&report, &args.output, args.wide)?;
     if args.quiet {
         // Cron mails only when something needs attention; machine formats still get a
@@ -282,7 +306,8 @@ fn write_outputs(
     for (format, path) in outputs {
         let options = ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide };
         let bytes = report::reporter_for(*format, options).render(report);
-        state::write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        files::replace(path, &bytes, files::Access::Umask)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
@@ -384,7 +409,24 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
     let Some(file) = state_path(path, state_flag, setting.as_deref()) else {
         bail!("no place for state: set XDG_STATE_HOME or HOME, or give --state PATH");
     };
-    let runs = history::read(&history::log_path(&file));
+    // No record is no news: a log that cannot be read is said, never "No problems".
+    let log = history::log_path(&file);
+    let runs = match history::read(&log) {
+        Ok(runs) => runs,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "no run log at {}: no run has been recorded with this state (is --state or [settings] state right?)",
+            log.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the run log {}", log.display())),
+    };
+    if runs.passed_over > 0 {
+        eprintln!(
+            "warning: {}: {} line(s) passed over (damaged, or written by a newer rounds)",
+            log.display(),
+            runs.passed_over
+        );
+    }
+    let runs = runs.records;
     let now = std::time::SystemTime::now();
     let since = state::to_unix(now).saturating_sub(args.since.as_secs());
     let episodes = history::episodes(&runs, since, args.check.as_deref());

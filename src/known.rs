@@ -70,7 +70,7 @@ pub(crate) fn write_acks(path: &Path, acks: &[Ack]) -> io::Result<()> {
         "# Acknowledged problems for rounds: each [[ack]] turns a failing check into `ack` until\n\
          # its date. Written by `rounds ack`; keep it in git and review it like the inventory.\n\n{body}"
     );
-    crate::state::write_atomic(path, text.as_bytes())
+    crate::files::replace(path, text.as_bytes(), crate::files::Access::Umask)
 }
 
 /// `--until` as people write it: a date ("2026-12-01", through the end of that day here) or

@@ -17,6 +17,7 @@
 //! config            the toolkit tables use: Loader, common keys, values, errors, ${VAR}
 //! outcome, human,   Status, Severity, Outcome, exit codes; numbers in words; secret values
 //! secrets
+//! files             writing without following links (temp + rename, modes); bounded reads
 //! ```
 //!
 //! A probe never fails with `Err`: a server that is down is an [`outcome::Outcome`] like any
@@ -26,6 +27,7 @@ pub mod app;
 pub(crate) mod certs;
 pub mod cli;
 pub(crate) mod config;
+pub(crate) mod files;
 pub(crate) mod heartbeat;
 pub(crate) mod human;
 pub(crate) mod inventory;

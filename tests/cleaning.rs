@@ -40,7 +40,7 @@ fn junit_xsd() -> Option<PathBuf> {
 
 /// The JUnit file is valid against the XSD and junitparser reads `expected` cases from it.
 fn assert_junit_parses(report: &Path, expected: usize) {
-    let Some(_) = support::python_with(&["xmlschema", "junitparser"]) else { return };
+    let Some(_) = support::python_with(&[("xmlschema", "xmlschema"), ("junitparser", "junitparser")]) else { return };
     let Some(xsd) = junit_xsd() else { return };
     support::python(
         "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
@@ -136,7 +136,7 @@ fn a_peer_s_bidi_controls_and_noncharacters_are_escaped_and_junit_stays_parseabl
 /// a unit test holds to the registry's) and the kinds rounds reports are the same.
 #[test]
 fn a_check_of_every_kind_matches_the_published_schema() {
-    let Some(_) = support::python_with(&["jsonschema"]) else { return };
+    let Some(_) = support::python_with(&[("jsonschema", "jsonschema")]) else { return };
     let closed = support::closed_port();
     let toml = format!(
         "[[endpoint]]\nname = \"endpoint\"\nurl = \"http://127.0.0.1:{closed}/\"\n\n\

@@ -37,10 +37,16 @@ fn wait_long(what: &str, seconds: u64, logs: &Path, mut ready: impl FnMut() -> b
     while !ready() {
         if Instant::now() > deadline {
             let mut text = String::new();
-            for entry in std::fs::read_dir(logs).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "log")) {
+            for entry in
+                std::fs::read_dir(logs).unwrap().flatten().filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+            {
                 let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                text.push_str(&format!("--- {}\n{}\n", entry.path().display(), tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
+                text.push_str(&format!(
+                    "--- {}\n{}\n",
+                    entry.path().display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
             }
             panic!("{what} did not happen in {seconds} s\n{text}");
         }
@@ -86,7 +92,9 @@ fn webhook_receiver() -> (support::Server, Arc<Mutex<Vec<String>>>) {
             let mut buffer = [0u8; 8192];
             // Headers, then as many body bytes as Content-Length says.
             loop {
-                let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await else { return };
+                let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await else {
+                    return;
+                };
                 if n == 0 {
                     return;
                 }
@@ -100,7 +108,8 @@ fn webhook_receiver() -> (support::Server, Arc<Mutex<Vec<String>>>) {
                     .unwrap_or(0);
                 if body.len() >= length {
                     kept.lock().unwrap().push(body.to_owned());
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
                     return;
                 }
             }
@@ -173,8 +182,11 @@ fn prometheus_scrapes_rounds_and_the_shipped_alert_reaches_alertmanager() {
     );
 
     let rules = std::fs::read_to_string(shipped("examples/prometheus/rounds.rules.yml")).unwrap();
-    let immediate: String =
-        rules.lines().map(|l| if l.trim_start().starts_with("for:") { "        for: 0s" } else { l }).collect::<Vec<_>>().join("\n");
+    let immediate: String = rules
+        .lines()
+        .map(|l| if l.trim_start().starts_with("for:") { "        for: 0s" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
     std::fs::write(dir.path().join("rounds.rules.yml"), immediate).unwrap();
     std::fs::write(
         dir.path().join("prometheus.yml"),
@@ -219,12 +231,19 @@ fn prometheus_scrapes_rounds_and_the_shipped_alert_reaches_alertmanager() {
     let bodies = posted.lock().unwrap().clone();
     let alert = bodies.iter().find(|b| b.contains("RoundsCriticalCheckFailing")).unwrap();
     let alert: serde_json::Value = serde_json::from_str(alert).unwrap();
-    let firing: Vec<&serde_json::Value> =
-        alert["alerts"].as_array().unwrap().iter().filter(|a| a["labels"]["alertname"] == "RoundsCriticalCheckFailing").collect();
+    let firing: Vec<&serde_json::Value> = alert["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "RoundsCriticalCheckFailing")
+        .collect();
     assert_eq!(firing.len(), 1, "only PACS fails: {alert}");
     assert_eq!(firing[0]["labels"]["check"], pacs.as_str());
     assert_eq!(firing[0]["labels"]["site"], "clinic-a");
-    assert!(firing[0]["annotations"]["summary"].as_str().unwrap().starts_with(&format!("{pacs} is failing")), "{alert}");
+    assert!(
+        firing[0]["annotations"]["summary"].as_str().unwrap().starts_with(&format!("{pacs} is failing")),
+        "{alert}"
+    );
 }
 
 /// The shipped rules' own unit tests, with their `for:` waits, by promtool.

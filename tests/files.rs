@@ -295,3 +295,42 @@ fn a_truncated_dump_and_a_checksum_that_does_not_match() {
         ("fail".into(), "newest EHR.dump does not match its checksum in EHR.dump.sha256: damaged or incomplete".into())
     );
 }
+
+/// A checksum sidecar that is a link to /dev/zero, or a FIFO nobody writes to, is no
+/// checksum: the check fails in words, at once, without reading gigabytes or hanging.
+#[test]
+fn a_sidecar_that_is_not_a_regular_file_fails_quickly_in_words() {
+    let inv = inventory("[[backup]]\nname = \"sums\"\npath = \"s\"\nmax_age = \"26h\"\ntimeout = \"60s\"\n");
+    std::fs::create_dir(inv.dir.path().join("s")).unwrap();
+    set_age(&inv.write("s/EHR.dump", &"y".repeat(5000)), 1);
+    let sidecar = inv.dir.path().join("s/EHR.dump.sha256");
+    std::os::unix::fs::symlink("/dev/zero", &sidecar).unwrap();
+    let started = std::time::Instant::now();
+    let (doc, code) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "sums"),
+        (
+            "fail".into(),
+            "cannot read the checksum EHR.dump.sha256: it is a character device, not a regular file".into()
+        )
+    );
+    assert_eq!(code, 2);
+    std::fs::remove_file(&sidecar).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&sidecar).status().expect("mkfifo (coreutils)");
+    assert!(made.success());
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "sums"),
+        ("fail".into(), "cannot read the checksum EHR.dump.sha256: it is a FIFO, not a regular file".into())
+    );
+    // Generous for a loaded machine, far below the 60 s timeout a hang would take.
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    // Too big to be a checksum file.
+    std::fs::remove_file(&sidecar).unwrap();
+    std::fs::write(&sidecar, "0".repeat(100_000)).unwrap();
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "sums"),
+        ("fail".into(), "cannot read the checksum EHR.dump.sha256: it is larger than 65536 bytes".into())
+    );
+}

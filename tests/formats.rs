@@ -211,27 +211,6 @@ fn nagios_output_follows_the_plugin_guidelines() {
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("ROUNDS WARNING - 1 of 1 warned: tight | "));
 }
 
-#[test]
-fn an_output_file_is_replaced_whole_and_not_touched_by_a_killed_run() {
-    let hung = support::silent();
-    let inv = inventory(&format!("[[endpoint]]\nname = \"slow\"\nurl = \"{}\"\ntimeout = \"60s\"\n", hung.url("/")));
-    let target = inv.write("rounds.prom", "old contents\n");
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("rounds"));
-    command
-        .args(["--config", &inv.path.display().to_string(), "--no-state", "--output"])
-        .arg(format!("prometheus:{}", target.display()));
-    let child = support::Child::spawn(command.stdout(std::process::Stdio::null()));
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    drop(child);
-    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old contents\n");
-    let leftovers: Vec<_> = std::fs::read_dir(inv.dir.path())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
-        .collect();
-    assert!(leftovers.is_empty());
-}
-
 // ---- heartbeat ----------------------------------------------------------------------------
 
 type Pings = Arc<Mutex<Vec<(String, String)>>>;

@@ -181,11 +181,7 @@ fn a_damaged_state_file_is_one_warning_and_a_fresh_start() {
     let (server, _up) = switchable();
     let inv = inventory(&endpoint("EHR", &server.url("/"), ""));
     let state = inv.dir.path().join("s.json");
-    for damaged in [
-        "{\"format\":\"rounds-state\",\"version\":1,\"che",
-        "\u{0}\u{1}binary",
-        "{\"format\":\"rounds-state\",\"version\":99}",
-    ] {
+    for damaged in ["{\"format\":\"rounds-state\",\"version\":1,\"che", "\u{0}\u{1}binary"] {
         std::fs::write(&state, damaged).unwrap();
         let output = inv.rounds(&["--state", &state.display().to_string(), "--format", "json"]).output().unwrap();
         assert_eq!(output.status.code(), Some(0));
@@ -194,7 +190,23 @@ fn a_damaged_state_file_is_one_warning_and_a_fresh_start() {
         assert!(stderr.contains("starting fresh"), "{stderr}");
         let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
         assert_eq!(written["format"], "rounds-state");
+        assert_eq!(std::fs::read(inv.dir.path().join("s.json.damaged")).unwrap(), damaged.as_bytes(), "kept");
     }
+}
+
+/// A state file of a newer rounds is not damaged: it is left as it is (a format change
+/// never wipes a clinic's history), with one warning, and this run is not saved there.
+#[test]
+fn a_state_file_of_a_newer_rounds_is_left_as_it_is() {
+    let (server, _up) = switchable();
+    let inv = inventory(&endpoint("EHR", &server.url("/"), ""));
+    let state = inv.write("s.json", "{\"format\":\"rounds-state\",\"version\":99}");
+    let output = inv.rounds(&["--state", &state.display().to_string(), "--format", "json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+    assert!(stderr.contains("written by a newer rounds (version 99); it is left as it is"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), "{\"format\":\"rounds-state\",\"version\":99}");
 }
 
 #[test]

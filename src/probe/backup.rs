@@ -100,11 +100,14 @@ struct Found {
 
 /// A checksum beside a backup file: `x.dump.sha256`, as `sha256sum` writes it.
 const SIDECAR: &str = ".sha256";
+/// A sidecar holds one line (a hash and a name); more is not a checksum file.
+const MAX_SIDECAR_BYTES: u64 = 64 * 1024;
 
 /// SHA-256 of a file, read in pieces (a dump can be many GiB; the check's timeout bounds it).
 fn sha256_hex(path: &Path) -> io::Result<String> {
     use std::io::Read;
-    let mut file = fs::File::open(path)?;
+    // Not blocking, and only a regular file: the file may have changed since it was listed.
+    let mut file = crate::files::open_watched(path)?;
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -242,8 +245,20 @@ impl BackupProbe {
         }
         let mut sidecar = newest.path.clone().into_os_string();
         sidecar.push(SIDECAR);
-        let Ok(expected) = fs::read_to_string(&sidecar) else { return Ok(String::new()) };
-        let expected = expected.split_whitespace().next().unwrap_or_default().to_ascii_lowercase();
+        let expected = match crate::files::read_watched(Path::new(&sidecar), MAX_SIDECAR_BYTES) {
+            Ok(bytes) => {
+                String::from_utf8_lossy(&bytes).split_whitespace().next().unwrap_or_default().to_ascii_lowercase()
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(String::new()),
+            // A checksum that is there but cannot be read is no proof either way: not a pass.
+            Err(e) => {
+                return Err(format!(
+                    "cannot read the checksum {}{SIDECAR}: {}",
+                    newest.name,
+                    super::net::describe_io(&e)
+                ))
+            }
+        };
         let actual = sha256_hex(&newest.path).map_err(|e| format!("cannot read {} to check it: {e}", newest.name))?;
         match actual == expected {
             true => Ok(", checksum matches".into()),

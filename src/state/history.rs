@@ -1,19 +1,24 @@
 //! The run log beside the state file, and the shift record made from it.
 //!
-//! One JSON line per run: when, how long, and every check that did not pass with its
-//! detail (already redacted: details never hold a secret). Rotated on write: entries older
-//! than [`RETENTION`] go, and the file never grows past [`MAX_LOG_BYTES`].
+//! One JSON line per run: its version, when, how long, every check that did not pass with
+//! its detail (already redacted: details never hold a secret), and for a run a signal
+//! stopped, which checks did not finish. Rotated on write: entries older than [`RETENTION`]
+//! go, and the file never grows past [`MAX_LOG_BYTES`]; rotation keeps each line as written
+//! (a newer rounds' lines too).
+//!
+//! A check that did not finish is neither a failure nor a recovery, and a run a signal
+//! stopped never ends a problem: only a run that completed and saw the check pass does.
 
-use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::store::{from_unix, to_unix, write_atomic};
+use super::store::{from_unix, to_unix, VERSION};
+use crate::files::{self, Access};
 use crate::outcome::Status;
-use crate::runner::results::RunReport;
+use crate::runner::results::{RunReport, Stop};
 
 /// How long runs are kept: a month of shifts.
 pub(crate) const RETENTION: Duration = Duration::from_secs(30 * 86_400);
@@ -23,6 +28,9 @@ pub(crate) const MAX_LOG_BYTES: u64 = 8 * 1024 * 1024;
 /// One line of the run log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RunRecord {
+    /// The line's format ([`VERSION`]); lines of rounds 0.1 have none, and are version 1.
+    #[serde(default = "first_version")]
+    pub version: u32,
     /// When the run started (Unix seconds).
     pub at: u64,
     pub duration_ms: u64,
@@ -32,6 +40,19 @@ pub(crate) struct RunRecord {
     pub only: Option<Vec<String>>,
     /// Every check that did not pass.
     pub problems: Vec<Problem>,
+    /// The signal that stopped the run before every check finished ("SIGINT").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// The checks that had not finished when it stopped: neither failed nor recovered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<String>,
+    /// Records of a later version, kept as they are.
+    #[serde(flatten)]
+    pub more: serde_json::Map<String, serde_json::Value>,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,18 +70,32 @@ impl RunRecord {
             .filter(|r| !r.status.is_healthy() && !r.unfinished)
             .map(|r| Problem { name: r.meta.name.clone(), status: r.status, detail: r.detail.clone() })
             .collect();
+        let stopped = match report.stopped() {
+            Some(Stop::Signal(name)) => Some(name.to_owned()),
+            Some(Stop::Deadline) | None => None,
+        };
         RunRecord {
+            version: VERSION,
             at: to_unix(report.started_at()),
             duration_ms: u64::try_from(report.duration().as_millis()).unwrap_or(u64::MAX),
             checks: report.results().len(),
             only: (!all_ran).then(|| report.results().iter().map(|r| r.meta.name.clone()).collect()),
             problems,
+            stopped,
+            unfinished: report.results().iter().filter(|r| r.unfinished).map(|r| r.meta.name.clone()).collect(),
+            more: serde_json::Map::new(),
         }
     }
 
-    /// Whether `name` was probed in this run.
+    /// Whether `name` was probed to the end in this run.
     fn ran(&self, name: &str) -> bool {
         self.only.as_ref().is_none_or(|names| names.iter().any(|n| n == name))
+            && !self.unfinished.iter().any(|n| n == name)
+    }
+
+    /// Whether this run may end a problem of `name`: it completed, and probed it.
+    fn could_end(&self, name: &str) -> bool {
+        self.stopped.is_none() && self.ran(name)
     }
 }
 
@@ -73,44 +108,76 @@ pub(crate) fn log_path(state: &Path) -> PathBuf {
 pub(crate) fn append(log: &Path, record: &RunRecord, now: SystemTime) -> io::Result<()> {
     let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
     line.push(b'\n');
-    OpenOptions::new().create(true).append(true).open(log)?.write_all(&line)?;
-    let size = fs::metadata(log)?.len();
-    let oldest = read(log).first().map(|r| r.at);
+    let mut file = files::open_own(log, true)?;
+    file.write_all(&line)?;
+    let size = file.metadata()?.len();
+    drop(file);
+    let lines = read_lines(log)?;
+    let oldest = lines.iter().map(|(at, _)| *at).min();
     let expired = oldest.is_some_and(|at| from_unix(at) + RETENTION < now);
     if size > MAX_LOG_BYTES || expired {
-        rotate(log, now)?;
+        rotate(log, lines, now)?;
     }
     Ok(())
 }
 
-/// Keeps the runs within [`RETENTION`], and at most half of [`MAX_LOG_BYTES`] of them.
-fn rotate(log: &Path, now: SystemTime) -> io::Result<()> {
+/// Keeps the runs within [`RETENTION`], and at most half of [`MAX_LOG_BYTES`] of them, each
+/// line as it was written.
+fn rotate(log: &Path, lines: Vec<(u64, String)>, now: SystemTime) -> io::Result<()> {
     let cutoff = to_unix(now).saturating_sub(RETENTION.as_secs());
-    let mut lines: Vec<Vec<u8>> =
-        read(log).into_iter().filter(|r| r.at >= cutoff).filter_map(|r| serde_json::to_vec(&r).ok()).collect();
+    let mut lines: Vec<String> = lines.into_iter().filter(|(at, _)| *at >= cutoff).map(|(_, l)| l).collect();
     let mut total: u64 = lines.iter().map(|l| l.len() as u64 + 1).sum();
     let mut drop = 0;
     while total > MAX_LOG_BYTES / 2 && drop < lines.len() {
         total -= lines[drop].len() as u64 + 1;
         drop += 1;
     }
-    let kept: Vec<u8> = lines
-        .drain(drop..)
-        .flat_map(|mut l| {
-            l.push(b'\n');
-            l
-        })
-        .collect();
-    write_atomic(log, &kept)
+    let kept: String = lines.drain(drop..).flat_map(|l| [l, "\n".to_owned()]).collect();
+    files::replace(log, kept.as_bytes(), Access::Private)
 }
 
-/// Every readable run in the log, oldest first; a damaged line (a run killed mid-write) is
-/// passed over.
-pub(crate) fn read(log: &Path) -> Vec<RunRecord> {
-    let Ok(text) = fs::read_to_string(log) else { return Vec::new() };
-    let mut runs: Vec<RunRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    runs.sort_by_key(|r| r.at);
-    runs
+/// A run log is read up to this size: rotation keeps it well below.
+const MAX_READ_BYTES: u64 = 8 * MAX_LOG_BYTES;
+
+/// The log's text; each line with its time, leaving out damaged lines.
+fn read_lines(log: &Path) -> io::Result<Vec<(u64, String)>> {
+    #[derive(Deserialize)]
+    struct At {
+        at: u64,
+    }
+    let bytes = files::read_own(log, MAX_READ_BYTES)?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text.lines().filter_map(|l| serde_json::from_str::<At>(l).ok().map(|a| (a.at, l.to_owned()))).collect())
+}
+
+/// What the run log holds: its runs, oldest first, and how many lines were passed over.
+#[derive(Debug, Default)]
+pub(crate) struct Runs {
+    pub records: Vec<RunRecord>,
+    /// Lines that are damaged (a run killed mid-write) or of a newer rounds.
+    pub passed_over: usize,
+}
+
+/// Every run in the log that this rounds can read, migrated to [`VERSION`], oldest first.
+pub(crate) fn read(log: &Path) -> io::Result<Runs> {
+    let bytes = files::read_own(log, MAX_READ_BYTES)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut runs = Runs::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<RunRecord>(line) {
+            Ok(record) if record.version <= VERSION => runs.records.push(migrate(record)),
+            _ => runs.passed_over += 1,
+        }
+    }
+    runs.records.sort_by_key(|r| r.at);
+    Ok(runs)
+}
+
+/// A run log line of an older version, as this version records it. Version 1 had no
+/// `stopped` or `unfinished` (an interrupted run left its unfinished checks out): read as
+/// a completed run, as rounds 0.1 did.
+fn migrate(record: RunRecord) -> RunRecord {
+    RunRecord { version: VERSION, ..record }
 }
 
 /// One problem from its first failing run to the first run that saw the check pass again.
@@ -136,7 +203,7 @@ pub(crate) fn episodes(runs: &[RunRecord], since: u64, check: Option<&str>) -> V
         let mut still_open = Vec::new();
         for episode in open.drain(..) {
             let failing = run.problems.iter().any(|p| p.name == episode.check);
-            if run.ran(&episode.check) && !failing {
+            if run.could_end(&episode.check) && !failing {
                 done.push(Episode { ended: Some(run.at), ..episode });
             } else {
                 still_open.push(episode);
@@ -174,10 +241,14 @@ mod tests {
 
     fn run(at: u64, problems: &[(&str, Status)]) -> RunRecord {
         RunRecord {
+            version: VERSION,
             at,
             duration_ms: 100,
             checks: 5,
             only: None,
+            stopped: None,
+            unfinished: Vec::new(),
+            more: serde_json::Map::new(),
             problems: problems
                 .iter()
                 .map(|(n, s)| Problem { name: (*n).into(), status: *s, detail: format!("{n} down") })
@@ -219,8 +290,41 @@ mod tests {
         let now = from_unix(100 * 86_400);
         append(&log, &run(to_unix(now) - 40 * 86_400, &[("old", Status::Fail)]), now).unwrap();
         append(&log, &run(to_unix(now), &[("new", Status::Fail)]), now).unwrap();
-        let kept = read(&log);
+        let kept = read(&log).unwrap().records;
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].problems[0].name, "new");
+    }
+
+    /// Ctrl-C during a run: what finished is recorded, and no problem ends in that run.
+    #[test]
+    fn an_interrupted_run_never_ends_a_problem() {
+        let mut stopped = run(300, &[]);
+        stopped.stopped = Some("SIGINT".into());
+        stopped.unfinished = vec!["PACS".into()];
+        let runs =
+            [run(200, &[("EHR", Status::Fail), ("PACS", Status::Fail)]), stopped, run(400, &[("PACS", Status::Fail)])];
+        let all = episodes(&runs, 0, None);
+        let ended = |name: &str| all.iter().find(|e| e.check == name).map(|e| e.ended);
+        assert_eq!(ended("PACS"), Some(None));
+        assert_eq!(ended("EHR"), Some(Some(400)), "ended by the next completed run that saw it pass");
+    }
+
+    /// The run log of rounds 0.1 (tests/data/state-v1) is read and migrated; rotation keeps
+    /// each line as written, a newer rounds' lines too.
+    #[test]
+    fn a_version_1_log_is_read_and_rotation_keeps_lines_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("st.log.jsonl");
+        let newer = "{\"version\":9,\"at\":1796315500,\"shape\":\"new\"}\n";
+        let text = format!("{}{newer}", include_str!("../../tests/data/state-v1/st.log.jsonl"));
+        std::fs::write(&log, &text).unwrap();
+        let runs = read(&log).unwrap();
+        assert_eq!((runs.records.len(), runs.passed_over), (2, 1));
+        assert!(runs.records.iter().all(|r| r.version == VERSION && r.stopped.is_none()));
+        assert_eq!(runs.records[0].problems.len(), 2);
+        assert_eq!(runs.records[1].only.as_deref(), Some(&["root".to_owned()][..]));
+        let lines = read_lines(&log).unwrap();
+        rotate(&log, lines, from_unix(1_796_400_000)).unwrap();
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), text);
     }
 }

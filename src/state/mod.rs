@@ -4,10 +4,20 @@
 //! held; a run compares with it (new, ongoing, recovered) and writes it back. Beside it, an
 //! append-only run log ([`history`]) is the shift record.
 //!
-//! Writes are atomic (a temporary file in the same folder, then a rename) and locked
-//! (`flock` on a `.lock` file beside it): two runs at once never corrupt the file; one
-//! waits briefly or skips writing and says so. A file that cannot be read as ours (corrupt,
-//! truncated, someone else's, a future version) gives one warning and a fresh start.
+//! Writes are atomic and never through a link ([`crate::files`]), and locked (`flock` on a
+//! `.lock` file beside it): two runs at once never corrupt the file; one waits briefly or
+//! skips writing and says so. Both files are private (0600, or 0660 in a setgid folder).
+//!
+//! # One versioned design
+//! The state file and every line of the run log carry `version` ([`VERSION`], one number for
+//! both). Reading an older version migrates it ([`migrate`], one step per version): a format
+//! change never wipes a clinic's history. Only a damaged file means a fresh start (a copy is
+//! kept as `<state>.damaged`); a file of a newer rounds is left as it is and this run is not
+//! saved there. Records a later version adds go in new keys that an older reader keeps
+//! untouched when it rewrites the file (`more`): planned are `days` in each check's entry (a
+//! compact per-day record for a status page) and `outbox` at the top (notifications waiting
+//! to be delivered). A run log line records the run's `stopped` signal and its `unfinished`
+//! checks when it was interrupted.
 //!
 //! Sits above the runner (it annotates a [`RunReport`]) and below the app; reporters only
 //! see the annotations.
@@ -24,11 +34,13 @@ use serde::{Deserialize, Serialize};
 use crate::outcome::{Recall, Status};
 use crate::runner::results::{Change, RunReport, Trend};
 
-pub(crate) use self::store::{from_unix, to_unix, write_atomic, Locked};
+pub(crate) use self::store::{from_unix, to_unix, Locked, VERSION};
+use crate::files::{self, Access};
 
 /// Said in the file, so a file of another program or a later version is recognised.
 const FORMAT: &str = "rounds-state";
-const VERSION: u32 = 1;
+/// Far above any real state (a few hundred checks): a bigger file is not ours.
+const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The state file as stored.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -40,6 +52,9 @@ pub(crate) struct State {
     /// When the last run that wrote it started (Unix seconds).
     last_run: Option<u64>,
     checks: BTreeMap<String, Entry>,
+    /// Records of a later version, kept as they are.
+    #[serde(flatten)]
+    more: serde_json::Map<String, serde_json::Value>,
 }
 
 /// One check's remembered state.
@@ -55,6 +70,9 @@ struct Entry {
     counters: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     counted_at: Option<u64>,
+    /// Records of a later version (a per-day record), kept as they are.
+    #[serde(flatten)]
+    more: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where the state of the inventory at `inventory` is kept by default:
@@ -75,33 +93,15 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 impl State {
-    /// Reads the state at `path`; a missing file is a first run, an unreadable one is a
-    /// fresh start with a warning (pushed to `warnings`).
-    pub fn read(path: &Path, warnings: &mut Vec<String>) -> State {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return State::default(),
-            Err(e) => {
-                warnings.push(format!("cannot read the state file {}: {e}; starting fresh", path.display()));
-                return State::default();
-            }
-        };
-        match serde_json::from_str::<State>(&text) {
-            Ok(state) if state.format == FORMAT && state.version == VERSION => state,
-            Ok(state) if state.format == FORMAT && state.version > VERSION => {
-                warnings.push(format!(
-                    "the state file {} was written by a newer rounds (version {}); starting fresh",
-                    path.display(),
-                    state.version
-                ));
-                State::default()
-            }
-            _ => {
-                warnings.push(format!(
-                    "the state file {} is not a rounds state file or is damaged; starting fresh",
-                    path.display()
-                ));
-                State::default()
+    /// Reads the state at `path`; a missing file is a first run, a damaged one a fresh
+    /// start with a warning (pushed to `warnings`). `None`, with a warning, for a state that
+    /// must be left as it is (a newer rounds', unreadable): no trends, and nothing saved.
+    pub fn read(path: &Path, warnings: &mut Vec<String>) -> Option<State> {
+        match load(path) {
+            Ok(state) => Some(state),
+            Err(unusable) => {
+                warnings.push(unusable.to_string());
+                matches!(unusable, Unusable::Damaged(_)).then(State::default)
             }
         }
     }
@@ -155,7 +155,8 @@ impl State {
                 (_, Some(before)) => (before.counters.clone(), before.counted_at),
                 (_, None) => (BTreeMap::new(), None),
             };
-            let entry = Entry { status: result.status, since: to_unix(since), counters, counted_at };
+            let more = before.map(|e| e.more.clone()).unwrap_or_default();
+            let entry = Entry { status: result.status, since: to_unix(since), counters, counted_at, more };
             self.checks.insert(result.meta.name.clone(), entry);
         }
         self.format = FORMAT.into();
@@ -166,12 +167,92 @@ impl State {
     }
 }
 
+/// Why a state file is not used as it stands.
+#[derive(Debug)]
+enum Unusable {
+    /// Not readable as a rounds state: replaced by a fresh start (a copy is kept).
+    Damaged(String),
+    /// Of a newer rounds, unreadable, or not a file of ours: left as it is.
+    Untouchable(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Damaged(why) | Unusable::Untouchable(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The state at `path`, migrated to [`VERSION`]; a missing file is a first run.
+fn load(path: &Path) -> Result<State, Unusable> {
+    let shown = path.display();
+    let bytes = match files::read_own(path, MAX_STATE_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+        Err(e) if files::is_refused(&e) => return Err(Unusable::Untouchable(e.to_string())),
+        Err(e) => {
+            return Err(Unusable::Untouchable(format!(
+                "cannot read the state file {shown}: {e}; trends are not shown and this run is not saved there"
+            )))
+        }
+    };
+    let damaged = || {
+        Unusable::Damaged(format!("the state file {shown} is not a rounds state file or is damaged; starting fresh (the old one is kept as {shown}.damaged)"))
+    };
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| damaged())?;
+    let version = match (doc.get("format").and_then(|f| f.as_str()), doc.get("version").and_then(|v| v.as_u64())) {
+        (Some(FORMAT), Some(version)) if version >= 1 => version,
+        _ => return Err(damaged()),
+    };
+    if version > u64::from(VERSION) {
+        return Err(Unusable::Untouchable(format!(
+            "the state file {shown} was written by a newer rounds (version {version}); it is left as it is, and this run is not saved there"
+        )));
+    }
+    serde_json::from_value(migrate(doc, version)).map_err(|_| damaged())
+}
+
+/// Takes a state file of version `from` to [`VERSION`], one step per version. A step may
+/// reshape the document; it never drops what the older version recorded.
+fn migrate(mut doc: serde_json::Value, from: u64) -> serde_json::Value {
+    for version in from..u64::from(VERSION) {
+        // 1 -> 2: the same records; version 2 only adds keys (in the run log).
+        doc["version"] = (version + 1).into();
+    }
+    doc
+}
+
+/// Refuses, before a run, a state file, lock or run log that is not rounds' own regular
+/// file (a planted link): the error names the path.
+pub(crate) fn check_paths(path: &Path) -> std::io::Result<()> {
+    for own in [path.to_owned(), store::lock_path(path), history::log_path(path)] {
+        files::refuse_planted(&own)?;
+    }
+    Ok(())
+}
+
+/// A warning saying `what` failed, or `e` itself when something was planted where rounds
+/// keeps its files (that fails the run).
+fn warning_unless_refused(e: std::io::Error, what: &str) -> std::io::Result<String> {
+    if files::is_refused(&e) {
+        return Err(e);
+    }
+    Ok(format!("{what}: {e}"))
+}
+
 /// How long a run waits for another run that is writing the same state.
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Writes `report` into the state at `path` and appends it to the run log, under the lock.
-/// Returns what went wrong, as warnings: remembering never fails a run.
-pub(crate) fn remember(path: &Path, report: &RunReport, inventory: &Path, all_ran: bool) -> Vec<String> {
+/// Returns what went wrong, as warnings: remembering never fails a run, except where a link
+/// or another file stands where rounds keeps its own (`Err`, naming the path).
+pub(crate) fn remember(
+    path: &Path,
+    report: &RunReport,
+    inventory: &Path,
+    all_ran: bool,
+) -> std::io::Result<Vec<String>> {
     let mut warnings = Vec::new();
     let _lock = match Locked::acquire(path, LOCK_PATIENCE) {
         Ok(Some(lock)) => lock,
@@ -180,26 +261,42 @@ pub(crate) fn remember(path: &Path, report: &RunReport, inventory: &Path, all_ra
                 "another rounds run is writing {}; this run's results were not saved there",
                 path.display()
             ));
-            return warnings;
+            return Ok(warnings);
         }
         Err(e) => {
-            warnings.push(format!("cannot keep state in {}: {e}; use --state PATH or --no-state", path.display()));
-            return warnings;
+            let what = format!("cannot keep state in {}", path.display());
+            warnings.push(warning_unless_refused(e, &what)? + "; use --state PATH or --no-state");
+            return Ok(warnings);
         }
     };
     // Read again under the lock: another run may have written since this one started.
-    let state = State::read(path, &mut Vec::new()).updated(report, inventory, all_ran);
-    let written = serde_json::to_vec_pretty(&state)
-        .map_err(std::io::Error::other)
-        .and_then(|bytes| store::write_atomic(path, &bytes));
-    if let Err(e) = written {
-        warnings.push(format!("cannot write the state file {}: {e}", path.display()));
+    let state = match load(path) {
+        Ok(state) => Some(state),
+        Err(Unusable::Damaged(_)) => {
+            if let Ok(bytes) = files::read_own(path, MAX_STATE_BYTES) {
+                let mut kept = path.as_os_str().to_owned();
+                kept.push(".damaged");
+                let _ = files::replace(Path::new(&kept), &bytes, Access::Private);
+            }
+            Some(State::default())
+        }
+        // Said once already, when the run began.
+        Err(Unusable::Untouchable(_)) => None,
+    };
+    if let Some(state) = state {
+        let state = state.updated(report, inventory, all_ran);
+        let written = serde_json::to_vec_pretty(&state)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| files::replace(path, &bytes, Access::Private));
+        if let Err(e) = written {
+            warnings.push(warning_unless_refused(e, &format!("cannot write the state file {}", path.display()))?);
+        }
     }
     let log = history::log_path(path);
     if let Err(e) = history::append(&log, &history::RunRecord::of(report, all_ran), report.started_at()) {
-        warnings.push(format!("cannot write the run log {}: {e}", log.display()));
+        warnings.push(warning_unless_refused(e, &format!("cannot write the run log {}", log.display()))?);
     }
-    warnings
+    Ok(warnings)
 }
 
 /// An acknowledged check still fails underneath: the problem goes on (the status table says).
@@ -232,7 +329,7 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     fn entry(status: Status, since: SystemTime) -> Entry {
-        Entry { status, since: to_unix(since), counters: BTreeMap::new(), counted_at: None }
+        Entry { status, since: to_unix(since), counters: BTreeMap::new(), counted_at: None, more: Default::default() }
     }
 
     #[test]
@@ -291,19 +388,47 @@ mod tests {
     }
 
     #[test]
-    fn damaged_foreign_and_future_files_start_fresh_with_one_warning() {
+    fn damaged_and_foreign_files_start_fresh_and_a_newer_one_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         for text in ["{\"format\":\"rounds-state\",\"vers", "{\"format\":\"other\",\"version\":1}", "[1,2]"] {
             std::fs::write(&path, text).unwrap();
             let mut warnings = Vec::new();
-            let state = State::read(&path, &mut warnings);
+            let state = State::read(&path, &mut warnings).unwrap();
             assert!(state.checks.is_empty());
             assert_eq!(warnings.len(), 1, "{text}");
         }
         std::fs::write(&path, "{\"format\":\"rounds-state\",\"version\":9,\"inventory\":\"x\",\"checks\":{}}").unwrap();
         let mut warnings = Vec::new();
-        State::read(&path, &mut warnings);
+        assert!(State::read(&path, &mut warnings).is_none(), "left as it is");
         assert!(warnings[0].contains("newer rounds"), "{warnings:?}");
+    }
+
+    /// A state file of rounds 0.1 (version 1, written by it: tests/data/state-v1) is read
+    /// and migrated, not wiped; keys of a later version survive a rewrite.
+    #[test]
+    fn a_version_1_file_is_migrated_and_later_keys_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("st.json");
+        std::fs::write(&path, include_str!("../../tests/data/state-v1/st.json")).unwrap();
+        let mut warnings = Vec::new();
+        let state = State::read(&path, &mut warnings).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(state.version, VERSION);
+        assert_eq!(state.checks.len(), 4);
+        assert_eq!(state.checks["impossible"].status, Status::Fail);
+        assert_eq!(state.checks["impossible"].since, 1_796_315_363);
+        assert_eq!(state.recall("Mirth engine").map(|r| r.counters["errors 5f1c"]), Some(3));
+
+        let mut doc: serde_json::Value = serde_json::to_value(&state).unwrap();
+        doc["outbox"] = serde_json::json!([{"to": "pager"}]);
+        doc["checks"]["root"]["days"] = serde_json::json!({"2026-12-01": "pass"});
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let state = State::read(&path, &mut warnings).unwrap();
+        let report = RunReport::new(from_unix(1_796_400_000), Duration::ZERO, vec![counted(Status::Pass, None)]);
+        let rewritten = serde_json::to_value(state.updated(&report, Path::new("checks.toml"), false)).unwrap();
+        assert_eq!(rewritten["outbox"][0]["to"], "pager");
+        assert_eq!(rewritten["checks"]["root"]["days"]["2026-12-01"], "pass");
+        assert_eq!(rewritten["version"], VERSION);
     }
 }

@@ -1,9 +1,17 @@
-//! Files that two runs at once must never corrupt: a lock, and atomic replacement.
+//! The lock that keeps two runs from writing the state at once, and how times are kept.
+//! (Atomic replacement, for every file rounds writes, is [`crate::files::replace`].)
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::files;
+
+/// The version of the state file and of the run log's lines. 1: rounds 0.1. 2: a run log
+/// line says when its run was interrupted and which checks did not finish; keys unknown to
+/// this version are kept.
+pub(crate) const VERSION: u32 = 2;
 
 /// An exclusive `flock` on `<path>.lock`, held until dropped (the kernel also releases it
 /// when the process dies, so a killed run never leaves it stuck).
@@ -15,10 +23,8 @@ impl Locked {
     /// Waits up to `patience` for the lock on `path`; `Ok(None)` when another run holds it
     /// that long.
     pub fn acquire(path: &Path, patience: Duration) -> io::Result<Option<Locked>> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir)?;
-        }
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(lock_path(path))?;
+        files::make_folder_for(path)?;
+        let file = files::open_own(&lock_path(path), false)?;
         let start = Instant::now();
         loop {
             match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
@@ -35,30 +41,10 @@ impl Locked {
     }
 }
 
-fn lock_path(path: &Path) -> PathBuf {
+pub(crate) fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     path.with_file_name(name)
-}
-
-/// Replaces `path` with `bytes` all at once: readers see the old file or the new one, never
-/// half of either, even if this process is killed mid-write.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(name);
-    let written = File::create(&temp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    match written.and_then(|()| fs::rename(&temp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_file(&temp);
-            Err(e)
-        }
-    }
 }
 
 /// Times are kept as Unix seconds: compact, and the same in every time zone.
@@ -84,15 +70,5 @@ mod tests {
         assert!(Locked::acquire(&path, Duration::from_millis(50)).unwrap().is_none());
         drop(first);
         assert!(Locked::acquire(&path, Duration::ZERO).unwrap().is_some());
-    }
-
-    #[test]
-    fn atomic_write_replaces_the_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        write_atomic(&path, b"old").unwrap();
-        write_atomic(&path, b"new contents").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"new contents");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
     }
 }
