@@ -141,7 +141,7 @@ pub(crate) struct CommonKeys {
 }
 
 /// Everything about a check except its probe: what reporters, the runner and `--only` use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CheckMeta {
     /// Unique in the inventory. For a `[[server]]` it is `NAME:PORT`.
     pub name: String,
@@ -181,10 +181,5 @@ impl CheckMeta {
             hint: common.hint.clone().filter(|h| !h.trim().is_empty()),
             runbook: common.runbook.clone().filter(|r| !r.trim().is_empty()),
         }
-    }
-
-    /// `--only` selects a check by its name, its table's name, or one of its tags.
-    pub fn is_selected_by(&self, selector: &str) -> bool {
-        self.name == selector || self.group.as_deref() == Some(selector) || self.tags.iter().any(|t| t == selector)
     }
 }

@@ -67,6 +67,10 @@ impl<P> Planned<P> {
     }
 }
 
+/// What an unset `${VAR}` stands as while the inventory is planned: a word valid in a URL's
+/// host, user, password, path or query, in a header, and as an argument.
+const UNSET: &str = "unset";
+
 /// The environment `${VAR}` reads from: the process's, or a test's.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -80,6 +84,8 @@ pub(crate) struct Loader<'a> {
     secrets: Secrets,
     /// Said once on stderr by `check` and `validate`; never holds a value.
     warned: Vec<String>,
+    /// Each `${VAR}` that is not set, and where: all are reported at once, in file order.
+    missing: Vec<(Range<usize>, String)>,
     trusts: HashMap<Option<PathBuf>, Arc<Trust>>,
 }
 
@@ -94,14 +100,20 @@ impl<'a> Loader<'a> {
             settings,
             secrets: Secrets::default(),
             warned: Vec::new(),
+            missing: Vec::new(),
             trusts: HashMap::new(),
         }
     }
 
-    /// The settings, the secrets every `${VAR}` expanded to, and warnings for the user, once
-    /// all tables are planned.
-    pub fn finish(self) -> (Settings, Secrets, Vec<String>) {
-        (self.settings, self.secrets, self.warned)
+    /// The secrets every `${VAR}` expanded to, warnings for the user, and the variables that
+    /// were not set (with their places), once all tables are planned.
+    pub fn finish(self) -> (Secrets, Vec<String>, Vec<(Range<usize>, String)>) {
+        (self.secrets, self.warned, self.missing)
+    }
+
+    /// The `${VAR}`s not set so far, with their places.
+    pub fn missing(&self) -> &[(Range<usize>, String)] {
+        &self.missing
     }
 
     /// An error at `span` of the inventory.
@@ -121,18 +133,32 @@ impl<'a> Loader<'a> {
         value: &Spanned<String>,
         render: &dyn Fn(&str) -> String,
     ) -> Result<String, ConfigError> {
+        // A variable that is not set stands as a placeholder, so planning goes on and every
+        // missing one is reported at once (or, for `ack`, `list` and `history`, none is).
+        let unset = std::cell::RefCell::new(Vec::new());
+        let env = self.env;
+        let lookup = |name: &str| {
+            env(name).or_else(|| {
+                unset.borrow_mut().push(name.to_owned());
+                Some(UNSET.to_owned())
+            })
+        };
         let (text, used) =
-            values::expand_vars(value.get_ref(), self.env, render).map_err(|why| self.error(value.span(), why))?;
-        for (name, secret) in used {
-            self.remember_secret(&name, &secret);
+            values::expand_vars(value.get_ref(), &lookup, render).map_err(|why| self.error(value.span(), why))?;
+        let unset = unset.into_inner();
+        for (name, secret) in used.iter().filter(|(name, _)| !unset.contains(name)) {
+            self.remember_secret(name, secret);
         }
+        self.missing.extend(unset.into_iter().map(|name| (value.span(), name)));
         Ok(text)
     }
 
     /// The value of the environment variable `name` (for `env = [...]` on commands): a secret.
     pub fn env_var(&mut self, name: &Spanned<String>) -> Result<String, ConfigError> {
-        let value = (self.env)(name.get_ref())
-            .ok_or_else(|| self.error(name.span(), format!("environment variable {} is not set", name.get_ref())))?;
+        let Some(value) = (self.env)(name.get_ref()) else {
+            self.missing.push((name.span(), name.get_ref().clone()));
+            return Ok(UNSET.to_owned());
+        };
         self.remember_secret(name.get_ref(), &value);
         Ok(value)
     }
