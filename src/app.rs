@@ -84,10 +84,15 @@ fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
     let (Some(name), Some(until)) = (&args.name, &args.until) else { bail!("give a check name and --until DATE") };
     let check = crate::config::Selector::parse(name).map_err(anyhow::Error::msg)?;
     let inventory = inventory::load_without_secrets(path)?;
-    check.select_acknowledged(inventory.checks.iter().map(|c| &c.meta), "cannot acknowledge").map_err(anyhow::Error::msg)?;
+    check
+        .select_acknowledged(inventory.checks.iter().map(|c| &c.meta), "cannot acknowledge:")
+        .map_err(anyhow::Error::msg)?;
     let until = known::Until::parse(until).map_err(anyhow::Error::msg)?;
     if until.ends() <= now {
-        bail!("--until {} is already past: an acknowledgement holds until a day to come", args.until.as_deref().unwrap_or_default());
+        bail!(
+            "--until {} is already past: an acknowledgement holds until a day to come",
+            args.until.as_deref().unwrap_or_default()
+        );
     }
     acks.retain(|a| a.check.text() != check.text());
     acks.push(known::Ack {
@@ -175,7 +180,7 @@ fn check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
     if !args.only.is_empty() {
         let only = args.only.iter().map(|o| crate::config::Selector::parse(o)).collect::<Result<Vec<_>, _>>();
         let only = only.map_err(|why| anyhow::anyhow!("--only: {why}"))?;
-        for also in inventory.select(&only).map_err(|why| anyhow::anyhow!("no check matches {why}"))? {
+        for also in inventory.select(&only).map_err(|why| anyhow::anyhow!("{why}"))? {
             eprintln!("also running {also}: depends_on");
         }
     }
@@ -381,8 +386,9 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
 fn history_names(path: &Path, check: &str, runs: &[history::RunRecord]) -> Result<Vec<String>> {
     let selector = crate::config::Selector::parse(check).map_err(|why| anyhow::anyhow!("--check: {why}"))?;
     // The inventory as it is now, and the names the log remembers (a check since removed).
-    let mut checks: Vec<crate::config::CheckMeta> =
-        inventory::load_without_secrets(path).map(|i| i.checks.into_iter().map(|c| c.meta).collect()).unwrap_or_default();
+    let mut checks: Vec<crate::config::CheckMeta> = inventory::load_without_secrets(path)
+        .map(|i| i.checks.into_iter().map(|c| c.meta).collect())
+        .unwrap_or_default();
     for run in runs {
         for problem in &run.problems {
             if !checks.iter().any(|c| c.name == problem.name) {

@@ -72,7 +72,9 @@ impl Until {
             Until::EndOf(date) => date
                 .tomorrow()
                 .ok()
-                .and_then(|next| next.to_datetime(jiff::civil::Time::midnight()).to_zoned_datetime(TimeZone::system()).ok())
+                .and_then(|next| {
+                    next.to_datetime(jiff::civil::Time::midnight()).to_zoned_datetime(TimeZone::system()).ok()
+                })
                 .map_or(Timestamp::MAX, |z| z.timestamp()),
         }
     }
@@ -176,7 +178,7 @@ impl AcksFile {
             let ack = &self.acks[i];
             let found = ack
                 .check
-                .select_acknowledged(checks.clone(), "the acknowledgement names")
+                .select_acknowledged(checks.clone(), "the acknowledgement of")
                 .map_err(|why| self.error(ack.check.span.clone(), why))?;
             let covers = found.into_iter().filter_map(|n| checks.clone().nth(n)).map(|c| c.name.clone()).collect();
             self.acks[i].covers = covers;
@@ -306,7 +308,8 @@ pub(crate) fn apply(report: &mut RunReport, acks: &[Ack], windows: &[Window], no
                 ack.check.text()
             );
         } else if failing {
-            result.detail = format!("the acknowledgement {} ({}): {}", ack.until.expired_text(), ack.note, result.detail);
+            result.detail =
+                format!("the acknowledgement {} ({}): {}", ack.until.expired_text(), ack.note, result.detail);
         }
     }
     report.recount();

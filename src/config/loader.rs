@@ -105,10 +105,10 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// The secrets every `${VAR}` expanded to, warnings for the user, and the variables that
-    /// were not set (with their places), once all tables are planned.
-    pub fn finish(self) -> (Secrets, Vec<String>, Vec<(Range<usize>, String)>) {
-        (self.secrets, self.warned, self.missing)
+    /// The secrets every `${VAR}` expanded to, and warnings for the user, once all tables
+    /// are planned.
+    pub fn finish(self) -> (Secrets, Vec<String>) {
+        (self.secrets, self.warned)
     }
 
     /// The `${VAR}`s not set so far, with their places.
@@ -281,10 +281,29 @@ impl<'a> Loader<'a> {
         values::lifetime_share(text.get_ref()).map_err(|why| self.error(text.span(), why))
     }
 
+    /// A URL written without its scheme (`url = "127.0.0.1:8080/health"`), which the URL
+    /// parser calls "relative URL without a base": said in words, with what to write. Only
+    /// the text as written is quoted (a `${VAR}` stays a placeholder), never `expanded`.
+    pub fn without_scheme(&self, raw: &Spanned<String>, expanded: &str) -> Option<ConfigError> {
+        let (written, expanded) = (raw.get_ref().trim(), expanded.trim());
+        if expanded.is_empty() || expanded.contains("://") || expanded.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(
+            self.error(
+                raw.span(),
+                format!("the URL has no scheme: write \"http://{written}\" or \"https://{written}\""),
+            ),
+        )
+    }
+
     /// `[settings] heartbeat`: an http(s) URL, `${VAR}` expanded (it is a secret).
     pub fn heartbeat(&mut self) -> Result<Option<reqwest::Url>, ConfigError> {
         let Some(raw) = self.settings.heartbeat.clone() else { return Ok(None) };
         let text = self.expand_with(&raw, &percent_encode)?;
+        if let Some(error) = self.without_scheme(&raw, &text) {
+            return Err(error);
+        }
         let url = reqwest::Url::parse(text.trim())
             .map_err(|e| self.error(raw.span(), format!("invalid heartbeat URL: {e}")))?;
         match url.scheme() {

@@ -74,7 +74,7 @@ impl Selector {
         let by = |keep: &dyn Fn(&CheckMeta) -> bool| -> Vec<usize> {
             checks.clone().enumerate().filter(|(_, c)| keep(c)).map(|(i, _)| i).collect()
         };
-        let has_tag = |c: &CheckMeta| c.tags.iter().any(|t| *t == self.word);
+        let has_tag = |c: &CheckMeta| c.tags.contains(&self.word);
         if self.tag {
             return by(&has_tag);
         }
@@ -99,23 +99,27 @@ impl Selector {
         match (found.is_empty(), only_a_tag) {
             (true, _) => Err(self.nothing_selected(checks, what)),
             (false, true) => Err(format!(
-                "{what} {:?}, which is a tag, not a check: acknowledge several checks with \"tag:{}\"",
+                "{what} {:?} is a tag, not a check: acknowledge several checks with \"tag:{}\"",
                 self.word, self.word
             )),
             (false, false) => Ok(found),
         }
     }
 
-    /// "{what} "PACS ", which matches no check's name, server name or tag; did you mean
-    /// "PACS"?": the closest names (and tags) that `checks` offer, up to three.
+    /// "{what} "pacs" matches no check's name, server name or tag; did you mean "PACS"?":
+    /// the closest names (and tags) that `checks` offer, up to three.
     pub fn nothing_selected<'a>(&self, checks: impl IntoIterator<Item = &'a CheckMeta>, what: &str) -> String {
         let mut offered: Vec<String> = Vec::new();
         for c in checks {
             let words = match self.tag {
                 true => c.tags.iter().map(|t| format!("tag:{t}")).collect(),
                 false => {
-                    let mut w = vec![c.name.clone()];
-                    w.extend(c.group.clone());
+                    // A server is offered by its name, not once per port (unless a port
+                    // was written).
+                    let mut w = match (&c.group, self.word.contains(':')) {
+                        (Some(group), false) => vec![group.clone()],
+                        _ => vec![c.name.clone()],
+                    };
                     w.extend(c.tags.iter().cloned());
                     w
                 }
@@ -128,15 +132,15 @@ impl Selector {
         }
         let text = self.text();
         let kind = match self.tag {
-            true => format!("but no check has the tag {:?}", self.word),
-            false => "which matches no check's name, server name or tag".to_owned(),
+            true => "matches no check's tag",
+            false => "matches no check's name, server name or tag",
         };
         let near = closest_few(&text, &offered);
         match near.is_empty() {
-            true => format!("{what} {text:?}, {kind}"),
+            true => format!("{what} {text:?} {kind}"),
             false => {
                 let quoted: Vec<String> = near.iter().map(|n| format!("{n:?}")).collect();
-                format!("{what} {text:?}, {kind}; did you mean {}?", quoted.join(" or "))
+                format!("{what} {text:?} {kind}; did you mean {}?", quoted.join(" or "))
             }
         }
     }
@@ -207,9 +211,9 @@ mod tests {
     fn nothing_selected_suggests_the_closest_names() {
         let checks = clinic();
         let why = Selector::parse("FHIR").unwrap().nothing_selected(&checks, "--only");
-        assert_eq!(why, "--only \"FHIR\", which matches no check's name, server name or tag; did you mean \"FHIR API\"?");
+        assert_eq!(why, "--only \"FHIR\" matches no check's name, server name or tag; did you mean \"FHIR API\"?");
         let why = Selector::parse("tag:imagin").unwrap().nothing_selected(&checks, "--only");
-        assert!(why.ends_with("no check has the tag \"imagin\"; did you mean \"tag:imaging\"?"), "{why}");
+        assert!(why.ends_with("\"tag:imagin\" matches no check's tag; did you mean \"tag:imaging\"?"), "{why}");
         let why = Selector::parse("printer").unwrap().nothing_selected(&checks, "--only");
         assert!(!why.contains("did you mean"), "{why}");
     }
@@ -217,7 +221,7 @@ mod tests {
     #[test]
     fn an_acknowledgement_of_several_checks_needs_tag() {
         let checks = clinic();
-        let ack = |t: &str| Selector::parse(t).unwrap().select_acknowledged(&checks, "acknowledges");
+        let ack = |t: &str| Selector::parse(t).unwrap().select_acknowledged(&checks, "the acknowledgement of");
         assert_eq!(ack("pacs-01").unwrap(), [2, 3]);
         assert_eq!(ack("tag:imaging").unwrap(), [2, 3]);
         assert!(ack("imaging").unwrap_err().contains("acknowledge several checks with \"tag:imaging\""));

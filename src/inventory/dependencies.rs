@@ -25,7 +25,7 @@ pub(super) fn resolve_dependencies(
                 .collect();
             if matched.is_empty() {
                 let others = planned.iter().enumerate().filter(|(i, _)| *i != me).map(|(_, p)| &p.meta);
-                return Err(file.error(written.span(), selector.nothing_selected(others, "depends_on names")));
+                return Err(file.error(written.span(), selector.nothing_selected(others, "depends_on")));
             }
             for d in matched {
                 if !deps.contains(&d) {

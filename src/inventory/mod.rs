@@ -128,7 +128,7 @@ fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Invento
             plan => plan?,
         };
         planned.extend(plan.into_iter().map(|p| (index, p)));
-        let (file_secrets, file_warnings, _) = loader.finish();
+        let (file_secrets, file_warnings) = loader.finish();
         secrets.extend(file_secrets);
         warnings.extend(file_warnings);
     }
@@ -165,8 +165,7 @@ fn from_toml(path: &Path, source: &str) -> Result<InventoryFile, ConfigError> {
     toml::from_str(source).map_err(|e| {
         let mut error = ConfigError::from_toml(path, source, &e);
         if e.message().starts_with("unknown field `include`") {
-            error.message = "include must come first, before the first [table] or [[table]]: a key written after a                              table header belongs to that table"
-                .into();
+            error.message = "include must come first, before the first [table] or [[table]] (a key after a table header belongs to that table)".into();
         }
         error
     })
@@ -202,7 +201,7 @@ where
     for selector in &window.checks {
         let found = selector.select(checks.clone());
         if found.is_empty() {
-            let why = selector.nothing_selected(checks.clone(), "the maintenance window names");
+            let why = selector.nothing_selected(checks.clone(), "the maintenance window's");
             return Err(file.error(selector.span.clone().unwrap_or_default(), why));
         }
         for i in found {
@@ -388,6 +387,12 @@ mod tests {
             ("mirth no password", "[[mirth]]\nname = \"m\"\nbase = \"https://h:8443\"\nusername = \"u\""),
             ("maintenance without times", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nreason = \"r\""),
             ("maintenance bad zone", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sun 01:00-02:00\"\ntimezone = \"Mars/Olympus\"\nreason = \"r\""),
+            ("url without scheme", "[[endpoint]]\nname = \"e\"\nurl = \"127.0.0.1:8080/health\""),
+            ("fhir base without scheme", "[[fhir]]\nname = \"f\"\nbase = \"fhir.clinic.local/r4\""),
+            ("min_free without unit", "[[disk]]\nname = \"d\"\npath = \"/\"\nmin_free = \"95\""),
+            ("min_size without unit", "[[backup]]\nname = \"b\"\npath = \".\"\nmax_age = \"1h\"\nmin_size = \"95\""),
+            ("two unset variables", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/${NOPE_B}\"\n[[server]]\nname = \"s\"\nhost = \"h\"\nports = [1]\n[[command]]\nname = \"c\"\nrun = [\"true\"]\nenv = [\"NOPE_A\", \"NOPE_B\"]\n[[endpoint]]\nname = \"e2\"\nurl = \"http://h/\"\nheaders = { a = \"${NOPE_C}\" }"),
+            ("include after a table", "[[disk]]\nname = \"d\"\npath = \"/\"\ninclude = [\"sites/*.toml\"]"),
             ("maintenance names nothing", "[[tls]]\nname = \"PACS\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"pacs\"]\nweekly = \"Sun 01:00-02:00\"\nreason = \"r\""),
             ("maintenance empty tag", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"tag: \"]\nweekly = \"Sun 01:00-02:00\"\nreason = \"r\""),
             ("depends_on a tag by its bare name", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ntags = [\"net\"]\n[[tls]]\nname = \"b\"\nhost = \"h\"\nport = 1\ndepends_on = [\"net\"]\n[[tls]]\nname = \"c\"\nhost = \"h\"\nport = 1\ndepends_on = [\"nett\"]"),
