@@ -10,37 +10,10 @@ use toml::Spanned;
 
 use super::common::{CheckMeta, CommonKeys, ProtocolTlsKeys};
 use super::error::ConfigError;
-use super::settings::{Settings, MAX_RETRIES};
+use super::settings::{CertKeys, Settings, MAX_RETRIES};
 use super::values::{self, Proxy};
 use crate::certs::{CertLimits, ClientIdentity, ProtocolTls, Trust};
 use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
-
-/// A table's certificate keys, as written (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`).
-#[derive(Default)]
-pub(crate) struct CertKeys<'a> {
-    pub warn_days: Option<u32>,
-    pub crit_days: Option<&'a Spanned<u32>>,
-    pub warn: Option<&'a Spanned<String>>,
-    pub crit: Option<&'a Spanned<String>>,
-    pub max_validity_days: Option<u32>,
-}
-
-/// The [`CertKeys`] of a table that declares all five certificate keys under their shared
-/// names (`cert_warn_days`, `cert_crit_days`, `cert_warn`, `cert_crit`, `max_validity_days`):
-/// one spelling of the mapping for `[[endpoint]]`, `[[fhir]]` and `[[tls]]`. The caller
-/// imports `CertKeys` (naming it through `config` here would tie this file back to it).
-macro_rules! cert_keys {
-    ($table:expr) => {
-        CertKeys {
-            warn_days: $table.cert_warn_days,
-            crit_days: $table.cert_crit_days.as_ref(),
-            warn: $table.cert_warn.as_ref(),
-            crit: $table.cert_crit.as_ref(),
-            max_validity_days: $table.max_validity_days,
-        }
-    };
-}
-pub(crate) use cert_keys;
 
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {
@@ -193,38 +166,9 @@ impl<'a> Loader<'a> {
         Ok(trust)
     }
 
-    /// A table's own certificate thresholds, falling back to `[settings]`: days
-    /// (`cert_warn_days`, `cert_crit_days`; the fail threshold may not be above the warn
-    /// one), shares of the lifetime (`cert_warn = "25%"`, which replace the days), and
-    /// `max_validity_days`.
+    /// A table's own certificate thresholds, falling back to `[settings]`'s.
     pub fn cert_limits(&self, keys: CertKeys<'_>) -> Result<CertLimits, ConfigError> {
-        let defaults = self.settings.cert;
-        // A check that sets its own days is judged in days, whatever shares [settings] has.
-        let inherit_shares = keys.warn_days.is_none() && keys.crit_days.is_none();
-        let share = |own: Option<&Spanned<String>>, default: Option<f64>| match own {
-            Some(text) => self.percent(text).map(Some),
-            None => Ok(default.filter(|_| inherit_shares)),
-        };
-        let limits = CertLimits {
-            warn_days: keys.warn_days.unwrap_or(defaults.warn_days),
-            crit_days: keys.crit_days.map_or(defaults.crit_days, |c| *c.get_ref()),
-            warn_percent: share(keys.warn, defaults.warn_percent)?,
-            crit_percent: share(keys.crit, defaults.crit_percent)?,
-            max_validity_days: keys.max_validity_days.or(defaults.max_validity_days),
-        };
-        if let Some(c) = keys.crit_days.filter(|_| limits.crit_days > limits.warn_days) {
-            return Err(self.error(
-                c.span(),
-                format!(
-                    "cert_crit_days ({}) must not be more than cert_warn_days ({}): fail at fewer days left than you warn",
-                    limits.crit_days, limits.warn_days
-                ),
-            ));
-        }
-        if let (Some(why), Some(span)) = (limits.shares_out_of_order(), keys.crit) {
-            return Err(self.error(span.span(), why));
-        }
-        Ok(limits)
+        keys.limits(self.settings.cert).map_err(|(span, why)| self.error(span, why))
     }
 
     /// TLS for a protocol that is not HTTP, or `None` without `tls = true`. Certificates and
@@ -274,11 +218,6 @@ impl<'a> Loader<'a> {
             v @ ("1.2" | "1.3") => Ok(Some(v.to_owned())),
             _ => Err(self.error(value.span(), "min_tls is \"1.2\" or \"1.3\"")),
         }
-    }
-
-    /// "25%": a share of a certificate's lifetime, from 0 to 100.
-    fn percent(&self, text: &Spanned<String>) -> Result<f64, ConfigError> {
-        values::lifetime_share(text.get_ref()).map_err(|why| self.error(text.span(), why))
     }
 
     /// A URL written without its scheme (`url = "127.0.0.1:8080/health"`), which the URL

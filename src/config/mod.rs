@@ -23,7 +23,7 @@ pub(crate) mod values;
 
 pub(crate) use self::common::{check_table, CheckMeta, ProtocolTlsKeys};
 pub(crate) use self::error::ConfigError;
-pub(crate) use self::loader::{cert_keys, CertKeys, Env, Loader, Planned, Table};
+pub(crate) use self::loader::{Env, Loader, Planned, Table};
 pub(crate) use self::maintenance::{to_system_time, to_timestamp, MaintenanceTable, Window};
 pub(crate) use self::selector::Selector;
-pub(crate) use self::settings::{Settings, SettingsTable};
+pub(crate) use self::settings::{CertKeys, Settings, SettingsTable};
