@@ -95,8 +95,8 @@ macro_rules! check_table {
 
         impl $table {
             /// The certificate thresholds, for `Loader::cert_limits`.
-            fn cert_keys(&self) -> $crate::config::CertKeys<'_> {
-                $crate::config::CertKeys {
+            fn cert_keys(&self) -> $crate::config::settings::CertKeys<'_> {
+                $crate::config::settings::CertKeys {
                     warn_days: self.cert_warn_days,
                     crit_days: self.cert_crit_days.as_ref(),
                     warn: self.cert_warn.as_ref(),

@@ -18,7 +18,7 @@ mod error;
 mod loader;
 mod maintenance;
 mod selector;
-mod settings;
+pub(crate) mod settings;
 pub(crate) mod values;
 
 pub(crate) use self::common::{check_table, CheckMeta, ProtocolTlsKeys};
