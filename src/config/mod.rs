@@ -26,4 +26,4 @@ pub(crate) use self::error::ConfigError;
 pub(crate) use self::loader::{Env, Loader, Planned, Table};
 pub(crate) use self::maintenance::{to_system_time, to_timestamp, MaintenanceTable, Window};
 pub(crate) use self::selector::Selector;
-pub(crate) use self::settings::{CertKeys, Settings, SettingsTable};
+pub(crate) use self::settings::{Settings, SettingsTable};
