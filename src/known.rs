@@ -325,7 +325,7 @@ mod tests {
         assert_eq!(date, Until::EndOf(Date::constant(2026, 12, 1)));
         assert_eq!(date.until_text(), "until the end of 2026-12-01");
         assert_eq!(date.expired_text(), "expired at the end of 2026-12-01");
-        assert!(date.ends() > "2026-12-01T12:00:00Z".parse().unwrap());
+        assert!(date.ends() > "2026-12-01T09:00:00Z".parse().unwrap(), "the end of the day, in any zone");
         let moment = Until::parse("2026-12-01T08:00:00-06:00").unwrap();
         assert_eq!(moment.to_string(), "2026-12-01T14:00:00Z");
         assert!(Until::parse("next week").unwrap_err().contains("not a date"));

@@ -264,7 +264,7 @@ fn ack_until_a_date_is_shown_as_entered_and_needs_no_secret() {
         let text = |key: &str| check[key].as_str().unwrap_or_default().to_owned();
         (text("status"), text("detail"))
     };
-    let (status, detail) = run("2026-12-05T12:00:00Z");
+    let (status, detail) = run("2026-12-05T09:00:00Z");
     assert_eq!(status, "ack", "{detail}");
     assert!(detail.starts_with("acknowledged by alice until the end of 2026-12-05 ("), "{detail}");
     let (status, detail) = run("2026-12-07T12:00:00Z");
@@ -273,7 +273,7 @@ fn ack_until_a_date_is_shown_as_entered_and_needs_no_secret() {
 
     // A day already past is refused, and nothing is written.
     let past =
-        inv.rounds(&["ack", "label printer 4", "--until", "2026-11-24"]).env("ROUNDS_NOW", NOW).output().unwrap();
+        inv.rounds(&["ack", "label printer 4", "--until", "2026-11-20"]).env("ROUNDS_NOW", NOW).output().unwrap();
     assert_eq!(past.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&past.stderr).contains("already past"), "{past:?}");
     assert!(!std::fs::read_to_string(inv.dir.path().join("acks.toml")).unwrap().contains("printer 4"));
