@@ -176,10 +176,10 @@ impl AcksFile {
         let checks = checks.into_iter();
         for i in 0..self.acks.len() {
             let ack = &self.acks[i];
-            let found = ack
-                .check
-                .select_acknowledged(checks.clone(), "the acknowledgement of")
-                .map_err(|why| self.error(ack.check.span.clone(), why))?;
+            let found = ack.check.select_acknowledged(checks.clone(), "the acknowledgement of").map_err(|why| {
+                let fix = format!("{why}; correct it, or remove it with rounds ack --remove {:?}", ack.check.text());
+                self.error(ack.check.span.clone(), fix)
+            })?;
             let covers = found.into_iter().filter_map(|n| checks.clone().nth(n)).map(|c| c.name.clone()).collect();
             self.acks[i].covers = covers;
         }

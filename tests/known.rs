@@ -318,6 +318,10 @@ fn hand_written_acks_are_read_with_typed_dates_and_checked_by_validate() {
             "[[ack]]\ncheck = \"label printr 3\"\nuntil = 2099-12-01\n",
             "acks.toml:2:9: the acknowledgement of \"label printr 3\" matches no check",
         ),
+        (
+            "[[ack]]\ncheck = \"label printr 3\"\nuntil = 2099-12-01\n",
+            "did you mean \"label printer 3\"?; correct it, or remove it with rounds ack --remove \"label printr 3\"",
+        ),
         ("[[ack]]\ncheck = \"EHR portal\"\nuntill = 2099-12-01\n", "did you mean `until`?"),
         ("[[ack]]\ncheck = \"EHR portal\"\nuntil = \"next week\"\n", "acks.toml:3:9: \"next week\" is not a date"),
     ] {
