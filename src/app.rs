@@ -59,11 +59,7 @@ fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
                 Ok(d) if a.until.ends() > now => format!("{} left", crate::human::age(d)),
                 _ => "expired".into(),
             };
-            let until = match a.until {
-                known::Until::EndOf(_) => a.until.until_text(),
-                known::Until::Moment(_) => format!("until {}", a.until),
-            };
-            out.push_str(&format!("{}  {until} ({left}), by {}: {}\n", a.check.text(), a.by, a.note));
+            out.push_str(&format!("{}  {} ({left}), by {}: {}\n", a.check.text(), a.until.listed(), a.by, a.note));
         }
         if acks.is_empty() {
             out.push_str("no acknowledgements\n");
@@ -87,12 +83,9 @@ fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
     check
         .select_acknowledged(inventory.checks.iter().map(|c| &c.meta), "cannot acknowledge:")
         .map_err(anyhow::Error::msg)?;
-    let until = known::Until::parse(until).map_err(anyhow::Error::msg)?;
+    let (written, until) = (until, known::Until::parse(until).map_err(anyhow::Error::msg)?);
     if until.ends() <= now {
-        bail!(
-            "--until {} is already past: an acknowledgement holds until a day to come",
-            args.until.as_deref().unwrap_or_default()
-        );
+        bail!("--until {written} is already past: an acknowledgement holds until a day to come");
     }
     acks.retain(|a| a.check.text() != check.text());
     acks.push(known::Ack {

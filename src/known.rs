@@ -87,6 +87,14 @@ impl Until {
         }
     }
 
+    /// As `ack --list` shows it: "until the end of 2026-12-05", "until 2026-12-05T14:00:00Z".
+    pub fn listed(&self) -> String {
+        match self {
+            Until::EndOf(_) => self.until_text(),
+            Until::Moment(t) => format!("until {t}"),
+        }
+    }
+
     /// "expired at the end of 2026-12-05", "expired on 2026-12-05".
     pub fn expired_text(&self) -> String {
         match self {
