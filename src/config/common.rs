@@ -62,47 +62,26 @@ macro_rules! check_table {
         }
     };
     // A table that judges a server's certificate (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`): its
-    // own keys, then the certificate keys, declared once here with one type each, and
-    // `cert_keys()` for `Loader::cert_limits`.
+    // own keys, `ca_file` and `check_revocation`, then the thresholds `[settings]` shares
+    // (`with_cert_thresholds!`), each declared once with one type, and `cert_keys()`.
     (
         $(#[$meta:meta])*
         $vis:vis struct $table:ident with certificate {
             $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
         }
     ) => {
-        $crate::config::common::check_table! {
-            $(#[$meta])*
-            $vis struct $table {
+        $crate::config::settings::with_cert_thresholds! {
+            check_table {
+                $(#[$meta])*
+                $vis struct $table
+            } {
                 $( $(#[$field_meta])* $field : $ty, )*
                 /// Extra trusted CA (PEM), relative to the inventory file.
                 ca_file: Option<toml::Spanned<String>>,
-                cert_warn_days: Option<u32>,
-                cert_crit_days: Option<toml::Spanned<u32>>,
-                /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
-                cert_warn: Option<toml::Spanned<String>>,
-                cert_crit: Option<toml::Spanned<String>>,
-                /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
-                max_validity_days: Option<u32>,
-                /// "1.2": fail when the server still completes a TLS 1.0 or 1.1 handshake
-                /// ("1.3": 1.2 too); the negotiated version and cipher are then said.
-                min_tls: Option<toml::Spanned<String>>,
                 /// Download the leaf's CRL and fail a revoked certificate; a CRL that cannot
                 /// be had or trusted is a warning.
                 #[serde(default)]
                 check_revocation: bool,
-            }
-        }
-
-        impl $table {
-            /// The certificate thresholds, for `Loader::cert_limits`.
-            fn cert_keys(&self) -> $crate::config::settings::CertKeys<'_> {
-                $crate::config::settings::CertKeys {
-                    warn_days: self.cert_warn_days,
-                    crit_days: self.cert_crit_days.as_ref(),
-                    warn: self.cert_warn.as_ref(),
-                    crit: self.cert_crit.as_ref(),
-                    max_validity_days: self.max_validity_days,
-                }
             }
         }
     };

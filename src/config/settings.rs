@@ -94,40 +94,86 @@ impl CertKeys<'_> {
     }
 }
 
-/// `[settings]` as written.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SettingsTable {
-    timeout: Option<Timeout>,
-    concurrency: Option<Spanned<usize>>,
-    cert_warn_days: Option<u32>,
-    cert_crit_days: Option<Spanned<u32>>,
-    /// Shares of the lifetime left ("25%", "10%") for every check without its own thresholds.
-    cert_warn: Option<Spanned<String>>,
-    cert_crit: Option<Spanned<String>>,
-    max_validity_days: Option<u32>,
-    proxy: Option<Spanned<String>>,
-    retries: Option<Spanned<u32>>,
-    retry_delay: Option<Timeout>,
-    deadline: Option<Timeout>,
-    state: Option<String>,
-    heartbeat: Option<Spanned<String>>,
-    heartbeat_timeout: Option<Timeout>,
-    min_tls: Option<Spanned<String>>,
+/// The certificate thresholds, declared once with one type each, for `[settings]` and for
+/// every table that judges a certificate (`check_table!`'s `with certificate`): writes
+/// `$then! { $head { $fields <the thresholds> } }` and the struct's `cert_keys()`, which
+/// [`CertKeys::limits`] judges. A new threshold is one field here and one in [`CertKeys`].
+macro_rules! with_cert_thresholds {
+    (
+        $then:ident {
+            $(#[$meta:meta])*
+            $vis:vis struct $name:ident
+        } {
+            $($fields:tt)*
+        }
+    ) => {
+        $then! {
+            $(#[$meta])*
+            $vis struct $name {
+                $($fields)*
+                cert_warn_days: Option<u32>,
+                cert_crit_days: Option<toml::Spanned<u32>>,
+                /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
+                cert_warn: Option<toml::Spanned<String>>,
+                cert_crit: Option<toml::Spanned<String>>,
+                /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
+                max_validity_days: Option<u32>,
+                /// "1.2": fail when the server still completes a TLS 1.0 or 1.1 handshake
+                /// ("1.3": 1.2 too); the negotiated version and cipher are then said.
+                min_tls: Option<toml::Spanned<String>>,
+            }
+        }
+
+        impl $name {
+            /// The certificate thresholds as written, for [`CertKeys::limits`].
+            fn cert_keys(&self) -> $crate::config::settings::CertKeys<'_> {
+                $crate::config::settings::CertKeys {
+                    warn_days: self.cert_warn_days,
+                    crit_days: self.cert_crit_days.as_ref(),
+                    warn: self.cert_warn.as_ref(),
+                    crit: self.cert_crit.as_ref(),
+                    max_validity_days: self.max_validity_days,
+                }
+            }
+        }
+    };
+}
+pub(crate) use with_cert_thresholds;
+
+/// A struct as written, for [`with_cert_thresholds!`]'s `[settings]`.
+macro_rules! plain_struct {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name { $($fields)* }
+    };
+}
+
+with_cert_thresholds! {
+    plain_struct {
+        /// `[settings]` as written; the certificate thresholds are every check's default.
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct SettingsTable
+    } {
+        timeout: Option<Timeout>,
+        concurrency: Option<Spanned<usize>>,
+        proxy: Option<Spanned<String>>,
+        retries: Option<Spanned<u32>>,
+        retry_delay: Option<Timeout>,
+        deadline: Option<Timeout>,
+        state: Option<String>,
+        heartbeat: Option<Spanned<String>>,
+        heartbeat_timeout: Option<Timeout>,
+    }
 }
 
 impl SettingsTable {
     /// Validates the table and applies the defaults.
     pub fn settings(self, path: &Path, source: &str) -> Result<Settings, ConfigError> {
-        let keys = CertKeys {
-            warn_days: self.cert_warn_days,
-            crit_days: self.cert_crit_days.as_ref(),
-            warn: self.cert_warn.as_ref(),
-            crit: self.cert_crit.as_ref(),
-            max_validity_days: self.max_validity_days,
-        };
-        let cert =
-            keys.limits(CertLimits::default()).map_err(|(span, why)| ConfigError::at(path, source, span, why))?;
+        let cert = self
+            .cert_keys()
+            .limits(CertLimits::default())
+            .map_err(|(span, why)| ConfigError::at(path, source, span, why))?;
         let concurrency = match self.concurrency {
             Some(c) if *c.get_ref() == 0 => {
                 return Err(ConfigError::at(path, source, c.span(), "concurrency must be at least 1"));
