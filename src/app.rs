@@ -46,20 +46,20 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// `rounds ack NAME --until DATE`, `--list`, `--remove NAME`.
+/// `rounds ack NAME --until DATE`, `--list`, `--remove NAME`. Needs no secret: shift staff
+/// without the inventory's `${VAR}`s can acknowledge a broken printer.
 fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
     let file = known::acks_path(path, acks_flag);
-    let mut acks = known::read_acks(&file).map_err(anyhow::Error::msg)?;
-    let now = known::now();
+    let mut acks = known::read_acks(&file)?.acks;
+    let now = crate::config::to_timestamp(known::now());
     if args.list {
         let mut out = String::new();
         for a in &acks {
-            let left = a.until.parse::<jiff::Timestamp>().ok().map(crate::config::to_system_time);
-            let left = match left.map(|u| u.duration_since(now)) {
-                Some(Ok(d)) => format!("{} left", crate::human::age(d)),
+            let left = match a.until.ends().duration_since(now).try_into() {
+                Ok(d) if a.until.ends() > now => format!("{} left", crate::human::age(d)),
                 _ => "expired".into(),
             };
-            let line = format!("{}  until {} ({left}), by {}: {}", a.check, a.until, a.by, a.note);
+            let line = format!("{}  {} ({left}), by {}: {}", a.check.text(), a.until.listed(), a.by, a.note);
             // acks.toml is written by hand too: shown through the same cleaning as a report.
             out.push_str(&clean_text(&line, &Secrets::default(), usize::MAX));
             out.push('\n');
@@ -72,7 +72,7 @@ fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
     }
     if let Some(name) = &args.remove {
         let before = acks.len();
-        acks.retain(|a| a.check != *name);
+        acks.retain(|a| a.check.text() != name.trim());
         if acks.len() == before {
             bail!("{name:?} is not acknowledged in {}", file.display());
         }
@@ -81,25 +81,26 @@ fn ack(path: &Path, acks_flag: Option<&Path>, args: &AckArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     let (Some(name), Some(until)) = (&args.name, &args.until) else { bail!("give a check name and --until DATE") };
-    let inventory = load(path)?;
-    let known_name = inventory.checks.iter().any(|c| c.meta.name == *name || c.meta.group.as_deref() == Some(name));
-    if !known_name {
-        let mut names: Vec<&str> = inventory.checks.iter().map(|c| c.meta.name.as_str()).collect();
-        names.extend(inventory.checks.iter().filter_map(|c| c.meta.group.as_deref()));
-        let hint = crate::config::closest(name, &names).map(|n| format!("; did you mean {n:?}?")).unwrap_or_default();
-        bail!("{} has no check named {name:?}{hint}", path.display());
+    let check = crate::config::Selector::parse(name).map_err(anyhow::Error::msg)?;
+    let inventory = inventory::load_without_secrets(path)?;
+    check
+        .select_acknowledged(inventory.checks.iter().map(|c| &c.meta), "cannot acknowledge:")
+        .map_err(anyhow::Error::msg)?;
+    let (written, until) = (until, known::Until::parse(until).map_err(anyhow::Error::msg)?);
+    if until.ends() <= now {
+        bail!("--until {written} is already past: an acknowledgement holds until a day to come");
     }
-    let until = known::parse_until(until).map_err(anyhow::Error::msg)?;
-    acks.retain(|a| a.check != *name);
+    acks.retain(|a| a.check.text() != check.text());
     acks.push(known::Ack {
-        check: name.clone(),
-        until: until.to_string(),
+        check: check.clone(),
+        until,
         note: args.note.clone(),
-        by: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-        at: crate::human::rfc3339(now),
+        by: known::who(),
+        at: crate::human::rfc3339(crate::config::to_system_time(now)),
+        covers: Vec::new(),
     });
     known::write_acks(&file, &acks).with_context(|| format!("cannot write {}", file.display()))?;
-    eprintln!("acknowledged {name:?} until {until} in {}", file.display());
+    eprintln!("acknowledged {:?} {} in {}", check.text(), until.until_text(), file.display());
     Ok(exit::OK)
 }
 
@@ -170,7 +171,8 @@ fn watch_or_check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
 fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
     let (path, state_flag) = (cli.config.as_path(), cli.state.as_deref());
     let mut inventory = load(path)?;
-    let acks = known::read_acks(&known::acks_path(path, cli.acks.as_deref())).map_err(anyhow::Error::msg)?;
+    let mut acks = known::read_acks(&known::acks_path(path, cli.acks.as_deref()))?;
+    acks.resolve(inventory.checks.iter().map(|c| &c.meta))?;
     let state_file =
         if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
     // A link planted where rounds writes is refused before anything runs.
@@ -187,11 +189,10 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
     }
     let all_ran = args.only.is_empty();
     if !args.only.is_empty() {
-        for also in inventory.select(&args.only) {
+        let only = args.only.iter().map(|o| crate::config::Selector::parse(o)).collect::<Result<Vec<_>, _>>();
+        let only = only.map_err(|why| anyhow::anyhow!("--only: {why}"))?;
+        for also in inventory.select(&only).map_err(|why| anyhow::anyhow!("{why}"))? {
             eprintln!("also running {also}: depends_on");
-        }
-        if inventory.checks.is_empty() {
-            bail!("no check matches --only {} (names, server names and tags are matched)", args.only.join(", "));
         }
     }
     let wanted = args.concurrency.map_or(inventory.settings.concurrency, |n| n as usize);
@@ -235,7 +236,7 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
     });
     progress.clear();
     // 3. known problems: acknowledgements and maintenance windows.
-    known::apply(&mut report, &acks, &inventory.windows, known::now());
+    known::apply(&mut report, &acks.acks, &inventory.windows, known::now());
     // 4. state: trends against the previous run, remembered for the next.
     if let (Some(previous), Some(file)) = (&previous, &state_file) {
         previous.annotate(&mut report);
@@ -314,9 +315,9 @@ fn write_outputs(
 
 fn validate(path: &Path, acks_flag: Option<&Path>) -> Result<u8> {
     let inventory = load(path)?;
-    let acks_file = known::acks_path(path, acks_flag);
-    let acks = known::read_acks(&acks_file).map_err(anyhow::Error::msg)?;
-    let notes = known_problem_notes(&inventory, &acks, &acks_file);
+    let mut acks = known::read_acks(&known::acks_path(path, acks_flag))?;
+    acks.resolve(inventory.checks.iter().map(|c| &c.meta))?;
+    let notes = known_problem_notes(&inventory, &acks.acks);
     let mut kinds: Vec<(&str, usize)> = Vec::new();
     for check in &inventory.checks {
         match kinds.iter_mut().find(|(k, _)| *k == check.kind()) {
@@ -340,32 +341,27 @@ fn validate(path: &Path, acks_flag: Option<&Path>) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// What `validate` says about acknowledgements and maintenance windows: names that match no
-/// check, windows that ended, acknowledgements that expired.
-fn known_problem_notes(inventory: &Inventory, acks: &[known::Ack], acks_file: &Path) -> Vec<String> {
+/// What `validate` says about acknowledgements and maintenance windows: windows that ended,
+/// acknowledgements that expired (what names no check is an error before this).
+fn known_problem_notes(inventory: &Inventory, acks: &[known::Ack]) -> Vec<String> {
     let now = crate::config::to_timestamp(known::now());
-    let matches = |sel: &str| inventory.checks.iter().any(|c| known::selects(&c.meta, sel));
     let mut notes = Vec::new();
-    for w in &inventory.windows {
-        if w.has_ended(now) {
-            notes.push(format!("the maintenance window \"{}\" has ended; it can be removed", w.reason));
-        }
-        for sel in w.checks.iter().filter(|s| !matches(s)) {
-            notes.push(format!("the maintenance window \"{}\" names {sel:?}, which matches no check", w.reason));
-        }
+    for w in inventory.windows.iter().filter(|w| w.has_ended(now)) {
+        notes.push(format!("the maintenance window \"{}\" has ended; it can be removed", w.reason));
     }
-    for a in acks {
-        if !matches(&a.check) {
-            notes.push(format!("{} acknowledges {:?}, which is no check", acks_file.display(), a.check));
-        } else if a.until.parse::<jiff::Timestamp>().is_ok_and(|u| u <= now) {
-            notes.push(format!("the acknowledgement of {:?} expired on {}; remove it or extend it", a.check, a.until));
-        }
+    for a in acks.iter().filter(|a| a.until.ends() <= now) {
+        notes.push(format!(
+            "the acknowledgement of {:?} {}; remove it or extend it",
+            a.check.text(),
+            a.until.expired_text()
+        ));
     }
     notes
 }
 
 fn list(path: &Path, args: &ListArgs) -> Result<u8> {
-    let mut inventory = load(path)?;
+    // Needs no secret: listing is for everyone on shift.
+    let mut inventory = inventory::load_without_secrets(path)?;
     let format = args.format;
     inventory.checks.retain(|c| {
         args.kind.as_deref().is_none_or(|k| c.kind() == k)
@@ -429,11 +425,38 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
     let runs = runs.records;
     let now = std::time::SystemTime::now();
     let since = state::to_unix(now).saturating_sub(args.since.as_secs());
-    let episodes = history::episodes(&runs, since, args.check.as_deref());
+    let only = match &args.check {
+        Some(check) => Some(history_names(path, check, &runs)?),
+        None => None,
+    };
+    let episodes = history::episodes(&runs, since, only.as_deref());
     let record =
         report::ShiftRecord { inventory: path, runs: &runs, since, until: state::to_unix(now), episodes: &episodes };
     write_out(&report::render_shift(&record, args.format))?;
     Ok(exit::OK)
+}
+
+/// The checks `history --check` means: what the selector names in the inventory (read
+/// without secrets), or a name in the run log (a check since removed). Naming nothing is an
+/// error with the closest names: a typo must not read as "No problems."
+fn history_names(path: &Path, check: &str, runs: &[history::RunRecord]) -> Result<Vec<String>> {
+    let selector = crate::config::Selector::parse(check).map_err(|why| anyhow::anyhow!("--check: {why}"))?;
+    // The inventory as it is now, and the names the log remembers (a check since removed).
+    let mut checks: Vec<crate::config::CheckMeta> = inventory::load_without_secrets(path)
+        .map(|i| i.checks.into_iter().map(|c| c.meta).collect())
+        .unwrap_or_default();
+    for run in runs {
+        for problem in &run.problems {
+            if !checks.iter().any(|c| c.name == problem.name) {
+                checks.push(crate::config::CheckMeta { name: problem.name.clone(), ..Default::default() });
+            }
+        }
+    }
+    let found = selector.select(&checks);
+    if found.is_empty() {
+        bail!("{}", selector.nothing_selected(&checks, "--check"));
+    }
+    Ok(found.into_iter().map(|i| checks[i].name.clone()).collect())
 }
 
 /// The terminal's width in columns, if stdout is one that says.

@@ -66,10 +66,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("what").args(["name", "list", "remove"]).required(true)))]
 pub struct AckArgs {
-    /// The check to acknowledge (its name, or a [[server]]'s name for all its ports).
+    /// The check to acknowledge: its name, a [[server]]'s name (all its ports), or tag:NAME
+    /// for every check with that tag.
     #[arg(requires = "until")]
     pub name: Option<String>,
-    /// Until when: a date (through the end of that day) or an RFC 3339 moment.
+    /// Until when: a date (through the end of that day, here) or an RFC 3339 moment; not a
+    /// day already past.
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
     /// Why, and what is being done: "ticket 4411, vendor visit Monday".
@@ -78,7 +80,7 @@ pub struct AckArgs {
     /// List the acknowledgements, with days left.
     #[arg(long)]
     pub list: bool,
-    /// Remove the acknowledgement of this check.
+    /// Remove the acknowledgement of this check (as `--list` shows it).
     #[arg(long, value_name = "NAME")]
     pub remove: Option<String>,
 }
@@ -107,8 +109,8 @@ pub struct HistoryArgs {
     /// How far back, like "24h" or "7days".
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = any_duration)]
     pub since: Duration,
-    /// Only this check.
-    #[arg(long, value_name = "NAME")]
+    /// Only this check: its name, a server's name (all its ports), a tag, or tag:NAME.
+    #[arg(long, value_name = "NAME_OR_TAG")]
     pub check: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
@@ -120,7 +122,8 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Run only checks with this name, server name or tag (repeatable).
+    /// Run only checks with this name, server name or tag (repeatable). A name wins over a
+    /// tag spelt the same; tag:NAME is always a tag.
     #[arg(long, value_name = "NAME_OR_TAG")]
     pub only: Vec<String>,
     /// Probes in flight at once [default: settings.concurrency, else 64].

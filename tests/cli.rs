@@ -62,7 +62,7 @@ fn exit_3_for_bad_flags_missing_inventory_and_empty_selection() {
     inv.rounds(&["--only", "nothing-by-this-name"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("no check matches"));
+        .stderr(predicate::str::contains("--only \"nothing-by-this-name\" matches no check"));
     rounds()
         .args(["--config", "/no/such/checks.toml"])
         .assert()

@@ -61,6 +61,30 @@ macro_rules! check_table {
             }
         }
     };
+    // A table that judges a server's certificate (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`): its
+    // own keys, `ca_file` and `check_revocation`, then the thresholds `[settings]` shares
+    // (`with_cert_thresholds!`), each declared once with one type, and `cert_keys()`.
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $table:ident with certificate {
+            $( $(#[$field_meta:meta])* $field:ident : $ty:ty ),* $(,)?
+        }
+    ) => {
+        $crate::config::settings::with_cert_thresholds! {
+            check_table {
+                $(#[$meta])*
+                $vis struct $table
+            } {
+                $( $(#[$field_meta])* $field : $ty, )*
+                /// Extra trusted CA (PEM), relative to the inventory file.
+                ca_file: Option<toml::Spanned<String>>,
+                /// Download the leaf's CRL and fail a revoked certificate; a CRL that cannot
+                /// be had or trusted is a warning.
+                #[serde(default)]
+                check_revocation: bool,
+            }
+        }
+    };
     (
         $(#[$meta:meta])*
         $vis:vis struct $table:ident {
@@ -141,7 +165,7 @@ pub(crate) struct CommonKeys {
 }
 
 /// Everything about a check except its probe: what reporters, the runner and `--only` use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CheckMeta {
     /// Unique in the inventory. For a `[[server]]` it is `NAME:PORT`.
     pub name: String,
@@ -181,10 +205,5 @@ impl CheckMeta {
             hint: common.hint.clone().filter(|h| !h.trim().is_empty()),
             runbook: common.runbook.clone().filter(|r| !r.trim().is_empty()),
         }
-    }
-
-    /// `--only` selects a check by its name, its table's name, or one of its tags.
-    pub fn is_selected_by(&self, selector: &str) -> bool {
-        self.name == selector || self.group.as_deref() == Some(selector) || self.tags.iter().any(|t| t == selector)
     }
 }

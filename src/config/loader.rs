@@ -10,37 +10,10 @@ use toml::Spanned;
 
 use super::common::{CheckMeta, CommonKeys, ProtocolTlsKeys};
 use super::error::ConfigError;
-use super::settings::{Settings, MAX_RETRIES};
+use super::settings::{CertKeys, Settings, MAX_RETRIES};
 use super::values::{self, Proxy};
 use crate::certs::{CertLimits, ClientIdentity, ProtocolTls, Trust};
 use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
-
-/// A table's certificate keys, as written (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`).
-#[derive(Default)]
-pub(crate) struct CertKeys<'a> {
-    pub warn_days: Option<u32>,
-    pub crit_days: Option<&'a Spanned<u32>>,
-    pub warn: Option<&'a Spanned<String>>,
-    pub crit: Option<&'a Spanned<String>>,
-    pub max_validity_days: Option<u32>,
-}
-
-/// The [`CertKeys`] of a table that declares all five certificate keys under their shared
-/// names (`cert_warn_days`, `cert_crit_days`, `cert_warn`, `cert_crit`, `max_validity_days`):
-/// one spelling of the mapping for `[[endpoint]]`, `[[fhir]]` and `[[tls]]`. The caller
-/// imports `CertKeys` (naming it through `config` here would tie this file back to it).
-macro_rules! cert_keys {
-    ($table:expr) => {
-        CertKeys {
-            warn_days: $table.cert_warn_days,
-            crit_days: $table.cert_crit_days.as_ref(),
-            warn: $table.cert_warn.as_ref(),
-            crit: $table.cert_crit.as_ref(),
-            max_validity_days: $table.max_validity_days,
-        }
-    };
-}
-pub(crate) use cert_keys;
 
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {
@@ -67,6 +40,10 @@ impl<P> Planned<P> {
     }
 }
 
+/// What an unset `${VAR}` stands as while the inventory is planned: a word valid in a URL's
+/// host, user, password, path or query, in a header, and as an argument.
+const UNSET: &str = "unset";
+
 /// The environment `${VAR}` reads from: the process's, or a test's.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -80,6 +57,8 @@ pub(crate) struct Loader<'a> {
     secrets: Secrets,
     /// Said once on stderr by `check` and `validate`; never holds a value.
     warned: Vec<String>,
+    /// Each `${VAR}` that is not set, and where: all are reported at once, in file order.
+    missing: Vec<(Range<usize>, String)>,
     trusts: HashMap<Option<PathBuf>, Arc<Trust>>,
 }
 
@@ -94,14 +73,20 @@ impl<'a> Loader<'a> {
             settings,
             secrets: Secrets::default(),
             warned: Vec::new(),
+            missing: Vec::new(),
             trusts: HashMap::new(),
         }
     }
 
-    /// The settings, the secrets every `${VAR}` expanded to, and warnings for the user, once
-    /// all tables are planned.
-    pub fn finish(self) -> (Settings, Secrets, Vec<String>) {
-        (self.settings, self.secrets, self.warned)
+    /// The secrets every `${VAR}` expanded to, and warnings for the user, once all tables
+    /// are planned.
+    pub fn finish(self) -> (Secrets, Vec<String>) {
+        (self.secrets, self.warned)
+    }
+
+    /// The `${VAR}`s not set so far, with their places.
+    pub fn missing(&self) -> &[(Range<usize>, String)] {
+        &self.missing
     }
 
     /// An error at `span` of the inventory.
@@ -121,18 +106,32 @@ impl<'a> Loader<'a> {
         value: &Spanned<String>,
         render: &dyn Fn(&str) -> String,
     ) -> Result<String, ConfigError> {
+        // A variable that is not set stands as a placeholder, so planning goes on and every
+        // missing one is reported at once (or, for `ack`, `list` and `history`, none is).
+        let unset = std::cell::RefCell::new(Vec::new());
+        let env = self.env;
+        let lookup = |name: &str| {
+            env(name).or_else(|| {
+                unset.borrow_mut().push(name.to_owned());
+                Some(UNSET.to_owned())
+            })
+        };
         let (text, used) =
-            values::expand_vars(value.get_ref(), self.env, render).map_err(|why| self.error(value.span(), why))?;
-        for (name, secret) in used {
-            self.remember_secret(&name, &secret);
+            values::expand_vars(value.get_ref(), &lookup, render).map_err(|why| self.error(value.span(), why))?;
+        let unset = unset.into_inner();
+        for (name, secret) in used.iter().filter(|(name, _)| !unset.contains(name)) {
+            self.remember_secret(name, secret);
         }
+        self.missing.extend(unset.into_iter().map(|name| (value.span(), name)));
         Ok(text)
     }
 
     /// The value of the environment variable `name` (for `env = [...]` on commands): a secret.
     pub fn env_var(&mut self, name: &Spanned<String>) -> Result<String, ConfigError> {
-        let value = (self.env)(name.get_ref())
-            .ok_or_else(|| self.error(name.span(), format!("environment variable {} is not set", name.get_ref())))?;
+        let Some(value) = (self.env)(name.get_ref()) else {
+            self.missing.push((name.span(), name.get_ref().clone()));
+            return Ok(UNSET.to_owned());
+        };
         self.remember_secret(name.get_ref(), &value);
         Ok(value)
     }
@@ -167,38 +166,9 @@ impl<'a> Loader<'a> {
         Ok(trust)
     }
 
-    /// A table's own certificate thresholds, falling back to `[settings]`: days
-    /// (`cert_warn_days`, `cert_crit_days`; the fail threshold may not be above the warn
-    /// one), shares of the lifetime (`cert_warn = "25%"`, which replace the days), and
-    /// `max_validity_days`.
+    /// A table's own certificate thresholds, falling back to `[settings]`'s.
     pub fn cert_limits(&self, keys: CertKeys<'_>) -> Result<CertLimits, ConfigError> {
-        let defaults = self.settings.cert;
-        // A check that sets its own days is judged in days, whatever shares [settings] has.
-        let inherit_shares = keys.warn_days.is_none() && keys.crit_days.is_none();
-        let share = |own: Option<&Spanned<String>>, default: Option<f64>| match own {
-            Some(text) => self.percent(text).map(Some),
-            None => Ok(default.filter(|_| inherit_shares)),
-        };
-        let limits = CertLimits {
-            warn_days: keys.warn_days.unwrap_or(defaults.warn_days),
-            crit_days: keys.crit_days.map_or(defaults.crit_days, |c| *c.get_ref()),
-            warn_percent: share(keys.warn, defaults.warn_percent)?,
-            crit_percent: share(keys.crit, defaults.crit_percent)?,
-            max_validity_days: keys.max_validity_days.or(defaults.max_validity_days),
-        };
-        if let Some(c) = keys.crit_days.filter(|_| limits.crit_days > limits.warn_days) {
-            return Err(self.error(
-                c.span(),
-                format!(
-                    "cert_crit_days ({}) must not be more than cert_warn_days ({}): fail at fewer days left than you warn",
-                    limits.crit_days, limits.warn_days
-                ),
-            ));
-        }
-        if let (Some(why), Some(span)) = (limits.shares_out_of_order(), keys.crit) {
-            return Err(self.error(span.span(), why));
-        }
-        Ok(limits)
+        keys.limits(self.settings.cert).map_err(|(span, why)| self.error(span, why))
     }
 
     /// TLS for a protocol that is not HTTP, or `None` without `tls = true`. Certificates and
@@ -250,15 +220,29 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// "25%": a share of a certificate's lifetime, from 0 to 100.
-    fn percent(&self, text: &Spanned<String>) -> Result<f64, ConfigError> {
-        values::lifetime_share(text.get_ref()).map_err(|why| self.error(text.span(), why))
+    /// A URL written without its scheme (`url = "127.0.0.1:8080/health"`), which the URL
+    /// parser calls "relative URL without a base": said in words, with what to write. Only
+    /// the text as written is quoted (a `${VAR}` stays a placeholder), never `expanded`.
+    pub fn without_scheme(&self, raw: &Spanned<String>, expanded: &str) -> Option<ConfigError> {
+        let (written, expanded) = (raw.get_ref().trim(), expanded.trim());
+        if expanded.is_empty() || expanded.contains("://") || expanded.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(
+            self.error(
+                raw.span(),
+                format!("the URL has no scheme: write \"http://{written}\" or \"https://{written}\""),
+            ),
+        )
     }
 
     /// `[settings] heartbeat`: an http(s) URL, `${VAR}` expanded (it is a secret).
     pub fn heartbeat(&mut self) -> Result<Option<reqwest::Url>, ConfigError> {
         let Some(raw) = self.settings.heartbeat.clone() else { return Ok(None) };
         let text = self.expand_with(&raw, &percent_encode)?;
+        if let Some(error) = self.without_scheme(&raw, &text) {
+            return Err(error);
+        }
         let url = reqwest::Url::parse(text.trim())
             .map_err(|e| self.error(raw.span(), format!("invalid heartbeat URL: {e}")))?;
         match url.scheme() {

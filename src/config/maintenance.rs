@@ -14,13 +14,14 @@ use toml::Spanned;
 
 use super::error::ConfigError;
 use super::loader::Loader;
+use super::selector::Selector;
 
 /// `[[maintenance]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MaintenanceTable {
     /// Check names (a `[[server]]`'s name means all its ports) or `tag:x`.
-    checks: Spanned<Vec<String>>,
+    checks: Spanned<Vec<Spanned<String>>>,
     from: Option<Spanned<String>>,
     until: Option<Spanned<String>>,
     weekly: Option<Spanned<String>>,
@@ -45,8 +46,10 @@ pub(crate) enum When {
 /// A validated maintenance window.
 #[derive(Debug, Clone)]
 pub(crate) struct Window {
-    /// The selectors as written (names, table names, `tag:x`).
-    pub checks: Vec<String>,
+    /// The selectors as written (names, table names, `tag:x`), with their places.
+    pub checks: Vec<Selector>,
+    /// The names of the checks they select, filled in once the whole inventory is known.
+    pub covers: Vec<String>,
     pub when: When,
     pub reason: String,
 }
@@ -85,7 +88,13 @@ impl MaintenanceTable {
                 ))
             }
         };
-        Ok(Window { checks: self.checks.into_inner(), when, reason: self.reason })
+        let checks = self
+            .checks
+            .get_ref()
+            .iter()
+            .map(|text| Selector::spanned(text).map_err(|why| loader.error(text.span(), why)))
+            .collect::<Result<_, _>>()?;
+        Ok(Window { checks, covers: Vec::new(), when, reason: self.reason })
     }
 }
 
@@ -179,6 +188,7 @@ mod tests {
         let (day, start, end) = parse_weekly(text).unwrap();
         Window {
             checks: vec![],
+            covers: vec![],
             when: When::Weekly { day, start, end, tz: TimeZone::get(tz).unwrap() },
             reason: "r".into(),
         }

@@ -8,6 +8,7 @@
 //! * [`loader`]: [`Loader`], which tables use for errors, `${VAR}`, paths and trust stores;
 //! * [`settings`]: `[settings]` and its defaults;
 //! * [`values`]: durations, sizes, thresholds, `${VAR}` expansion;
+//! * [`selector`]: how `--only`, `depends_on`, maintenance, acks and history name checks;
 //! * [`error`]: [`ConfigError`], always with file, line and column where there is one.
 //!
 //! Reading a whole inventory is `crate::inventory`'s job, above the kind registry.
@@ -16,11 +17,13 @@ pub(crate) mod common;
 mod error;
 mod loader;
 mod maintenance;
-mod settings;
+mod selector;
+pub(crate) mod settings;
 pub(crate) mod values;
 
 pub(crate) use self::common::{check_table, CheckMeta, ProtocolTlsKeys};
-pub(crate) use self::error::{closest, ConfigError};
-pub(crate) use self::loader::{cert_keys, CertKeys, Env, Loader, Planned, Table};
+pub(crate) use self::error::ConfigError;
+pub(crate) use self::loader::{Env, Loader, Planned, Table};
 pub(crate) use self::maintenance::{to_system_time, to_timestamp, MaintenanceTable, Window};
+pub(crate) use self::selector::Selector;
 pub(crate) use self::settings::{Settings, SettingsTable};

@@ -1,5 +1,6 @@
 //! `[settings]`: defaults for the whole run.
 
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
@@ -49,57 +50,130 @@ pub(crate) struct Settings {
     pub min_tls: Option<Spanned<String>>,
 }
 
-/// `[settings]` as written.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SettingsTable {
-    timeout: Option<Timeout>,
-    concurrency: Option<Spanned<usize>>,
-    cert_warn_days: Option<u32>,
-    cert_crit_days: Option<Spanned<u32>>,
-    /// Shares of the lifetime left ("25%", "10%") for every check without its own thresholds.
-    cert_warn: Option<Spanned<String>>,
-    cert_crit: Option<Spanned<String>>,
-    max_validity_days: Option<u32>,
-    proxy: Option<Spanned<String>>,
-    retries: Option<Spanned<u32>>,
-    retry_delay: Option<Timeout>,
-    deadline: Option<Timeout>,
-    state: Option<String>,
-    heartbeat: Option<Spanned<String>>,
-    heartbeat_timeout: Option<Timeout>,
-    min_tls: Option<Spanned<String>>,
+/// The certificate thresholds as written: a table's (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`
+/// declare them with `check_table!`'s `with certificate`) or `[settings]`' (the same keys
+/// with the same types), judged by the one [`CertKeys::limits`].
+#[derive(Default)]
+pub(crate) struct CertKeys<'a> {
+    pub warn_days: Option<u32>,
+    pub crit_days: Option<&'a Spanned<u32>>,
+    pub warn: Option<&'a Spanned<String>>,
+    pub crit: Option<&'a Spanned<String>>,
+    pub max_validity_days: Option<u32>,
+}
+
+impl CertKeys<'_> {
+    /// These thresholds over `defaults`: days (`cert_warn_days`, `cert_crit_days`; the fail
+    /// threshold may not be above the warn one), shares of the lifetime (`cert_warn =
+    /// "25%"`, which replace the days), and `max_validity_days`. `Err`: where, and why.
+    pub fn limits(&self, defaults: CertLimits) -> Result<CertLimits, (Range<usize>, String)> {
+        // A check that sets its own days is judged in days, whatever shares [settings] has.
+        let inherit_shares = self.warn_days.is_none() && self.crit_days.is_none();
+        let share = |own: Option<&Spanned<String>>, default: Option<f64>| match own {
+            Some(text) => lifetime_share(text.get_ref()).map(Some).map_err(|why| (text.span(), why.to_owned())),
+            None => Ok(default.filter(|_| inherit_shares)),
+        };
+        let limits = CertLimits {
+            warn_days: self.warn_days.unwrap_or(defaults.warn_days),
+            crit_days: self.crit_days.map_or(defaults.crit_days, |c| *c.get_ref()),
+            warn_percent: share(self.warn, defaults.warn_percent)?,
+            crit_percent: share(self.crit, defaults.crit_percent)?,
+            max_validity_days: self.max_validity_days.or(defaults.max_validity_days),
+        };
+        if let Some(c) = self.crit_days.filter(|_| limits.crit_days > limits.warn_days) {
+            let why = format!(
+                "cert_crit_days ({}) must not be more than cert_warn_days ({}): fail at fewer days left than you warn",
+                limits.crit_days, limits.warn_days
+            );
+            return Err((c.span(), why));
+        }
+        if let (Some(why), Some(span)) = (limits.shares_out_of_order(), self.crit) {
+            return Err((span.span(), why));
+        }
+        Ok(limits)
+    }
+}
+
+/// The certificate thresholds, declared once with one type each, for `[settings]` and for
+/// every table that judges a certificate (`check_table!`'s `with certificate`): writes
+/// `$then! { $head { $fields <the thresholds> } }` and the struct's `cert_keys()`, which
+/// [`CertKeys::limits`] judges. A new threshold is one field here and one in [`CertKeys`].
+macro_rules! with_cert_thresholds {
+    (
+        $then:ident {
+            $(#[$meta:meta])*
+            $vis:vis struct $name:ident
+        } {
+            $($fields:tt)*
+        }
+    ) => {
+        $then! {
+            $(#[$meta])*
+            $vis struct $name {
+                $($fields)*
+                cert_warn_days: Option<u32>,
+                cert_crit_days: Option<toml::Spanned<u32>>,
+                /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
+                cert_warn: Option<toml::Spanned<String>>,
+                cert_crit: Option<toml::Spanned<String>>,
+                /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
+                max_validity_days: Option<u32>,
+                /// "1.2": fail when the server still completes a TLS 1.0 or 1.1 handshake
+                /// ("1.3": 1.2 too); the negotiated version and cipher are then said.
+                min_tls: Option<toml::Spanned<String>>,
+            }
+        }
+
+        impl $name {
+            /// The certificate thresholds as written, for [`CertKeys::limits`].
+            fn cert_keys(&self) -> $crate::config::settings::CertKeys<'_> {
+                $crate::config::settings::CertKeys {
+                    warn_days: self.cert_warn_days,
+                    crit_days: self.cert_crit_days.as_ref(),
+                    warn: self.cert_warn.as_ref(),
+                    crit: self.cert_crit.as_ref(),
+                    max_validity_days: self.max_validity_days,
+                }
+            }
+        }
+    };
+}
+pub(crate) use with_cert_thresholds;
+
+/// A struct as written, for [`with_cert_thresholds!`]'s `[settings]`.
+macro_rules! plain_struct {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name { $($fields)* }
+    };
+}
+
+with_cert_thresholds! {
+    plain_struct {
+        /// `[settings]` as written; the certificate thresholds are every check's default.
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct SettingsTable
+    } {
+        timeout: Option<Timeout>,
+        concurrency: Option<Spanned<usize>>,
+        proxy: Option<Spanned<String>>,
+        retries: Option<Spanned<u32>>,
+        retry_delay: Option<Timeout>,
+        deadline: Option<Timeout>,
+        state: Option<String>,
+        heartbeat: Option<Spanned<String>>,
+        heartbeat_timeout: Option<Timeout>,
+    }
 }
 
 impl SettingsTable {
     /// Validates the table and applies the defaults.
     pub fn settings(self, path: &Path, source: &str) -> Result<Settings, ConfigError> {
-        let mut cert = CertLimits::default();
-        if let Some(w) = self.cert_warn_days {
-            cert.warn_days = w;
-        }
-        if let Some(c) = &self.cert_crit_days {
-            cert.crit_days = *c.get_ref();
-            if cert.crit_days > cert.warn_days {
-                return Err(ConfigError::at(
-                    path,
-                    source,
-                    c.span(),
-                    "cert_crit_days must not be more than cert_warn_days",
-                ));
-            }
-        }
-        let share = |text: &Option<Spanned<String>>| {
-            text.as_ref()
-                .map(|t| lifetime_share(t.get_ref()).map_err(|why| ConfigError::at(path, source, t.span(), why)))
-                .transpose()
-        };
-        cert.warn_percent = share(&self.cert_warn)?;
-        cert.crit_percent = share(&self.cert_crit)?;
-        cert.max_validity_days = self.max_validity_days;
-        if let (Some(why), Some(span)) = (cert.shares_out_of_order(), &self.cert_crit) {
-            return Err(ConfigError::at(path, source, span.span(), why));
-        }
+        let cert = self
+            .cert_keys()
+            .limits(CertLimits::default())
+            .map_err(|(span, why)| ConfigError::at(path, source, span, why))?;
         let concurrency = match self.concurrency {
             Some(c) if *c.get_ref() == 0 => {
                 return Err(ConfigError::at(path, source, c.span(), "concurrency must be at least 1"));

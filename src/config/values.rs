@@ -71,8 +71,19 @@ impl<'de> Deserialize<'de> for Port {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Size(pub u64);
 
+/// A number written without its unit ("95"): bytes by accident, so it is refused. Zero
+/// needs no unit.
+fn without_unit(text: &str) -> Option<&str> {
+    let number = text.trim();
+    let is_number = !number.is_empty() && number.chars().all(|c| c.is_ascii_digit() || c == '.');
+    (is_number && number.parse::<f64>().is_ok_and(|n| n != 0.0)).then_some(number)
+}
+
 impl Size {
     fn parse(text: &str) -> Result<Self, String> {
+        if let Some(n) = without_unit(text) {
+            return Err(format!("size {text:?} has no unit; write it like \"{n} GiB\", \"{n} MiB\" or \"{n} B\""));
+        }
         text.trim()
             .parse::<bytesize::ByteSize>()
             .map(|b| Self(b.as_u64()))
@@ -154,6 +165,11 @@ impl<'de> Deserialize<'de> for Threshold {
                     "invalid percentage {text:?}; write a number from 0 to 100 followed by %, like \"10%\""
                 ))),
             };
+        }
+        if let Some(n) = without_unit(text) {
+            return Err(de::Error::custom(format!(
+                "{text:?} has no unit; write a share like \"{n}%\" or a size like \"{n} GiB\""
+            )));
         }
         Size::parse(text).map(|s| Threshold::Bytes(s.0)).map_err(|_| {
             de::Error::custom(format!(
@@ -240,5 +256,18 @@ mod tests {
         assert_eq!(Size::parse("1 MiB").unwrap(), Size(1 << 20));
         assert_eq!(Size::parse("2KiB").unwrap(), Size(2048));
         assert!(Size::parse("lots").is_err());
+        assert_eq!(Size::parse("10 B").unwrap(), Size(10));
+        assert_eq!(Size::parse("0").unwrap(), Size(0));
+    }
+
+    #[test]
+    fn a_size_or_share_without_a_unit_is_refused() {
+        assert!(Size::parse("95").unwrap_err().contains("has no unit; write it like \"95 GiB\""));
+        let threshold =
+            |text: &str| toml::Value::String(text.into()).try_into::<Threshold>().map_err(|e| e.to_string());
+        let err = threshold("95").unwrap_err();
+        assert!(err.contains("\"95\" has no unit; write a share like \"95%\" or a size like \"95 GiB\""), "{err}");
+        assert_eq!(threshold(" 95 % ").unwrap(), Threshold::Percent(95.0));
+        assert_eq!(threshold("0").unwrap(), Threshold::Bytes(0));
     }
 }

@@ -1,6 +1,6 @@
 //! `depends_on`: names and tags turned into indices; unknown names and cycles refused.
 
-use crate::config::{closest, ConfigError, Planned};
+use crate::config::{ConfigError, Planned, Selector};
 use crate::probe::Probe;
 
 use super::files::Source;
@@ -15,18 +15,17 @@ pub(super) fn resolve_dependencies(
     for (me, p) in planned.iter().enumerate() {
         let file = &files[all_planned[me].0];
         let mut deps = Vec::new();
-        for selector in &p.depends_on {
-            let wanted = selector.get_ref().trim();
-            let matched: Vec<usize> = match wanted.strip_prefix("tag:") {
-                Some(tag) => {
-                    (0..planned.len()).filter(|&i| i != me && planned[i].meta.tags.iter().any(|t| t == tag)).collect()
-                }
-                None => (0..planned.len())
-                    .filter(|&i| planned[i].meta.name == wanted || planned[i].meta.group.as_deref() == Some(wanted))
-                    .collect(),
-            };
+        for written in &p.depends_on {
+            let selector = Selector::spanned(written).map_err(|why| file.error(written.span(), why))?;
+            // A check never depends on itself through a tag it carries.
+            let matched: Vec<usize> = selector
+                .select(planned.iter().map(|p| &p.meta))
+                .into_iter()
+                .filter(|&i| i != me || selector.names(&p.meta))
+                .collect();
             if matched.is_empty() {
-                return Err(file.error(selector.span(), unknown_dependency(wanted, &planned)));
+                let others = planned.iter().enumerate().filter(|(i, _)| *i != me).map(|(_, p)| &p.meta);
+                return Err(file.error(written.span(), selector.nothing_selected(others, "depends_on")));
             }
             for d in matched {
                 if !deps.contains(&d) {
@@ -42,18 +41,6 @@ pub(super) fn resolve_dependencies(
         return Err(files[all_planned[cycle[0]].0].error(at, format!("dependency cycle: {}", names.join(" -> "))));
     }
     Ok(all)
-}
-
-fn unknown_dependency(wanted: &str, planned: &[&Planned<Probe>]) -> String {
-    if let Some(tag) = wanted.strip_prefix("tag:") {
-        return format!("depends_on names tag {tag:?}, which no other check has");
-    }
-    let mut names: Vec<&str> = planned.iter().map(|p| p.meta.name.as_str()).collect();
-    names.extend(planned.iter().filter_map(|p| p.meta.group.as_deref()));
-    match closest(wanted, &names) {
-        Some(near) => format!("depends_on names {wanted:?}, which is no check's name; did you mean {near:?}?"),
-        None => format!("depends_on names {wanted:?}, which is no check's name (names, or tag:NAME)"),
-    }
 }
 
 /// A cycle in the dependency graph, as a path that ends where it starts.

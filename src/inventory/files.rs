@@ -88,3 +88,36 @@ pub(super) fn included(
     }
     Ok(found)
 }
+
+/// Where a `[settings]` table stands in `text`, if it has one: parsed, so a comment or a
+/// string that mentions `[settings]` is no table.
+pub(super) fn settings_table(text: &str) -> Option<Range<usize>> {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        settings: Option<toml::Spanned<toml::Value>>,
+    }
+    let settings = toml::from_str::<Top>(text).ok()?.settings?;
+    // The table's span starts at its header (or at its first key, depending on how it is
+    // written): point at the header when there is one before it.
+    let start = settings.span().start;
+    let header = text[..start.min(text.len())].rfind("[settings]").filter(|at| {
+        let line_start = text[..*at].rfind('\n').map_or(0, |i| i + 1);
+        text[line_start..*at].trim().is_empty()
+    });
+    Some(header.map_or(settings.span(), |at| at..at + "[settings]".len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_found_by_parsing_not_by_searching() {
+        let comment = "# timeouts come from [settings] in main.toml\n[[disk]]\nname = \"d\"\npath = \"/\"\n";
+        assert_eq!(settings_table(comment), None);
+        let table = "[[disk]]\nname = \"d\"\npath = \"/\"\n\n[settings]\ntimeout = \"5s\"\n";
+        let at = settings_table(table).unwrap();
+        assert_eq!(&table[at], "[settings]");
+        assert!(settings_table("settings = { timeout = \"5s\" }\n").is_some());
+    }
+}

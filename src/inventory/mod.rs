@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use self::dependencies::resolve_dependencies;
 use self::files::{included, read_source, Source};
-use crate::config::{ConfigError, Env, Loader, Planned, Settings, Window};
+use crate::config::{ConfigError, Env, Loader, Planned, Selector, Settings, Window};
 use crate::heartbeat::Heartbeat;
 use crate::probe::{Check, InventoryFile, Probe};
 use crate::secrets::Secrets;
@@ -43,6 +43,21 @@ pub(crate) fn load(path: &Path) -> Result<Inventory, ConfigError> {
     parse(path, &source, &|name| std::env::var(name).ok())
 }
 
+/// The inventory's checks for `ack`, `list` and `history`, which must work for shift staff
+/// without the secrets: a `${VAR}` that is not set is no error (its placeholder is never
+/// probed with, and the checks' targets show `${VAR}` as written).
+pub(crate) fn load_without_secrets(path: &Path) -> Result<Inventory, ConfigError> {
+    let source = read_source(path)?;
+    parse_with(path, &source, &|name| std::env::var(name).ok(), Vars::MayBeUnset)
+}
+
+/// Whether every `${VAR}` must be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Vars {
+    MustBeSet,
+    MayBeUnset,
+}
+
 /// `[settings] state` alone, for `rounds history`, which must work without the inventory's
 /// `${VAR}`s set. `None` when unset or unreadable (the default place is used).
 pub(crate) fn state_setting(path: &Path) -> Option<String> {
@@ -56,14 +71,18 @@ pub(crate) fn state_setting(path: &Path) -> Option<String> {
     file.settings?.get("state")?.as_str().map(str::to_owned)
 }
 
-/// Parses an inventory from text; `env` supplies `${VAR}` values.
+/// Parses an inventory from text; `env` supplies `${VAR}` values, and all must be set.
 pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, ConfigError> {
-    let mut top: InventoryFile = toml::from_str(source).map_err(|e| ConfigError::from_toml(path, source, &e))?;
+    parse_with(path, source, env, Vars::MustBeSet)
+}
+
+fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Inventory, ConfigError> {
+    let mut top: InventoryFile = from_toml(path, source)?;
     let settings = std::mem::take(&mut top.settings).settings(path, source)?;
     let mut files = vec![Source { path: path.to_owned(), text: source.to_owned() }];
     let mut parsed = vec![];
     for (path, text) in included(path, source, &std::mem::take(&mut top.include))? {
-        let file: InventoryFile = toml::from_str(&text).map_err(|e| ConfigError::from_toml(&path, &text, &e))?;
+        let file: InventoryFile = from_toml(&path, &text)?;
         if !file.include.is_empty() {
             return Err(ConfigError::at(
                 &path,
@@ -72,13 +91,8 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
                 "only the top inventory file may include others",
             ));
         }
-        if let Some(at) = text.find("[settings]") {
-            return Err(ConfigError::at(
-                &path,
-                &text,
-                at..at + 10,
-                "[settings] belongs in the top inventory file only",
-            ));
+        if let Some(at) = files::settings_table(&text) {
+            return Err(ConfigError::at(&path, &text, at, "[settings] belongs in the top inventory file only"));
         }
         files.push(Source { path, text });
         parsed.push(file);
@@ -91,21 +105,35 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
     let mut windows = Vec::new();
     let mut secrets = crate::secrets::Secrets::default();
     let mut warnings = Vec::new();
+    let mut missing = Vec::new();
     let mut heartbeat = None;
     for (index, mut file) in parsed.into_iter().enumerate() {
         let source = &files[index];
         let mut loader = Loader::new(&source.path, &source.text, env, settings.clone());
         for table in std::mem::take(&mut file.maintenance) {
-            windows.push(table.window(&loader)?);
+            windows.push((index, table.window(&loader)?));
         }
-        planned.extend(file.plan(&mut loader)?.into_iter().map(|p| (index, p)));
-        if index == 0 {
+        let plan = file.plan(&mut loader).and_then(|p| {
             let beat_timeout = loader.settings.heartbeat_timeout.unwrap_or(crate::heartbeat::DEFAULT_TIMEOUT);
-            heartbeat = loader.heartbeat()?.map(|url| Heartbeat::new(url, beat_timeout));
-        }
-        let (_, file_secrets, file_warnings) = loader.finish();
+            if index == 0 {
+                heartbeat = loader.heartbeat()?.map(|url| Heartbeat::new(url, beat_timeout));
+            }
+            Ok(p)
+        });
+        missing.extend(loader.missing().iter().map(|(span, name)| (index, span.clone(), name.clone())));
+        // A placeholder for an unset variable may be what made a table invalid: the
+        // variables are the error to fix first.
+        let plan = match plan {
+            Err(_) if vars == Vars::MustBeSet && !missing.is_empty() => return Err(unset_variables(&files, missing)),
+            plan => plan?,
+        };
+        planned.extend(plan.into_iter().map(|p| (index, p)));
+        let (file_secrets, file_warnings) = loader.finish();
         secrets.extend(file_secrets);
         warnings.extend(file_warnings);
+    }
+    if vars == Vars::MustBeSet && !missing.is_empty() {
+        return Err(unset_variables(&files, missing));
     }
     // Each kind is its own array in TOML; the files' order, then each file's order, is the
     // order people wrote.
@@ -116,6 +144,10 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
         return Err(ConfigError::whole_file(path, "the inventory defines no checks"));
     }
     let deps = resolve_dependencies(&files, &planned)?;
+    let windows = windows
+        .into_iter()
+        .map(|(file, window)| cover(&files[file], window, planned.iter().map(|(_, p)| &p.meta)))
+        .collect::<Result<_, _>>()?;
     let checks = planned
         .into_iter()
         .zip(deps)
@@ -127,12 +159,75 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
     Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings, sha256, heartbeat, windows })
 }
 
+/// One file of the inventory, as written; `include` after a table is said in words (TOML
+/// would put it in that table, and call it an unknown key there).
+fn from_toml(path: &Path, source: &str) -> Result<InventoryFile, ConfigError> {
+    toml::from_str(source).map_err(|e| {
+        let mut error = ConfigError::from_toml(path, source, &e);
+        if e.message().starts_with("unknown field `include`") {
+            error.message = "include must come first, before the first [table] or [[table]] (a key after a table header belongs to that table)".into();
+        }
+        error
+    })
+}
+
+/// Every `${VAR}` that is not set, once each, in file order, with its file and line.
+fn unset_variables(files: &[Source], mut missing: Vec<(usize, Range<usize>, String)>) -> ConfigError {
+    missing.sort_by_key(|(file, span, _)| (*file, span.start));
+    let mut seen: Vec<&str> = Vec::new();
+    let mut places = Vec::new();
+    for (file, span, name) in &missing {
+        if !seen.contains(&name.as_str()) {
+            seen.push(name);
+            places.push(format!("${{{name}}} ({}:{})", files[*file].path.display(), files[*file].line_of(span.start)));
+        }
+    }
+    let (first_file, first_span, first_name) = &missing[0];
+    let message = match places.len() {
+        1 => format!("environment variable {first_name} is not set"),
+        n => format!("{n} environment variables are not set: {}", places.join(", ")),
+    };
+    files[*first_file].error(first_span.clone(), message)
+}
+
+/// The names of the checks a maintenance window's selectors name; one that names nothing is
+/// an error at its place.
+fn cover<'a, I>(file: &Source, mut window: Window, checks: I) -> Result<Window, ConfigError>
+where
+    I: IntoIterator<Item = &'a crate::config::CheckMeta>,
+    I::IntoIter: Clone,
+{
+    let checks = checks.into_iter();
+    for selector in &window.checks {
+        let found = selector.select(checks.clone());
+        if found.is_empty() {
+            let why = selector.nothing_selected(checks.clone(), "the maintenance window's");
+            return Err(file.error(selector.span.clone().unwrap_or_default(), why));
+        }
+        for i in found {
+            if let Some(check) = checks.clone().nth(i) {
+                if !window.covers.contains(&check.name) {
+                    window.covers.push(check.name.clone());
+                }
+            }
+        }
+    }
+    Ok(window)
+}
+
 impl Inventory {
-    /// `--only`: keeps the checks `selectors` name (by name, table name or tag) and,
-    /// transitively, what they depend on. Returns the names added for their dependents.
-    pub fn select(&mut self, selectors: &[String]) -> Vec<String> {
-        let mut keep: Vec<bool> =
-            self.checks.iter().map(|c| selectors.iter().any(|s| c.meta.is_selected_by(s))).collect();
+    /// `--only`: keeps the checks `selectors` name (by name, server name or tag) and,
+    /// transitively, what they depend on. Returns the names added for their dependents; a
+    /// selector that names nothing is an error with the closest names.
+    pub fn select(&mut self, selectors: &[Selector]) -> Result<Vec<String>, String> {
+        let mut keep = vec![false; self.checks.len()];
+        for selector in selectors {
+            let found = selector.select(self.checks.iter().map(|c| &c.meta));
+            if found.is_empty() {
+                return Err(selector.nothing_selected(self.checks.iter().map(|c| &c.meta), "--only"));
+            }
+            found.into_iter().for_each(|i| keep[i] = true);
+        }
         let mut added = Vec::new();
         let mut stack: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
         while let Some(i) = stack.pop() {
@@ -163,7 +258,7 @@ impl Inventory {
                 c
             })
             .collect();
-        added
+        Ok(added)
     }
 }
 
@@ -292,6 +387,18 @@ mod tests {
             ("mirth no password", "[[mirth]]\nname = \"m\"\nbase = \"https://h:8443\"\nusername = \"u\""),
             ("maintenance without times", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nreason = \"r\""),
             ("maintenance bad zone", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sun 01:00-02:00\"\ntimezone = \"Mars/Olympus\"\nreason = \"r\""),
+            ("url without scheme", "[[endpoint]]\nname = \"e\"\nurl = \"127.0.0.1:8080/health\""),
+            ("fhir base without scheme", "[[fhir]]\nname = \"f\"\nbase = \"fhir.clinic.local/r4\""),
+            ("min_free without unit", "[[disk]]\nname = \"d\"\npath = \"/\"\nmin_free = \"95\""),
+            ("min_size without unit", "[[backup]]\nname = \"b\"\npath = \".\"\nmax_age = \"1h\"\nmin_size = \"95\""),
+            ("two unset variables", "[[endpoint]]\nname = \"e\"\nurl = \"http://h/${NOPE_B}\"\n[[server]]\nname = \"s\"\nhost = \"h\"\nports = [1]\n[[command]]\nname = \"c\"\nrun = [\"true\"]\nenv = [\"NOPE_A\", \"NOPE_B\"]\n[[endpoint]]\nname = \"e2\"\nurl = \"http://h/\"\nheaders = { a = \"${NOPE_C}\" }"),
+            ("include after a table", "[[disk]]\nname = \"d\"\npath = \"/\"\ninclude = [\"sites/*.toml\"]"),
+            ("fhir check_revocation as text", "[[fhir]]\nname = \"f\"\nbase = \"https://h/\"\ncheck_revocation = \"yes\""),
+            ("tls check_revocation as text", "[[tls]]\nname = \"t\"\nhost = \"h\"\nport = 443\ncheck_revocation = \"yes\""),
+            ("fhir check_revocation", "[[fhir]]\nname = \"f\"\nbase = \"https://h/\"\ncheck_revocation = true\nmin_tls = \"1.2\"\nmax_validity_days = 200"),
+            ("maintenance names nothing", "[[tls]]\nname = \"PACS\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"pacs\"]\nweekly = \"Sun 01:00-02:00\"\nreason = \"r\""),
+            ("maintenance empty tag", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"tag: \"]\nweekly = \"Sun 01:00-02:00\"\nreason = \"r\""),
+            ("depends_on a tag by its bare name", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ntags = [\"net\"]\n[[tls]]\nname = \"b\"\nhost = \"h\"\nport = 1\ndepends_on = [\"net\"]\n[[tls]]\nname = \"c\"\nhost = \"h\"\nport = 1\ndepends_on = [\"nett\"]"),
             ("maintenance bad weekly", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sundays\"\nreason = \"r\""),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
@@ -342,7 +449,7 @@ mod tests {
         let mut inv = parse(Path::new("c.toml"), toml, &env).unwrap();
         assert_eq!(inv.checks[2].deps, vec![0, 1]);
         assert_eq!(inv.checks[3].deps, vec![2]);
-        let added = inv.select(&["viewer".to_owned()]);
+        let added = inv.select(&[Selector::parse("viewer").unwrap()]).unwrap();
         let names: Vec<&str> = inv.checks.iter().map(|c| c.meta.name.as_str()).collect();
         assert_eq!(names, ["switch:22", "switch:23", "pacs", "viewer"]);
         assert_eq!(inv.checks[3].deps, vec![2]);

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertLimits, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
-use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::crl::revocation_verdict;
@@ -46,7 +46,7 @@ pub(crate) enum MethodKey {
 
 check_table! {
     /// `[[endpoint]]` as written in the inventory.
-    pub(crate) struct EndpointTable {
+    pub(crate) struct EndpointTable with certificate {
         /// `http://` or `https://`; may use `${VAR}`.
         url: Spanned<String>,
         #[serde(default)]
@@ -61,16 +61,8 @@ check_table! {
         max_redirects: Option<usize>,
         max_body: Option<Size>,
         warn_latency: Option<HumanDuration>,
-        ca_file: Option<Spanned<String>>,
         /// "http://host:port" to go through a proxy, "env" for the environment's; default direct.
         proxy: Option<Spanned<String>>,
-        cert_warn_days: Option<u32>,
-        cert_crit_days: Option<Spanned<u32>>,
-        /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
-        cert_warn: Option<Spanned<String>>,
-        cert_crit: Option<Spanned<String>>,
-        /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
-        max_validity_days: Option<u32>,
         /// JSON Pointer -> expected value, checked on the body parsed as JSON.
         json: Option<BTreeMap<Spanned<String>, toml::Value>>,
         /// Headers the answer must carry: a value, or "*" for any.
@@ -81,11 +73,6 @@ check_table! {
         require_hsts: bool,
         /// On an http:// URL: it must redirect to https:// on the same host.
         require_https: Option<Spanned<bool>>,
-        /// "1.2": fail when the (https) server still accepts TLS 1.0 or 1.1.
-        min_tls: Option<Spanned<String>>,
-        /// Download the last https hop's CRL and fail a revoked certificate.
-        #[serde(default)]
-        check_revocation: bool,
     }
 }
 
@@ -112,6 +99,7 @@ impl Table for EndpointTable {
             &url,
         )?;
         let min_tls = Legacy::required(loader, self.min_tls.as_ref())?;
+        let cert_limits = loader.cert_limits(self.cert_keys())?;
         let probe = EndpointProbe {
             min_tls,
             check_revocation: self.check_revocation,
@@ -131,7 +119,7 @@ impl Table for EndpointTable {
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
             proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(cert_keys!(self))?,
+            cert_limits,
         };
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();

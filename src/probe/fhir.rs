@@ -12,7 +12,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use crate::config::values::{HumanDuration, Size};
-use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::Outcome;
 use crate::probe::endpoint::{self, EndpointProbe};
 use crate::probe::http::{parse_headers, parse_url, BodyJudge};
@@ -24,25 +24,15 @@ const MAX_CAPABILITY_STATEMENT: u64 = 16 * 1024 * 1024;
 
 check_table! {
     /// `[[fhir]]` as written in the inventory.
-    pub(crate) struct FhirTable {
+    pub(crate) struct FhirTable with certificate {
         /// The FHIR base URL, like "https://fhir.clinic.local/r4"; may use `${VAR}`.
         base: Spanned<String>,
         /// If set, CapabilityStatement.fhirVersion must equal it (e.g. "4.0.1").
         fhir_version: Option<String>,
         #[serde(default)]
         headers: BTreeMap<Spanned<String>, Spanned<String>>,
-        ca_file: Option<Spanned<String>>,
         /// "http://host:port" to go through a proxy, "env" for the environment's; default direct.
         proxy: Option<Spanned<String>>,
-        cert_warn_days: Option<u32>,
-        cert_crit_days: Option<Spanned<u32>>,
-        /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
-        cert_warn: Option<Spanned<String>>,
-        cert_crit: Option<Spanned<String>>,
-        /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
-        max_validity_days: Option<u32>,
-        /// "1.2": fail when the https server still completes a TLS 1.0 or 1.1 handshake.
-        min_tls: Option<Spanned<String>>,
         warn_latency: Option<HumanDuration>,
         max_body: Option<Size>,
         /// A search that must return a Bundle, like "Patient?_count=1": /metadata can answer
@@ -82,11 +72,11 @@ impl Table for FhirTable {
             warn_latency: self.warn_latency.map(|d| d.0),
             trust: loader.trust(self.ca_file.as_ref())?,
             proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(cert_keys!(self))?,
+            cert_limits: loader.cert_limits(self.cert_keys())?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
             header_rules: Default::default(),
             min_tls: Legacy::required(loader, self.min_tls.as_ref())?,
-            check_revocation: false,
+            check_revocation: self.check_revocation,
         };
         let target = self.base.get_ref().clone();
         let query = match &self.query {

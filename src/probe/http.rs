@@ -19,6 +19,9 @@ pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Ur
     // Each value percent-encoded: it can then only ever be the user, password, host, path
     // segment or query value it stands in, whatever characters it holds.
     let expanded = loader.expand_with(raw, &percent_encode)?;
+    if let Some(error) = loader.without_scheme(raw, &expanded) {
+        return Err(error);
+    }
     // The error never quotes the expanded URL: it may hold a token.
     let url = Url::parse(expanded.trim()).map_err(|e| loader.error(raw.span(), format!("invalid URL: {e}")))?;
     match url.scheme() {

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertInfo, CertLimits, Trust};
 use crate::config::values::Port;
-use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::{Facts, Outcome};
 use crate::probe::crl::revocation_verdict;
 use crate::probe::kind::{Budget, RunProbe};
@@ -16,25 +16,10 @@ use crate::probe::legacy_tls::{legacy_verdict, Legacy};
 
 check_table! {
     /// `[[tls]]` as written in the inventory.
-    pub(crate) struct TlsTable {
+    pub(crate) struct TlsTable with certificate {
         /// Host name (checked against the certificate, and sent as SNI) or IP address.
         host: Spanned<String>,
         port: Port,
-        /// Extra trusted CA (PEM), relative to the inventory file.
-        ca_file: Option<Spanned<String>>,
-        cert_warn_days: Option<u32>,
-        cert_crit_days: Option<Spanned<u32>>,
-        /// Shares of the lifetime left, like "25%" and "10%": replace the day thresholds.
-        cert_warn: Option<Spanned<String>>,
-        cert_crit: Option<Spanned<String>>,
-        /// A leaf valid for longer than this fails (CA/B Forum: 200 days from 2026).
-        max_validity_days: Option<u32>,
-        /// "1.2": fail when the server still completes a TLS 1.0 or 1.1 handshake ("1.3":
-        /// 1.2 too); the negotiated version and cipher are then said in the detail.
-        min_tls: Option<Spanned<String>>,
-        /// Download the leaf's CRL and fail a revoked certificate; a CRL that cannot be had
-        /// or trusted is a warning.
-        check_revocation: Option<bool>,
     }
 }
 
@@ -49,12 +34,12 @@ impl Table for TlsTable {
         let min_tls = Legacy::required(loader, self.min_tls.as_ref())?;
         let probe = TlsProbe {
             min_tls,
-            check_revocation: self.check_revocation.unwrap_or(false),
+            check_revocation: self.check_revocation,
             host: host.clone(),
             port: self.port.0,
             server_name,
             trust: loader.trust(self.ca_file.as_ref())?,
-            limits: loader.cert_limits(cert_keys!(self))?,
+            limits: loader.cert_limits(self.cert_keys())?,
         };
         let target = format!("{host}:{}", self.port.0);
         loader.single(&common, target, probe)

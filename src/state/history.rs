@@ -193,9 +193,9 @@ pub(crate) struct Episode {
     pub detail: String,
 }
 
-/// The problems of `runs` that were open at some point at or after `since`, for `check`
-/// (or all checks): each with when it began and when it ended.
-pub(crate) fn episodes(runs: &[RunRecord], since: u64, check: Option<&str>) -> Vec<Episode> {
+/// The problems of `runs` that were open at some point at or after `since`, for the checks
+/// named `only` (or all checks): each with when it began and when it ended.
+pub(crate) fn episodes(runs: &[RunRecord], since: u64, only: Option<&[String]>) -> Vec<Episode> {
     let mut open: Vec<Episode> = Vec::new();
     let mut done: Vec<Episode> = Vec::new();
     for run in runs {
@@ -211,7 +211,7 @@ pub(crate) fn episodes(runs: &[RunRecord], since: u64, check: Option<&str>) -> V
         }
         open = still_open;
         for problem in &run.problems {
-            if check.is_some_and(|c| c != problem.name) || !problem.status.meaning().in_shift_record {
+            if only.is_some_and(|names| !names.contains(&problem.name)) || !problem.status.meaning().in_shift_record {
                 continue;
             }
             match open.iter_mut().find(|e| e.check == problem.name) {
@@ -272,7 +272,7 @@ mod tests {
             ("EHR", Status::Fail, 200, Some(400))
         );
         assert!(episodes(&runs, 401, None).iter().all(|e| e.check == "PACS"), "ended before the window");
-        assert_eq!(episodes(&runs, 0, Some("EHR")).len(), 1);
+        assert_eq!(episodes(&runs, 0, Some(&["EHR".to_owned()])).len(), 1);
     }
 
     #[test]
