@@ -13,7 +13,8 @@ use crate::certs::{self, CertLimits, CertVerdict, Recorder};
 use crate::config::{ConfigError, Loader};
 use crate::outcome::Status;
 use crate::probe::net::{causes, describe_io, LookupError};
-use crate::secrets::percent_encode;
+use crate::config::values::Port;
+use crate::secrets::{percent_decode, percent_encode};
 
 pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
     // Each value percent-encoded: it can then only ever be the user, password, host, path
@@ -21,6 +22,13 @@ pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Ur
     let expanded = loader.expand_with(raw, &percent_encode)?;
     // The error never quotes the expanded URL: it may hold a token.
     let url = Url::parse(expanded.trim()).map_err(|e| loader.error(raw.span(), format!("invalid URL: {e}")))?;
+    if let Some(port) = url.port() {
+        Port::new(port).map_err(|why| loader.error(raw.span(), why))?;
+    }
+    if let Some(password) = url.password() {
+        // reqwest sends the userinfo as basic authentication, decoded.
+        loader.basic_auth(&percent_decode(url.username()), &percent_decode(password));
+    }
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
         "http" | "https" => Err(loader.error(raw.span(), "the URL has no host")),
@@ -150,22 +158,30 @@ pub(crate) fn describe_reqwest(error: &reqwest::Error) -> String {
     }
 }
 
-/// A URL as a report may show it: no user or password, and query values replaced by `***`
-/// (a hop URL may carry a token a server put there, which no redaction list knows).
+/// A URL as a report may show it: no user or password, and query and fragment values
+/// replaced by `***` (a hop URL may carry a token a server put there, which no redaction list
+/// knows; OAuth puts `#access_token=...` in the fragment). A fragment part without `=` is
+/// hidden whole: unlike a query flag, it is often a token itself.
 pub(crate) fn shown_url(url: &Url) -> String {
     let mut shown = url.clone();
     // Only fails for URLs that cannot have userinfo, which then have none to hide.
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
-    if let Some(query) = url.query() {
-        let hidden: Vec<String> = query
+    let hide = |text: &str, bare: fn(&str) -> String| {
+        let parts: Vec<String> = text
             .split('&')
             .map(|pair| match pair.split_once('=') {
                 Some((key, _)) => format!("{key}=***"),
-                None => pair.to_owned(),
+                None => bare(pair),
             })
             .collect();
-        shown.set_query(Some(&hidden.join("&")));
+        parts.join("&")
+    };
+    if let Some(query) = url.query() {
+        shown.set_query(Some(&hide(query, str::to_owned)));
+    }
+    if let Some(fragment) = url.fragment().filter(|f| !f.is_empty()) {
+        shown.set_fragment(Some(&hide(fragment, |_| "***".to_owned())));
     }
     shown.to_string()
 }
@@ -222,6 +238,15 @@ mod tests {
         let url = Url::parse("https://user:pw@ehr.example/a?token=abc&x=1&flag").unwrap();
         assert_eq!(shown_url(&url), "https://ehr.example/a?token=***&x=***&flag");
     }
+
+    #[test]
+    fn shown_urls_hide_fragment_values() {
+        let url = Url::parse("https://sso.example/cb?x=1#access_token=abc&token_type=bearer").unwrap();
+        assert_eq!(shown_url(&url), "https://sso.example/cb?x=***#access_token=***&token_type=***");
+        let bare = Url::parse("https://sso.example/cb#eyJhbGciOiJIUzI1NiJ9").unwrap();
+        assert_eq!(shown_url(&bare), "https://sso.example/cb#***");
+    }
+
 
     #[test]
     fn lists_expected_codes_in_words() {

@@ -87,17 +87,20 @@ impl Table for MirthTable {
             Some(list) => Some(list.into_iter().map(Spanned::into_inner).collect()),
             None => None,
         };
+        let (username, password) = (loader.expand(&self.username)?, loader.expand(&self.password)?);
+        loader.basic_auth(&username, &password);
         let probe = MirthProbe {
             base,
-            username: loader.expand(&self.username)?,
-            password: loader.expand(&self.password)?,
+            username,
+            password,
             login,
             channels,
             max_queued: self.max_queued,
             max_new_errors: self.max_new_errors,
             trust: loader.trust(self.ca_file.as_ref())?,
         };
-        loader.single(&common, probe.base.to_string(), probe)
+        // The target is the base as written: `${VAR}` stays a placeholder.
+        loader.single(&common, self.base.get_ref().clone(), probe)
     }
 }
 
