@@ -171,16 +171,7 @@ impl<'de> Deserialize<'de> for Threshold {
     }
 }
 
-/// How HTTP checks reach their servers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Proxy {
-    /// Straight to the server, like every other probe: the default.
-    Direct,
-    /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`, as curl reads them.
-    Environment,
-    /// Through this proxy (may hold a password: shown without it).
-    Url(reqwest::Url),
-}
+pub(crate) use crate::certs::Proxy;
 
 /// A `${NAME}` and the value it expanded to: a secret.
 pub(crate) type Expanded = (String, String);

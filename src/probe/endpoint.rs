@@ -15,7 +15,7 @@ use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::certs::{self, CertLimits, HttpClient, Trust};
+use crate::certs::{self, CertLimits, ClientSpec, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{cert_keys, check_table, CertKeys, ConfigError, Loader, Planned, Table};
 use crate::human;
@@ -27,7 +27,6 @@ use crate::probe::http::{
 };
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::legacy_tls::{legacy_for_url, Legacy};
-use crate::probe::net::SystemResolver;
 use crate::probe::posture::HeaderRules;
 
 /// Read at most this much of a body by default: enough for any health page, and a cap on
@@ -184,17 +183,8 @@ impl std::fmt::Debug for EndpointProbe {
             .field("url", &shown_url(&self.url))
             .field("method", &self.method)
             .field("headers", &headers)
-            .field("proxy", &shown_proxy(&self.proxy))
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
-    }
-}
-
-/// The proxy as a report may name it.
-fn shown_proxy(proxy: &Proxy) -> Option<String> {
-    match proxy {
-        Proxy::Direct => None,
-        Proxy::Environment => Some("the environment's proxy".into()),
-        Proxy::Url(url) => Some(shown_url(url)),
     }
 }
 
@@ -272,27 +262,13 @@ impl EndpointProbe {
     /// (reqwest's connect timeout) and "connected, but no answer in 3 s" (ours, later) can
     /// be told apart.
     fn client_for(&self, url: &Url, budget: Budget) -> Result<HttpClient, Outcome> {
-        let connect_timeout = budget.timeout.mul_f32(0.8);
-        let key = format!(
-            "{} {} {}",
-            url.origin().ascii_serialization(),
-            shown_proxy(&self.proxy).unwrap_or_default(),
-            connect_timeout.as_millis()
-        );
-        let proxy = self.proxy.clone();
-        self.trust
-            .http_client(&key, move |builder| {
-                let builder = builder.dns_resolver(Arc::new(SystemResolver)).connect_timeout(connect_timeout);
-                match proxy {
-                    Proxy::Direct => Ok(builder.no_proxy()),
-                    Proxy::Environment => Ok(builder),
-                    Proxy::Url(url) => {
-                        let proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| format!("invalid proxy: {e}"))?;
-                        Ok(builder.proxy(proxy))
-                    }
-                }
-            })
-            .map_err(Outcome::fail)
+        let spec = ClientSpec {
+            server: url.origin().ascii_serialization(),
+            proxy: self.proxy.clone(),
+            connect_timeout: Some(budget.timeout.mul_f32(0.8)),
+            timeout: None,
+        };
+        self.trust.http_client(&spec).map_err(Outcome::fail)
     }
 
     async fn fetch(&self, budget: Budget) -> Result<Answer, Outcome> {
@@ -410,7 +386,7 @@ impl EndpointProbe {
 
     fn judge_response(&self, answer: &Answer) -> Outcome {
         let mut text = format!("{} in {}", status_text(answer.status), human::duration(answer.elapsed));
-        if let Some(proxy) = shown_proxy(&self.proxy) {
+        if let Some(proxy) = self.proxy.shown() {
             text.push_str(&format!(" via {proxy}"));
         }
         if answer.hops.len() > 1 {
@@ -470,7 +446,17 @@ impl EndpointProbe {
         }
     }
 
+    /// Why a request failed, and through which proxy when there is one: a refused connection
+    /// may be the proxy's.
     async fn request_failed(&self, error: &reqwest::Error, url: &Url, budget: Budget) -> Outcome {
+        let outcome = self.why_request_failed(error, url, budget).await;
+        match self.proxy.shown() {
+            Some(proxy) => Outcome { detail: format!("{} (via {proxy})", outcome.detail), ..outcome },
+            None => outcome,
+        }
+    }
+
+    async fn why_request_failed(&self, error: &reqwest::Error, url: &Url, budget: Budget) -> Outcome {
         if error.is_connect() && error.is_timeout() {
             return Outcome::fail(format!("no connection in {}", budget.limit()));
         }

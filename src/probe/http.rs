@@ -130,7 +130,7 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The resolver's reason, when the request failed at DNS ([`SystemResolver`]'s error).
+/// The resolver's reason, when the request failed at DNS (the system resolver's error).
 pub(crate) fn dns_failure(error: &reqwest::Error) -> Option<String> {
     causes(error).iter().find_map(|c| c.downcast_ref::<LookupError>()).map(|e| e.reason.clone())
 }
