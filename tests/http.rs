@@ -775,3 +775,22 @@ fn a_url_on_port_0_is_refused_by_validate() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("checks.toml:3:7: ") && stderr.contains("port 0 is not a port"), "{stderr}");
 }
+
+/// A certificate that lists `DNS:127.0.0.1` read "certificate is for 127.0.0.1, not
+/// 127.0.0.1": it now says the address is there as a DNS name, not as an IP address.
+#[test]
+fn an_address_listed_as_a_dns_name_is_named_as_the_mismatch() {
+    let ca = Ca::root("Appliance CA");
+    let server = support::https(&ca.leaf_with_dns_name("127.0.0.1"), |_| reply(200, "ok"));
+    let inv = with_ca(&ca, &endpoint("appliance", &server.url("/").replace("http:", "https:"), "ca_file = \"ca.pem\""));
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "appliance"),
+        (
+            "fail".into(),
+            "hostname mismatch: the certificate lists 127.0.0.1 as a DNS name, not as an IP address \
+             (a client connecting to 127.0.0.1 needs IP:127.0.0.1 in its subjectAltName)"
+                .into()
+        )
+    );
+}

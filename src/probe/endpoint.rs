@@ -22,8 +22,8 @@ use crate::human;
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::crl::revocation_verdict;
 use crate::probe::http::{
-    contains, describe_reqwest, dns_failure, join_or, judge_certificates, parse_headers, parse_url, shown_url,
-    status_text, BodyJudge, JsonAssertions, Shown,
+    contains, describe_reqwest, dns_failure, join_or, judge_certificates, malformed_status_line, parse_headers,
+    parse_url, shown_url, status_code_by_hand, status_text, BodyJudge, JsonAssertions, Shown,
 };
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::legacy_tls::{legacy_for_url, Legacy};
@@ -465,12 +465,38 @@ impl EndpointProbe {
             let host = url.host_str().unwrap_or_default();
             return Outcome::fail(format!("DNS lookup failed for {host}: {reason}"));
         }
+        if malformed_status_line(error) && self.proxy == Proxy::Direct {
+            if let Some(code) = self.status_code_by_hand(url, budget).await {
+                return Outcome::fail(format!("{code}, with a malformed reason phrase"));
+            }
+        }
         if url.scheme() == "https" && described != "connection refused" {
             if let Some(why) = self.diagnose_tls(url).await {
                 return Outcome::fail(why);
             }
         }
         Outcome::fail(described)
+    }
+
+    /// The status code of `url`'s answer, read by hand after hyper refused its status line:
+    /// the same request (method, path, headers) on a connection of its own.
+    async fn status_code_by_hand(&self, url: &Url, budget: Budget) -> Option<u16> {
+        let host = tls_name(url);
+        let mut request = format!("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.method, path_and_query(url), url.authority());
+        for (name, value) in &self.headers {
+            request.push_str(&format!("{name}: {}\r\n", value.to_str().ok()?));
+        }
+        request.push_str("\r\n");
+        let read = async {
+            let stream = super::net::connect(&host, url.port_or_known_default()?).await.ok()?;
+            if url.scheme() != "https" {
+                return status_code_by_hand(stream, request.as_bytes()).await;
+            }
+            let server_name = ServerName::try_from(host.clone()).ok()?;
+            let (_, tls) = certs::connect_tls(&self.trust, None, stream, server_name).await.ok()?;
+            status_code_by_hand(tls.ok()?, request.as_bytes()).await
+        };
+        tokio::time::timeout_at(budget.step_deadline(), read).await.ok().flatten()
     }
 
     /// Why the certificate of `url` was rejected, from a handshake of its own: the shared
@@ -490,6 +516,14 @@ impl EndpointProbe {
 fn tls_name(url: &Url) -> String {
     // IPv6 hosts are bracketed in URLs ("[::1]") but not in TLS server names.
     url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned()
+}
+
+/// "/path?query" of `url`, as a request line names it.
+fn path_and_query(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
 }
 
 /// Where a redirect response points, resolved against the URL that answered.

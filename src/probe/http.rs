@@ -158,6 +158,36 @@ pub(crate) fn describe_reqwest(error: &reqwest::Error) -> String {
     }
 }
 
+/// Whether reqwest failed because the status line could not be parsed (a control byte in the
+/// reason phrase is enough for hyper).
+pub(crate) fn malformed_status_line(error: &reqwest::Error) -> bool {
+    causes(error).iter().filter_map(|c| c.downcast_ref::<hyper::Error>()).any(hyper::Error::is_parse_status)
+}
+
+/// The status code of the first line `stream` answers to `request`, read by hand: where
+/// hyper refuses a status line for its reason phrase, the code in it still counts.
+pub(crate) async fn status_code_by_hand(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    request: &[u8],
+) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.ok()?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    // A status line is short; a peer that sends more without a line end is not answering.
+    while line.len() < 1024 && !line.ends_with(b"\n") {
+        if stream.read(&mut byte).await.ok()? == 0 {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    // "HTTP/1.1 503 reason": the version, then exactly three digits and a space.
+    let rest = line.strip_prefix(b"HTTP/1.")?.get(2..)?;
+    let code = rest.get(..3).filter(|d| d.iter().all(u8::is_ascii_digit))?;
+    let code: u16 = std::str::from_utf8(code).ok()?.parse().ok()?;
+    (rest.get(3).is_none_or(|b| *b == b' ' || *b == b'\r') && (100..=599).contains(&code)).then_some(code)
+}
+
 /// A URL as a report may show it: no user or password, and query and fragment values
 /// replaced by `***` (a hop URL may carry a token a server put there, which no redaction list
 /// knows; OAuth puts `#access_token=...` in the fragment). A fragment part without `=` is
