@@ -426,7 +426,10 @@ mod tests {
     fn text_that_only_looks_like_an_encoding_is_left_alone() {
         let mut s = Secrets::default();
         s.add("secret-value-1");
-        assert_eq!(s.redact("100% done, +5 \\ \\u{zz} %+1 secret-value-2"), "100% done, +5 \\ \\u{zz} %+1 secret-value-2");
+        assert_eq!(
+            s.redact("100% done, +5 \\ \\u{zz} %+1 secret-value-2"),
+            "100% done, +5 \\ \\u{zz} %+1 secret-value-2"
+        );
     }
 
     #[test]

@@ -401,11 +401,8 @@ fn pgbackrest_judges_the_newest_backup() {
 fn argv_recorder(dir: &Path, name: &str, real: &Path, log: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let script = dir.join(name);
-    let body = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$0\" \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
-        log.display(),
-        real.display()
-    );
+    let body =
+        format!("#!/bin/sh\nprintf '%s\\n' \"$0\" \"$@\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), real.display());
     std::fs::write(&script, body).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     script

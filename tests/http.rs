@@ -794,3 +794,25 @@ fn an_address_listed_as_a_dns_name_is_named_as_the_mismatch() {
         )
     );
 }
+
+/// A check through a proxy says so in words, also when it fails; the proxy's user and
+/// password are never shown.
+#[test]
+fn a_proxied_check_names_its_proxy_without_userinfo() {
+    let proxy = forward_proxy();
+    let nowhere = format!("http://127.0.0.1:{}/", support::closed_port());
+    let with_user = format!("http://rounds:${{PROXY_PW}}@127.0.0.1:{}", proxy.port());
+    let down = format!("http://rounds:${{PROXY_PW}}@127.0.0.1:{}", support::closed_port());
+    let toml = endpoint("proxied", &nowhere, &format!("proxy = {with_user:?}"))
+        + &endpoint("proxy down", &nowhere, &format!("proxy = {down:?}"));
+    let output = inventory(&toml).rounds(&["--format", "json"]).env("PROXY_PW", "proxy-canary-pw").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("rounds:") && !text.contains("proxy-canary"), "{text}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (status, detail) = verdict(&doc, "proxied");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains(&format!(" via proxy http://127.0.0.1:{}/", proxy.port())), "{detail}");
+    let (status, detail) = verdict(&doc, "proxy down");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.ends_with(&format!(" (via proxy {})", down.replace("rounds:${PROXY_PW}@", "") + "/")), "{detail}");
+}

@@ -74,13 +74,16 @@ fn a_peer_echoing_a_secret_in_any_encoding_is_redacted() {
             Some(_) => "the token did not arrive".into(),
             None => auth.to_owned(),
         };
-        let outcome = json!({"resourceType": "OperationOutcome", "issue": [{"diagnostics": format!("echo: {echoed} end")}]});
+        let outcome =
+            json!({"resourceType": "OperationOutcome", "issue": [{"diagnostics": format!("echo: {echoed} end")}]});
         reply(500, &outcome.to_string())
     });
     let mut toml = String::new();
     for (name, _) in forms() {
         let base = server.url(&format!("/{name}/"));
-        toml += &format!("[[fhir]]\nname = {name:?}\nbase = {base:?}\nheaders = {{ Authorization = \"Bearer ${{TOKEN}}\" }}\n");
+        toml += &format!(
+            "[[fhir]]\nname = {name:?}\nbase = {base:?}\nheaders = {{ Authorization = \"Bearer ${{TOKEN}}\" }}\n"
+        );
     }
     let basic = format!("http://rounds:${{BASIC_PW}}@127.0.0.1:{}/basic/", server.port());
     toml += &format!("[[fhir]]\nname = \"basic\"\nbase = {basic:?}\n");
@@ -170,8 +173,5 @@ fn a_skip_reason_is_cut_after_redaction() {
 /// Every file under `dir` (the state file and the run log).
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .flatten()
-        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] })
-        .collect()
+    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
 }

@@ -482,7 +482,12 @@ impl EndpointProbe {
     /// the same request (method, path, headers) on a connection of its own.
     async fn status_code_by_hand(&self, url: &Url, budget: Budget) -> Option<u16> {
         let host = tls_name(url);
-        let mut request = format!("{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.method, path_and_query(url), url.authority());
+        let mut request = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.method,
+            path_and_query(url),
+            url.authority()
+        );
         for (name, value) in &self.headers {
             request.push_str(&format!("{name}: {}\r\n", value.to_str().ok()?));
         }

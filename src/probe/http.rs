@@ -10,10 +10,10 @@ use reqwest::{StatusCode, Url};
 use toml::Spanned;
 
 use crate::certs::{self, CertLimits, CertVerdict, Recorder};
+use crate::config::values::Port;
 use crate::config::{ConfigError, Loader};
 use crate::outcome::Status;
 use crate::probe::net::{causes, describe_io, LookupError};
-use crate::config::values::Port;
 use crate::secrets::{percent_decode, percent_encode};
 
 pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
@@ -276,7 +276,6 @@ mod tests {
         let bare = Url::parse("https://sso.example/cb#eyJhbGciOiJIUzI1NiJ9").unwrap();
         assert_eq!(shown_url(&bare), "https://sso.example/cb#***");
     }
-
 
     #[test]
     fn lists_expected_codes_in_words() {
