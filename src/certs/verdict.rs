@@ -33,31 +33,25 @@ impl CertInfo {
                 .and_then(|cn| cn.as_str().ok())
                 .map_or_else(|| name.to_string(), str::to_owned)
         };
-        let names = match cert.subject_alternative_name() {
-            Ok(Some(san)) => san
-                .value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::DNSName(d) => Some((*d).to_owned()),
-                    GeneralName::IPAddress(ip) => ip_to_string(ip),
-                    _ => None,
-                })
-                .collect(),
+        let san = match cert.subject_alternative_name() {
+            Ok(Some(san)) => san.value.general_names.clone(),
             _ => Vec::new(),
         };
-        let addresses_as_dns_names = match cert.subject_alternative_name() {
-            Ok(Some(san)) => san
-                .value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::DNSName(d) if d.parse::<std::net::IpAddr>().is_ok() => Some((*d).to_owned()),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let names = san
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some((*d).to_owned()),
+                GeneralName::IPAddress(ip) => ip_to_string(ip),
+                _ => None,
+            })
+            .collect();
+        let addresses_as_dns_names = san
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) if d.parse::<std::net::IpAddr>().is_ok() => Some((*d).to_owned()),
+                _ => None,
+            })
+            .collect();
         Some(Self {
             addresses_as_dns_names,
             subject: common_name(cert.subject()),
