@@ -75,7 +75,7 @@ pub(crate) async fn run_tool(program: &Path, args: &[String], env: &[(&str, &str
         child
     };
     let pid = child.id().and_then(|id| Pid::from_raw(id as i32));
-    let _group = GroupKiller { group: pid, tag };
+    let group = GroupKiller { group: pid, tag, swept: false };
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let status = {
@@ -100,6 +100,7 @@ pub(crate) async fn run_tool(program: &Path, args: &[String], env: &[(&str, &str
         }
         status?
     };
+    group.end().await;
     Ok(Finished { status, stdout: out, stderr: err })
 }
 
@@ -113,26 +114,38 @@ fn become_subreaper() {
     });
 }
 
-/// Kills the command's whole process group when dropped (after it exits, and when the
-/// runner abandons the check at its timeout), then sweeps for what left the group.
+/// Ends what a program started: its whole process group, then a [`sweep`] for what left
+/// the group. After the program exits, [`GroupKiller::end`] does it (the sweep on a blocking
+/// thread, awaited); when the runner abandons the check at its timeout, dropping does it
+/// (blocking for the sweep's few milliseconds), so it is done before the run ends.
 struct GroupKiller {
     group: Option<Pid>,
     tag: String,
+    swept: bool,
 }
 
-impl Drop for GroupKiller {
-    fn drop(&mut self) {
+impl GroupKiller {
+    fn kill_group(&self) {
         if let Some(group) = self.group {
             // ESRCH (nothing left in the group) is the normal case.
             let _ = rustix::process::kill_process_group(group, Signal::KILL);
         }
+    }
+
+    async fn end(mut self) {
+        self.kill_group();
+        self.swept = true;
         let tag = std::mem::take(&mut self.tag);
-        // Dropped inside the runtime (always, in rounds): the sweep waits a little for
-        // orphans to arrive, so it runs on a blocking thread, and the runtime waits for it
-        // before rounds exits.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(move || sweep(&tag))),
-            Err(_) => sweep(&tag),
+        // Cancelled while waiting, the sweep still runs to its end on its thread.
+        let _ = tokio::task::spawn_blocking(move || sweep(&tag)).await;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if !self.swept {
+            self.kill_group();
+            sweep(&self.tag);
         }
     }
 }
