@@ -16,8 +16,8 @@
 //!   inventory names both.
 //!
 //! A shorter one would garble unrelated words ("e***ist") and reveal where it matched, so it
-//! is replaced only where it stands alone as a whole token, and loading the inventory warns
-//! about it.
+//! is replaced (in the same forms, base64 aside) only where it stands alone as a whole token,
+//! and loading the inventory warns about it.
 
 use std::fmt;
 
@@ -54,6 +54,7 @@ impl Secrets {
         }
         if value.chars().count() < MIN_SUBSTRING_SECRET {
             push_unique(&mut self.short, value.to_owned());
+            self.short.sort_by_key(|v| std::cmp::Reverse(v.len()));
             return true;
         }
         push_unique(&mut self.values, value.to_owned());
@@ -93,8 +94,8 @@ impl Secrets {
     /// Replaces every secret value in `text`, in every form listed above, with `***`.
     pub fn redact(&self, text: &str) -> String {
         let encoded = self.base64.iter().fold(text.to_owned(), |acc, b64| acc.replace(b64.as_str(), MARK));
-        let long = replace_encoded(&encoded, &self.values);
-        self.short.iter().fold(long, |acc, secret| replace_whole_tokens(&acc, secret))
+        let long = replace_encoded(&encoded, &self.values, false);
+        replace_encoded(&long, &self.short, true)
     }
 }
 
@@ -105,15 +106,23 @@ fn push_unique(list: &mut Vec<String>, value: String) {
 }
 
 /// Replaces each of `secrets` (longest first) wherever it appears in `text` in any of the
-/// encodings [`match_encoded`] reads.
-fn replace_encoded(text: &str, secrets: &[String]) -> String {
+/// encodings [`match_encoded`] reads; with `whole_tokens`, only where neither neighbour is a
+/// letter or digit.
+fn replace_encoded(text: &str, secrets: &[String], whole_tokens: bool) -> String {
     if secrets.is_empty() {
         return text.to_owned();
     }
+    let is_word = |c: Option<char>| whole_tokens && c.is_some_and(char::is_alphanumeric);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     while at < text.len() {
-        let found = secrets.iter().find_map(|secret| match_encoded(text, at, secret));
+        let found = match is_word(text[..at].chars().next_back()) {
+            true => None,
+            false => secrets
+                .iter()
+                .filter_map(|secret| match_encoded(text, at, secret))
+                .find(|&end| !is_word(text[end..].chars().next())),
+        };
         match found {
             Some(end) => {
                 out.push_str(MARK);
@@ -300,26 +309,6 @@ pub(crate) fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Replaces `token` where neither neighbour is a letter or digit.
-fn replace_whole_tokens(text: &str, token: &str) -> String {
-    let is_word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(token) {
-        let before = rest[..at].chars().next_back().or_else(|| out.chars().next_back());
-        let after = rest[at + token.len()..].chars().next();
-        out.push_str(&rest[..at]);
-        if is_word(before) || is_word(after) {
-            out.push_str(token);
-        } else {
-            out.push_str(MARK);
-        }
-        rest = &rest[at + token.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Text from a peer, a plugin or the inventory, made safe for a terminal and a mail: every
 /// control character escaped (`\u{1b}`), and at most `max_chars` characters (then "...").
 /// Invalid UTF-8 has already become U+FFFD wherever bytes were decoded, visibly.
@@ -443,6 +432,15 @@ mod tests {
         assert_eq!(s.redact("path does not exist"), "path does not exist");
         assert_eq!(s.redact("token x rejected"), "token *** rejected");
         assert_eq!(s.redact("x"), "***");
+    }
+
+    #[test]
+    fn a_short_secret_is_redacted_in_its_encodings_too() {
+        let mut s = Secrets::default();
+        s.add("p@ss");
+        assert_eq!(s.redact("login?user=a&pw=p%40ss&x=1"), "login?user=a&pw=***&x=1");
+        assert_eq!(s.redact("{\"pw\":\"p@ss\"}"), "{\"pw\":\"***\"}");
+        assert_eq!(s.redact("p%40ssword"), "p%40ssword");
     }
 
     #[test]
