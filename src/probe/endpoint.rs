@@ -284,7 +284,7 @@ impl EndpointProbe {
             let request = client.request(method.clone(), url.clone()).headers(headers.clone()).send();
             let response = match tokio::time::timeout_at(budget.step_deadline(), request).await {
                 Err(_) => return Err(no_answer()),
-                Ok(Err(e)) => return Err(self.request_failed(&e, &url, budget).await),
+                Ok(Err(e)) => return Err(self.request_failed(&e, &url, &headers, budget).await),
                 Ok(Ok(r)) => r,
             };
             if let Some(leaf) = response.extensions().get::<TlsInfo>().and_then(TlsInfo::peer_certificate) {
@@ -448,15 +448,21 @@ impl EndpointProbe {
 
     /// Why a request failed, and through which proxy when there is one: a refused connection
     /// may be the proxy's.
-    async fn request_failed(&self, error: &reqwest::Error, url: &Url, budget: Budget) -> Outcome {
-        let outcome = self.why_request_failed(error, url, budget).await;
+    async fn request_failed(&self, error: &reqwest::Error, url: &Url, headers: &HeaderMap, budget: Budget) -> Outcome {
+        let outcome = self.why_request_failed(error, url, headers, budget).await;
         match self.proxy.shown() {
             Some(proxy) => Outcome { detail: format!("{} (via {proxy})", outcome.detail), ..outcome },
             None => outcome,
         }
     }
 
-    async fn why_request_failed(&self, error: &reqwest::Error, url: &Url, budget: Budget) -> Outcome {
+    async fn why_request_failed(
+        &self,
+        error: &reqwest::Error,
+        url: &Url,
+        headers: &HeaderMap,
+        budget: Budget,
+    ) -> Outcome {
         if error.is_connect() && error.is_timeout() {
             return Outcome::fail(format!("no connection in {}", budget.limit()));
         }
@@ -466,7 +472,7 @@ impl EndpointProbe {
             return Outcome::fail(format!("DNS lookup failed for {host}: {reason}"));
         }
         if malformed_status_line(error) && self.proxy == Proxy::Direct {
-            if let Some(code) = self.status_code_by_hand(url, budget).await {
+            if let Some(code) = self.status_code_by_hand(url, headers, budget).await {
                 return Outcome::fail(format!("{code}, with a malformed reason phrase"));
             }
         }
@@ -479,8 +485,9 @@ impl EndpointProbe {
     }
 
     /// The status code of `url`'s answer, read by hand after hyper refused its status line:
-    /// the same request (method, path, headers) on a connection of its own.
-    async fn status_code_by_hand(&self, url: &Url, budget: Budget) -> Option<u16> {
+    /// the same request (method, path, and this hop's `headers`: none dropped for another
+    /// origin come back) on a connection of its own.
+    async fn status_code_by_hand(&self, url: &Url, headers: &HeaderMap, budget: Budget) -> Option<u16> {
         let host = tls_name(url);
         let mut request = format!(
             "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
@@ -488,7 +495,7 @@ impl EndpointProbe {
             path_and_query(url),
             url.authority()
         );
-        for (name, value) in &self.headers {
+        for (name, value) in headers {
             request.push_str(&format!("{name}: {}\r\n", value.to_str().ok()?));
         }
         request.push_str("\r\n");
