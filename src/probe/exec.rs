@@ -101,7 +101,17 @@ pub(crate) async fn run_tool(program: &Path, args: &[String], env: &[(&str, &str
         status?
     };
     group.end().await;
-    Ok(Finished { status, stdout: out, stderr: err })
+    Ok(Finished { status, stdout: whole_lines(out), stderr: whole_lines(err) })
+}
+
+/// Output cut at the cap loses its last, partial line: a secret cut in half there would no
+/// longer be recognised by redaction.
+fn whole_lines(mut kept: Vec<u8>) -> Vec<u8> {
+    if kept.len() >= MAX_OUTPUT {
+        let end = kept.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        kept.truncate(end);
+    }
+    kept
 }
 
 /// Makes rounds the child subreaper (Linux): orphans of the programs it runs come back to
@@ -260,5 +270,18 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>)
         }
         let room = MAX_OUTPUT.saturating_sub(kept.len());
         kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_cut_at_the_cap_keeps_whole_lines_only() {
+        let mut capped = b"first line\n".to_vec();
+        capped.resize(MAX_OUTPUT, b'x');
+        assert_eq!(whole_lines(capped), b"first line\n");
+        assert_eq!(whole_lines(b"short, no newline".to_vec()), b"short, no newline");
     }
 }
