@@ -194,8 +194,11 @@ pub(crate) fn sweep(tag: &str) {
         }
         drop(spawned);
         quiet_rounds = if killed { 0 } else { quiet_rounds + 1 };
-        // Two quiet looks in a row: nothing of this run is left, and nothing is on its way.
-        if quiet_rounds >= 2 {
+        // A look that kills nothing ends it. Nothing can be on its way: with rounds the
+        // subreaper, every descendant is below rounds at every moment (an orphan is moved
+        // to rounds as its parent exits), and a child forked by a process killed in the
+        // last look already existed, tagged, when this look was taken.
+        if quiet_rounds >= 1 {
             return;
         }
         std::thread::sleep(SWEEP_PAUSE);
