@@ -816,3 +816,17 @@ fn a_proxied_check_names_its_proxy_without_userinfo() {
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.ends_with(&format!(" (via proxy {})", down.replace("rounds:${PROXY_PW}@", "") + "/")), "{detail}");
 }
+
+/// A redirect's `#fragment` (where OAuth puts `access_token=...`) is hidden like query values.
+#[test]
+fn a_redirect_fragment_is_hidden_like_query_values() {
+    let server = support::http(|req| match req.uri().path() {
+        "/" => redirect("/landing?code=canary-query-value#access_token=canary-fragment-token&scope=x"),
+        _ => reply(200, "ok"),
+    });
+    let (doc, _) = inventory(&endpoint("sso", &server.url("/"), "")).run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "sso");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.ends_with("/landing?code=***#access_token=***&scope=***)"), "{detail}");
+    assert!(!detail.contains("canary"), "{detail}");
+}
