@@ -56,7 +56,7 @@ fn a_plugins_setsid_grandchild_ends_with_the_check() {
     let _reaper = Reaper(vec![exits.clone(), hangs.clone()]);
     let toml = format!(
         "[[command]]\nname = \"exits\"\nrun = [{:?}]\ntimeout = \"20s\"\n\
-         [[command]]\nname = \"hangs\"\nrun = [{:?}]\ntimeout = \"3s\"\n",
+         [[command]]\nname = \"hangs\"\nrun = [{:?}]\ntimeout = \"5s\"\n",
         plugin(dir.path(), "exits.sh", &exits, false),
         plugin(dir.path(), "hangs.sh", &hangs, true)
     );
