@@ -6,7 +6,7 @@
 //! [`printable`] before it leaves the runner: a server that echoes a token back, or sends
 //! `ESC[2J` in an error text, reaches neither a terminal nor a cron mail.
 //!
-//! The rule for short values: a value of [`MIN_SUBSTRING_SECRET`] characters or more is
+//! The rule: a value of [`MIN_SUBSTRING_SECRET`] characters or more is
 //! replaced wherever it appears, in every form rounds or a peer may echo it in:
 //! - raw, percent-encoded (hex digits in upper or lower case, any mix of encoded and plain
 //!   characters), form-encoded (`+` for a space);
