@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::certs::Trust;
+use crate::certs::{ClientSpec, Trust};
 
 /// Per ping, by default: a heartbeat must never hold up the morning report.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,7 +75,8 @@ impl Heartbeat {
         // The system's CAs, through the same verified rustls set-up as every HTTPS check.
         let trust = Arc::new(Trust::system());
         let timeout = self.timeout;
-        let client = match trust.http_client("heartbeat", |b| Ok(b.no_proxy().timeout(timeout))) {
+        let spec = ClientSpec { timeout: Some(timeout), ..ClientSpec::direct("heartbeat") };
+        let client = match trust.http_client(&spec) {
             Ok((client, _)) => client,
             Err(e) => return Some(format!("heartbeat not sent: {e}")),
         };

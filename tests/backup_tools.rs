@@ -396,3 +396,62 @@ fn pgbackrest_judges_the_newest_backup() {
     assert!(args.lines().any(|l| l == "--stanza=fresh --output=json info"), "{args}");
     assert!(args.lines().any(|l| l == "--stanza=fresh --output=json --repo=2 info"), "{args}");
 }
+
+/// A script on the check's `program` that appends its argv to `log`, then runs `real`.
+fn argv_recorder(dir: &Path, name: &str, real: &Path, log: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join(name);
+    let body =
+        format!("#!/bin/sh\nprintf '%s\\n' \"$0\" \"$@\" >> '{}'\nexec '{}' \"$@\"\n", log.display(), real.display());
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// `ps` shows every process's argv to every user: a repository written with `${VAR}` (an
+/// sftp:/rest: location may hold a password) reaches restic and borg only through their
+/// environment (`RESTIC_REPOSITORY`, `BORG_REPO`), and the checks still read it.
+#[test]
+fn repositories_and_passwords_never_reach_a_tools_argv() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((restic, restic_repo)) = restic_repo(dir.path()) else { return };
+    let Some(borg) = support::peer(&["/usr/bin/borg", "/usr/local/bin/borg"], "borgbackup") else { return };
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let home_s = home.display().to_string();
+    let borg_repo = dir.path().join("borg-canary-repo").display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    let env = [("HOME", home_s.as_str()), ("BORG_PASSPHRASE", "")];
+    tool(&borg, &["init", "-e", "none", &borg_repo], &env);
+    tool(&borg, &["create", &format!("{borg_repo}::files-new"), &data], &env);
+    let log = dir.path().join("argv.log");
+    let restic_wrapper = argv_recorder(dir.path(), "restic-wrapper", &restic, &log);
+    let borg_wrapper = argv_recorder(dir.path(), "borg-wrapper", &borg, &log);
+    let toml = format!(
+        "[[restic]]\nname = \"restic\"\nrepository = \"${{RESTIC_REPO}}\"\npassword = \"${{RESTIC_PW}}\"\n\
+         max_age = \"26h\"\ntimeout = \"60s\"\ncheck = true\nprogram = {:?}\n\
+         [[borg]]\nname = \"borg\"\nrepository = \"${{BORG_REPO_PATH}}\"\nmax_age = \"26h\"\ntimeout = \"60s\"\nprogram = {:?}\n",
+        restic_wrapper.display().to_string(),
+        borg_wrapper.display().to_string()
+    );
+    let inv = inventory(&toml);
+    let restic_repo_s = restic_repo.display().to_string();
+    let output = inv
+        .rounds(&["--format", "json", "--no-state"])
+        .env("HOME", &home)
+        .env("RESTIC_REPO", &restic_repo_s)
+        .env("RESTIC_PW", PASSWORD)
+        .env("BORG_REPO_PATH", &borg_repo)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (status, detail) = verdict(&doc, "restic");
+    assert_eq!(status, "pass", "{detail}");
+    let (status, detail) = verdict(&doc, "borg");
+    assert_eq!(status, "pass", "{detail}");
+    let argv = std::fs::read_to_string(&log).unwrap();
+    assert!(argv.contains("snapshots") && argv.contains("check") && argv.contains("list"), "{argv}");
+    for secret in [restic_repo_s.as_str(), borg_repo.as_str(), PASSWORD] {
+        assert!(!argv.contains(secret), "{secret} in the argv of a tool:\n{argv}");
+    }
+}

@@ -64,10 +64,19 @@ fn a_ten_megabyte_header_is_refused_with_bounded_memory() {
     assert_eq!(detail, "the server's answer is not valid HTTP (message head is too large)");
 }
 
+/// hyper refuses the whole status line for one control byte in its reason phrase; the
+/// status code in it is still read and named (it was "invalid HTTP status-code parsed").
 #[test]
-fn a_control_character_in_the_reason_phrase_says_what_was_received() {
+fn a_control_character_in_the_reason_phrase_still_names_the_status_code() {
     let server = peer(b"HTTP/1.1 503 Service\x01Unavailable\r\ncontent-length: 0\r\n\r\n", 1, Duration::ZERO);
     let (status, detail, _) = run_one(&endpoint(&server.url("/")), "web");
+    assert_eq!(status, "fail");
+    assert_eq!(detail, "503, with a malformed reason phrase");
+    let ok_code = peer(b"HTTP/1.1 200 O\x1bK\r\ncontent-length: 0\r\n\r\n", 1, Duration::ZERO);
+    let (status, detail, _) = run_one(&endpoint(&ok_code.url("/")), "web");
+    assert_eq!((status.as_str(), detail.as_str()), ("fail", "200, with a malformed reason phrase"));
+    let no_code = peer(b"HTTP/1.1 5x3 Service\x01Unavailable\r\n\r\n", 1, Duration::ZERO);
+    let (status, detail, _) = run_one(&endpoint(&no_code.url("/")), "web");
     assert_eq!(status, "fail");
     assert_eq!(detail, "the server's answer is not valid HTTP (invalid HTTP status-code parsed)");
 }
@@ -190,4 +199,36 @@ fn a_lost_dns_datagram_is_sent_again_and_a_truncated_answer_asked_over_tcp() {
         assert_eq!(status, "pass", "drop first {drop_first}, truncate {truncate}: {detail}");
         assert!(detail.starts_with("10.0.0.10 in "), "{detail}");
     }
+}
+
+/// The status line is read by hand with the headers of the hop that failed: a server on
+/// another origin, reached by a redirect, never gets the `Authorization` that was dropped
+/// for it, not even on the second connection.
+#[test]
+fn reading_a_malformed_status_by_hand_sends_no_dropped_credentials() {
+    use std::sync::{Arc, Mutex};
+    let received = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let seen = received.clone();
+    let other = support::raw(move |mut stream| {
+        let seen = seen.clone();
+        Box::pin(async move {
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).await.unwrap_or(0);
+            seen.lock().unwrap().extend_from_slice(&request[..n]);
+            let _ = stream.write_all(b"HTTP/1.1 503 Bad\x01Reason\r\ncontent-length: 0\r\n\r\n").await;
+            std::future::pending::<()>().await
+        })
+    });
+    // "localhost" and "127.0.0.1" are different origins.
+    let target = format!("http://localhost:{}/next", other.port());
+    let first = support::http(move |_| support::redirect(&target));
+    let toml = format!(
+        "[[endpoint]]\nname = \"web\"\nurl = {:?}\ntimeout = \"5s\"\nheaders = {{ Authorization = \"Bearer ${{TOKEN}}\" }}\n",
+        first.url("/")
+    );
+    let output = inventory(&toml).rounds(&["--format", "json"]).env("TOKEN", "hostile-canary-token").output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(verdict(&doc, "web"), ("fail".into(), "503, with a malformed reason phrase".into()));
+    let received = String::from_utf8_lossy(&received.lock().unwrap()).to_lowercase();
+    assert!(received.contains("get /next") && !received.contains("authorization"), "{received}");
 }

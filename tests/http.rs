@@ -534,7 +534,7 @@ fn proxies_are_a_decision_in_the_inventory_not_an_accident_of_the_environment() 
     assert!(!detail.contains("via"), "{detail}");
     let (status, detail) = verdict(&doc, "proxied");
     assert_eq!(status, "pass", "{detail}");
-    assert!(detail.contains(&format!("via {}", proxy.url("/"))), "{detail}");
+    assert!(detail.contains(&format!("via proxy {}", proxy.url("/"))), "{detail}");
     let (status, detail) = verdict(&doc, "from env");
     assert_eq!(status, "pass", "{detail}");
     assert!(detail.contains("via the environment's proxy"), "{detail}");
@@ -731,4 +731,102 @@ fn endpoint_check_revocation_judges_the_last_https_hop() {
     assert_eq!(status, "warn", "{detail}");
     assert!(detail.ends_with("revocation not checked: the last answer did not come over https"), "{detail}");
     assert_eq!(downloads.load(Ordering::SeqCst), 1, "two services of one CA, one CRL download");
+}
+
+/// CRL downloads go straight to the CRL's server: `HTTP_PROXY` in rounds' environment is
+/// read only where a check says `proxy = "env"`, and a CRL download has no such key.
+#[test]
+fn crl_downloads_ignore_the_environments_proxy() {
+    let ca = Ca::root("Clinic Web CA");
+    let crl = ca.crl(&[], 7);
+    let crl_server = support::http(move |_| support::reply_bytes(200, &crl));
+    let proxied = Arc::new(AtomicUsize::new(0));
+    let counted = proxied.clone();
+    let proxy = support::raw(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async {})
+    });
+    let portal =
+        support::https(&ca.leaf_listing_crl(&["localhost"], 70, &crl_server.url("/ca.crl")), |_| reply(200, "ok"));
+    let inv = with_ca(
+        &ca,
+        &endpoint("portal", &portal.https_url("localhost", "/"), "ca_file = \"ca.pem\"\ncheck_revocation = true"),
+    );
+    let output = inv
+        .rounds(&["--format", "json", "--no-state"])
+        .env("HTTP_PROXY", proxy.url(""))
+        .env("http_proxy", proxy.url(""))
+        .env("ALL_PROXY", proxy.url(""))
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (status, detail) = verdict(&doc, "portal");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("; not revoked (CRL of "), "{detail}");
+    assert_eq!(proxied.load(Ordering::SeqCst), 0, "nothing may reach the environment's proxy");
+}
+
+/// `url = "http://host:0/"` is refused at load, with the place in the file.
+#[test]
+fn a_url_on_port_0_is_refused_by_validate() {
+    let inv = inventory(&endpoint("api", "http://127.0.0.1:0/health", ""));
+    let output = inv.rounds(&["validate"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("checks.toml:3:7: ") && stderr.contains("port 0 is not a port"), "{stderr}");
+}
+
+/// A certificate that lists `DNS:127.0.0.1` read "certificate is for 127.0.0.1, not
+/// 127.0.0.1": it now says the address is there as a DNS name, not as an IP address.
+#[test]
+fn an_address_listed_as_a_dns_name_is_named_as_the_mismatch() {
+    let ca = Ca::root("Appliance CA");
+    let server = support::https(&ca.leaf_with_dns_name("127.0.0.1"), |_| reply(200, "ok"));
+    let inv = with_ca(&ca, &endpoint("appliance", &server.url("/").replace("http:", "https:"), "ca_file = \"ca.pem\""));
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    assert_eq!(
+        verdict(&doc, "appliance"),
+        (
+            "fail".into(),
+            "hostname mismatch: the certificate lists 127.0.0.1 as a DNS name, not as an IP address \
+             (a client connecting to 127.0.0.1 needs IP:127.0.0.1 in its subjectAltName)"
+                .into()
+        )
+    );
+}
+
+/// A check through a proxy says so in words, also when it fails; the proxy's user and
+/// password are never shown.
+#[test]
+fn a_proxied_check_names_its_proxy_without_userinfo() {
+    let proxy = forward_proxy();
+    let nowhere = format!("http://127.0.0.1:{}/", support::closed_port());
+    let with_user = format!("http://rounds:${{PROXY_PW}}@127.0.0.1:{}", proxy.port());
+    let down = format!("http://rounds:${{PROXY_PW}}@127.0.0.1:{}", support::closed_port());
+    let toml = endpoint("proxied", &nowhere, &format!("proxy = {with_user:?}"))
+        + &endpoint("proxy down", &nowhere, &format!("proxy = {down:?}"));
+    let output = inventory(&toml).rounds(&["--format", "json"]).env("PROXY_PW", "proxy-canary-pw").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("rounds:") && !text.contains("proxy-canary"), "{text}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (status, detail) = verdict(&doc, "proxied");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains(&format!(" via proxy http://127.0.0.1:{}/", proxy.port())), "{detail}");
+    let (status, detail) = verdict(&doc, "proxy down");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.ends_with(&format!(" (via proxy {})", down.replace("rounds:${PROXY_PW}@", "") + "/")), "{detail}");
+}
+
+/// A redirect's `#fragment` (where OAuth puts `access_token=...`) is hidden like query values.
+#[test]
+fn a_redirect_fragment_is_hidden_like_query_values() {
+    let server = support::http(|req| match req.uri().path() {
+        "/" => redirect("/landing?code=canary-query-value#access_token=canary-fragment-token&scope=x"),
+        _ => reply(200, "ok"),
+    });
+    let (doc, _) = inventory(&endpoint("sso", &server.url("/"), "")).run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "sso");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.ends_with("/landing?code=***#access_token=***&scope=***)"), "{detail}");
+    assert!(!detail.contains("canary"), "{detail}");
 }

@@ -311,3 +311,21 @@ fn an_engine_down_or_without_channels_fails() {
     assert_eq!(status, "fail");
     assert!(detail.ends_with(", but has no channel deployed"), "{detail}");
 }
+
+/// Two checks of one engine that differ only in their timeout each keep their own: the
+/// HTTP client they share is keyed by everything it is built from. (The second once used
+/// the first one's 1 s connect timeout, and said so after 1 s instead of 3.)
+#[test]
+fn checks_of_one_engine_keep_their_own_timeouts() {
+    let Some((port, _held)) = support::unaccepting() else { return };
+    let check = |name: &str, timeout: &str| {
+        format!(
+            "[[mirth]]\nname = {name:?}\nbase = \"http://127.0.0.1:{port}\"\nusername = \"${{MIRTH_USER}}\"\n\
+             password = \"${{MIRTH_PASSWORD}}\"\ntimeout = {timeout:?}\n"
+        )
+    };
+    let inv = inventory(&(check("quick", "1s") + &check("patient", "3s")));
+    let (doc, _, _) = run(&inv, PASSWORD, &["--no-state", "--concurrency", "1"]);
+    assert_eq!(support::verdict(&doc, "quick"), ("fail".into(), "the engine did not answer in 1 s".into()));
+    assert_eq!(support::verdict(&doc, "patient"), ("fail".into(), "the engine did not answer in 3 s".into()));
+}

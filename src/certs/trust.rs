@@ -17,6 +17,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
+use super::client::ClientSpec;
+
 /// When a certificate's remaining lifetime becomes news.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct CertLimits {
@@ -63,8 +65,8 @@ pub(crate) type HttpClient = (reqwest::Client, Arc<Recorder>);
 pub(crate) struct Trust {
     extra: Vec<CertificateDer<'static>>,
     verifier: OnceLock<Result<Arc<dyn ServerCertVerifier>, String>>,
-    /// One HTTP client per server (`host:port`), made on first use.
-    http: Mutex<HashMap<String, Result<HttpClient, String>>>,
+    /// The HTTP clients made so far, by everything they were built from.
+    http: Mutex<HashMap<ClientSpec, Result<HttpClient, String>>>,
 }
 
 impl fmt::Debug for Trust {
@@ -136,8 +138,8 @@ impl Trust {
         Ok((config, recorder))
     }
 
-    /// The HTTP client every endpoint with this trust store shares for the server `origin`
-    /// (`host:port`), and the recorder of its handshakes.
+    /// The HTTP client `spec` describes, verifying with this trust store, and the recorder of
+    /// its handshakes: made on first use, then shared by every user with an equal `spec`.
     ///
     /// Shared so that connections are reused across checks of the same server, as curl and
     /// browsers do: a thousand checks of one API cost a few dozen handshakes, not a thousand.
@@ -145,28 +147,13 @@ impl Trust {
     /// servers showing the same leaf (a wildcard certificate) never share a verdict. Each
     /// response carries its connection's leaf (`tls_info`); the recorder finds the chains
     /// shown with it.
-    pub fn http_client(
-        self: &Arc<Self>,
-        origin: &str,
-        configure: impl FnOnce(reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, String>,
-    ) -> Result<HttpClient, String> {
+    pub fn http_client(self: &Arc<Self>, spec: &ClientSpec) -> Result<HttpClient, String> {
         let mut clients = self.http.lock().map_err(|_| "the HTTP client cache is poisoned".to_owned())?;
-        if let Some(client) = clients.get(origin) {
+        if let Some(client) = clients.get(spec) {
             return client.clone();
         }
-        let made = self.recording_config().and_then(|(tls, recorder)| {
-            let builder = reqwest::Client::builder()
-                .tls_backend_preconfigured(tls)
-                .tls_info(true)
-                .redirect(reqwest::redirect::Policy::none())
-                // Enough idle connections for reuse at the default concurrency, few enough
-                // that many servers never exhaust the open-file limit.
-                .pool_max_idle_per_host(16)
-                .user_agent(concat!("rounds/", env!("CARGO_PKG_VERSION")));
-            let client = configure(builder)?.build().map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
-            Ok((client, recorder))
-        });
-        clients.insert(origin.to_owned(), made.clone());
+        let made = self.recording_config().and_then(|(tls, recorder)| Ok((spec.build(tls)?, recorder)));
+        clients.insert(spec.clone(), made.clone());
         made
     }
 }

@@ -19,6 +19,9 @@ pub(crate) struct CertInfo {
     pub not_before: SystemTime,
     pub self_signed: bool,
     pub names: Vec<String>,
+    /// DNS names that are written like IP addresses ("DNS:127.0.0.1"): no client matches an
+    /// address against them, so they deserve their own words.
+    pub addresses_as_dns_names: Vec<String>,
 }
 
 impl CertInfo {
@@ -30,20 +33,27 @@ impl CertInfo {
                 .and_then(|cn| cn.as_str().ok())
                 .map_or_else(|| name.to_string(), str::to_owned)
         };
-        let names = match cert.subject_alternative_name() {
-            Ok(Some(san)) => san
-                .value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    GeneralName::DNSName(d) => Some((*d).to_owned()),
-                    GeneralName::IPAddress(ip) => ip_to_string(ip),
-                    _ => None,
-                })
-                .collect(),
+        let san = match cert.subject_alternative_name() {
+            Ok(Some(san)) => san.value.general_names.clone(),
             _ => Vec::new(),
         };
+        let names = san
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some((*d).to_owned()),
+                GeneralName::IPAddress(ip) => ip_to_string(ip),
+                _ => None,
+            })
+            .collect();
+        let addresses_as_dns_names = san
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) if d.parse::<std::net::IpAddr>().is_ok() => Some((*d).to_owned()),
+                _ => None,
+            })
+            .collect();
         Some(Self {
+            addresses_as_dns_names,
             subject: common_name(cert.subject()),
             issuer: common_name(cert.issuer()),
             not_after: to_system_time(cert.validity().not_after.timestamp()),
@@ -242,6 +252,15 @@ fn describe_error(error: &rustls::Error, leaf: Option<&CertInfo>, handshake: &Ha
             Some(l) => format!("certificate not valid until {} (is this machine's clock right?)", date(l.not_before)),
             None => "certificate not valid yet".into(),
         },
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            if leaf.is_some_and(|l| l.addresses_as_dns_names.contains(&handshake.server_name)) =>
+        {
+            let address = &handshake.server_name;
+            format!(
+                "hostname mismatch: the certificate lists {address} as a DNS name, not as an IP address \
+                 (a client connecting to {address} needs IP:{address} in its subjectAltName)"
+            )
+        }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             let names =
                 leaf.map(|l| l.names.join(", ")).filter(|n| !n.is_empty()).unwrap_or_else(|| "other names".into());
@@ -324,6 +343,27 @@ mod tests {
     /// 2026-11-25 12:00 UTC.
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_795_608_000)
+    }
+
+    /// "certificate is for 127.0.0.1, not 127.0.0.1" said nothing: an address listed as a
+    /// DNS name is named as such.
+    #[test]
+    fn an_address_listed_as_a_dns_name_is_said_so() {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = vec![rcgen::SanType::DnsName("127.0.0.1".try_into().unwrap())];
+        params.not_before = date_time_ymd(2026, 1, 1);
+        params.not_after = date_time_ymd(2027, 6, 1);
+        let leaf = params.self_signed(&key).unwrap().der().clone();
+        let mut h = handshake(vec![leaf], Some(CertificateError::NotValidForName));
+        h.server_name = "127.0.0.1".into();
+        let v = assess(&h, CertLimits::default(), now());
+        assert_eq!(v.status, Status::Fail);
+        assert_eq!(
+            v.text,
+            "hostname mismatch: the certificate lists 127.0.0.1 as a DNS name, not as an IP address \
+             (a client connecting to 127.0.0.1 needs IP:127.0.0.1 in its subjectAltName)"
+        );
     }
 
     /// What a person reads for each kind of certificate trouble, pinned in one snapshot.

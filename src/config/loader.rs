@@ -136,6 +136,12 @@ impl<'a> Loader<'a> {
         Ok(value)
     }
 
+    /// A user and password that travel as HTTP basic authentication: their base64 is then
+    /// redacted whole (a password written in the inventory itself is hidden this way too).
+    pub fn basic_auth(&mut self, user: &str, password: &str) {
+        self.secrets.add_basic_auth(user, password);
+    }
+
     fn remember_secret(&mut self, name: &str, value: &str) {
         if self.secrets.add(value) && !self.warned.iter().any(|w| w.contains(&format!("${{{name}}}"))) {
             self.warned.push(format!(
@@ -262,6 +268,9 @@ impl<'a> Loader<'a> {
         let text = self.expand_with(&raw, &percent_encode)?;
         let url =
             reqwest::Url::parse(text.trim()).map_err(|e| self.error(raw.span(), format!("invalid proxy URL: {e}")))?;
+        if let Some(port) = url.port() {
+            values::Port::new(port).map_err(|why| self.error(raw.span(), why))?;
+        }
         match url.scheme() {
             "http" | "https" if url.host_str().is_some() => Ok(Proxy::Url(url)),
             _ => {

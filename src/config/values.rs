@@ -58,12 +58,20 @@ impl<'de> Deserialize<'de> for Timeout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Port(pub u16);
 
-impl<'de> Deserialize<'de> for Port {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match u16::deserialize(d)? {
-            0 => Err(de::Error::custom("port 0 is not a port a server listens on; ports run from 1 to 65535")),
+impl Port {
+    /// `n` as a port a server listens on: 0 is not one (the same rule for a `port` key and
+    /// a port inside a URL).
+    pub fn new(n: u16) -> Result<Self, &'static str> {
+        match n {
+            0 => Err("port 0 is not a port a server listens on; ports run from 1 to 65535"),
             n => Ok(Self(n)),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Port::new(u16::deserialize(d)?).map_err(de::Error::custom)
     }
 }
 
@@ -179,16 +187,7 @@ impl<'de> Deserialize<'de> for Threshold {
     }
 }
 
-/// How HTTP checks reach their servers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Proxy {
-    /// Straight to the server, like every other probe: the default.
-    Direct,
-    /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`, as curl reads them.
-    Environment,
-    /// Through this proxy (may hold a password: shown without it).
-    Url(reqwest::Url),
-}
+pub(crate) use crate::certs::Proxy;
 
 /// A `${NAME}` and the value it expanded to: a secret.
 pub(crate) type Expanded = (String, String);

@@ -5,7 +5,8 @@
 //! mode. Borg asks questions on a terminal in some cases (an unknown unencrypted or a
 //! relocated repository); stdin is closed and each documented `BORG_*` answer variable is
 //! set, so a question can never hang or fail a run: access is allowed, and
-//! `require_encryption` decides about encryption.
+//! `require_encryption` decides about encryption. The repository and passphrase reach borg
+//! through its environment (`BORG_REPO`, `BORG_PASSPHRASE`), never its argv.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -54,6 +55,7 @@ impl Table for BorgTable {
 
     fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<BorgProbe>>, ConfigError> {
         let common = self.common();
+        // Through BORG_REPO, never argv: `ps` shows argv to every user.
         let repository = loader.expand(&self.repository)?;
         let passphrase = match &self.passphrase {
             Some(p) => Some(loader.expand(p)?),
@@ -77,6 +79,7 @@ impl Table for BorgTable {
 
 pub(crate) struct BorgProbe {
     pub program: PathBuf,
+    /// May hold a secret (`${VAR}`): passed as BORG_REPO, never in argv.
     pub repository: String,
     /// A secret.
     pub passphrase: Option<String>,
@@ -121,8 +124,8 @@ impl RunProbe for BorgProbe {
         if let Some(glob) = &self.glob {
             args.extend(["--glob-archives".to_owned(), glob.clone()]);
         }
-        args.push(self.repository.clone());
         let mut env: Vec<(&str, &str)> = ANSWERS.to_vec();
+        env.push(("BORG_REPO", &self.repository));
         if let Some(p) = &self.passphrase {
             env.push(("BORG_PASSPHRASE", p));
         }

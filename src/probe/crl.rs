@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::certs::{crl_urls, judge_crl, Revocation, Trust};
+use crate::certs::{crl_urls, judge_crl, ClientSpec, Revocation, Trust};
 use crate::human::date;
 use crate::outcome::Status;
 use crate::probe::kind::Budget;
@@ -70,7 +70,8 @@ async fn download_once(trust: &Arc<Trust>, url: &str, budget: Budget) -> Result<
 
 /// GETs `url` within the budget, refusing a body over [`MAX_CRL_BYTES`].
 async fn download(trust: &Arc<Trust>, url: &str, budget: Budget) -> Result<Vec<u8>, String> {
-    let (client, _) = trust.http_client("CRL downloads", Ok)?;
+    // Directly, whatever HTTP_PROXY says: the inventory names no proxy for CRLs.
+    let (client, _) = trust.http_client(&ClientSpec::direct("CRL downloads"))?;
     let fetch = async {
         let mut response = client.get(url).send().await.map_err(|e| super::http::describe_reqwest(&e))?;
         if !response.status().is_success() {

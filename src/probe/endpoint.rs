@@ -15,19 +15,18 @@ use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::certs::{self, CertLimits, HttpClient, Trust};
+use crate::certs::{self, CertLimits, ClientSpec, HttpClient, Trust};
 use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Facts, Outcome, Status};
 use crate::probe::crl::revocation_verdict;
 use crate::probe::http::{
-    contains, describe_reqwest, dns_failure, join_or, judge_certificates, parse_headers, parse_url, shown_url,
-    status_text, BodyJudge, JsonAssertions, Shown,
+    contains, describe_reqwest, dns_failure, join_or, judge_certificates, malformed_status_line, parse_headers,
+    parse_url, shown_url, status_code_by_hand, status_text, BodyJudge, JsonAssertions, Shown,
 };
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::legacy_tls::{legacy_for_url, Legacy};
-use crate::probe::net::SystemResolver;
 use crate::probe::posture::HeaderRules;
 
 /// Read at most this much of a body by default: enough for any health page, and a cap on
@@ -172,17 +171,8 @@ impl std::fmt::Debug for EndpointProbe {
             .field("url", &shown_url(&self.url))
             .field("method", &self.method)
             .field("headers", &headers)
-            .field("proxy", &shown_proxy(&self.proxy))
+            .field("proxy", &self.proxy)
             .finish_non_exhaustive()
-    }
-}
-
-/// The proxy as a report may name it.
-fn shown_proxy(proxy: &Proxy) -> Option<String> {
-    match proxy {
-        Proxy::Direct => None,
-        Proxy::Environment => Some("the environment's proxy".into()),
-        Proxy::Url(url) => Some(shown_url(url)),
     }
 }
 
@@ -260,27 +250,13 @@ impl EndpointProbe {
     /// (reqwest's connect timeout) and "connected, but no answer in 3 s" (ours, later) can
     /// be told apart.
     fn client_for(&self, url: &Url, budget: Budget) -> Result<HttpClient, Outcome> {
-        let connect_timeout = budget.timeout.mul_f32(0.8);
-        let key = format!(
-            "{} {} {}",
-            url.origin().ascii_serialization(),
-            shown_proxy(&self.proxy).unwrap_or_default(),
-            connect_timeout.as_millis()
-        );
-        let proxy = self.proxy.clone();
-        self.trust
-            .http_client(&key, move |builder| {
-                let builder = builder.dns_resolver(Arc::new(SystemResolver)).connect_timeout(connect_timeout);
-                match proxy {
-                    Proxy::Direct => Ok(builder.no_proxy()),
-                    Proxy::Environment => Ok(builder),
-                    Proxy::Url(url) => {
-                        let proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| format!("invalid proxy: {e}"))?;
-                        Ok(builder.proxy(proxy))
-                    }
-                }
-            })
-            .map_err(Outcome::fail)
+        let spec = ClientSpec {
+            server: url.origin().ascii_serialization(),
+            proxy: self.proxy.clone(),
+            connect_timeout: Some(budget.timeout.mul_f32(0.8)),
+            timeout: None,
+        };
+        self.trust.http_client(&spec).map_err(Outcome::fail)
     }
 
     async fn fetch(&self, budget: Budget) -> Result<Answer, Outcome> {
@@ -296,7 +272,7 @@ impl EndpointProbe {
             let request = client.request(method.clone(), url.clone()).headers(headers.clone()).send();
             let response = match tokio::time::timeout_at(budget.step_deadline(), request).await {
                 Err(_) => return Err(no_answer()),
-                Ok(Err(e)) => return Err(self.request_failed(&e, &url, budget).await),
+                Ok(Err(e)) => return Err(self.request_failed(&e, &url, &headers, budget).await),
                 Ok(Ok(r)) => r,
             };
             if let Some(leaf) = response.extensions().get::<TlsInfo>().and_then(TlsInfo::peer_certificate) {
@@ -398,7 +374,7 @@ impl EndpointProbe {
 
     fn judge_response(&self, answer: &Answer) -> Outcome {
         let mut text = format!("{} in {}", status_text(answer.status), human::duration(answer.elapsed));
-        if let Some(proxy) = shown_proxy(&self.proxy) {
+        if let Some(proxy) = self.proxy.shown() {
             text.push_str(&format!(" via {proxy}"));
         }
         if answer.hops.len() > 1 {
@@ -458,7 +434,23 @@ impl EndpointProbe {
         }
     }
 
-    async fn request_failed(&self, error: &reqwest::Error, url: &Url, budget: Budget) -> Outcome {
+    /// Why a request failed, and through which proxy when there is one: a refused connection
+    /// may be the proxy's.
+    async fn request_failed(&self, error: &reqwest::Error, url: &Url, headers: &HeaderMap, budget: Budget) -> Outcome {
+        let outcome = self.why_request_failed(error, url, headers, budget).await;
+        match self.proxy.shown() {
+            Some(proxy) => Outcome { detail: format!("{} (via {proxy})", outcome.detail), ..outcome },
+            None => outcome,
+        }
+    }
+
+    async fn why_request_failed(
+        &self,
+        error: &reqwest::Error,
+        url: &Url,
+        headers: &HeaderMap,
+        budget: Budget,
+    ) -> Outcome {
         if error.is_connect() && error.is_timeout() {
             return Outcome::fail(format!("no connection in {}", budget.limit()));
         }
@@ -467,12 +459,44 @@ impl EndpointProbe {
             let host = url.host_str().unwrap_or_default();
             return Outcome::fail(format!("DNS lookup failed for {host}: {reason}"));
         }
+        if malformed_status_line(error) && self.proxy == Proxy::Direct {
+            if let Some(code) = self.status_code_by_hand(url, headers, budget).await {
+                return Outcome::fail(format!("{code}, with a malformed reason phrase"));
+            }
+        }
         if url.scheme() == "https" && described != "connection refused" {
             if let Some(why) = self.diagnose_tls(url).await {
                 return Outcome::fail(why);
             }
         }
         Outcome::fail(described)
+    }
+
+    /// The status code of `url`'s answer, read by hand after hyper refused its status line:
+    /// the same request (method, path, and this hop's `headers`: none dropped for another
+    /// origin come back) on a connection of its own.
+    async fn status_code_by_hand(&self, url: &Url, headers: &HeaderMap, budget: Budget) -> Option<u16> {
+        let host = tls_name(url);
+        let mut request = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.method,
+            path_and_query(url),
+            url.authority()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {}\r\n", value.to_str().ok()?));
+        }
+        request.push_str("\r\n");
+        let read = async {
+            let stream = super::net::connect(&host, url.port_or_known_default()?).await.ok()?;
+            if url.scheme() != "https" {
+                return status_code_by_hand(stream, request.as_bytes()).await;
+            }
+            let server_name = ServerName::try_from(host.clone()).ok()?;
+            let (_, tls) = certs::connect_tls(&self.trust, None, stream, server_name).await.ok()?;
+            status_code_by_hand(tls.ok()?, request.as_bytes()).await
+        };
+        tokio::time::timeout_at(budget.step_deadline(), read).await.ok().flatten()
     }
 
     /// Why the certificate of `url` was rejected, from a handshake of its own: the shared
@@ -492,6 +516,14 @@ impl EndpointProbe {
 fn tls_name(url: &Url) -> String {
     // IPv6 hosts are bracketed in URLs ("[::1]") but not in TLS server names.
     url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned()
+}
+
+/// "/path?query" of `url`, as a request line names it.
+fn path_and_query(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
 }
 
 /// Where a redirect response points, resolved against the URL that answered.

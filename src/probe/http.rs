@@ -10,10 +10,11 @@ use reqwest::{StatusCode, Url};
 use toml::Spanned;
 
 use crate::certs::{self, CertLimits, CertVerdict, Recorder};
+use crate::config::values::Port;
 use crate::config::{ConfigError, Loader};
 use crate::outcome::Status;
 use crate::probe::net::{causes, describe_io, LookupError};
-use crate::secrets::percent_encode;
+use crate::secrets::{percent_decode, percent_encode};
 
 pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
     // Each value percent-encoded: it can then only ever be the user, password, host, path
@@ -24,6 +25,13 @@ pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Ur
     }
     // The error never quotes the expanded URL: it may hold a token.
     let url = Url::parse(expanded.trim()).map_err(|e| loader.error(raw.span(), format!("invalid URL: {e}")))?;
+    if let Some(port) = url.port() {
+        Port::new(port).map_err(|why| loader.error(raw.span(), why))?;
+    }
+    if let Some(password) = url.password() {
+        // reqwest sends the userinfo as basic authentication, decoded.
+        loader.basic_auth(&percent_decode(url.username()), &percent_decode(password));
+    }
     match url.scheme() {
         "http" | "https" if url.host_str().is_some() => Ok(url),
         "http" | "https" => Err(loader.error(raw.span(), "the URL has no host")),
@@ -125,7 +133,7 @@ pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The resolver's reason, when the request failed at DNS ([`SystemResolver`]'s error).
+/// The resolver's reason, when the request failed at DNS (the system resolver's error).
 pub(crate) fn dns_failure(error: &reqwest::Error) -> Option<String> {
     causes(error).iter().find_map(|c| c.downcast_ref::<LookupError>()).map(|e| e.reason.clone())
 }
@@ -153,22 +161,60 @@ pub(crate) fn describe_reqwest(error: &reqwest::Error) -> String {
     }
 }
 
-/// A URL as a report may show it: no user or password, and query values replaced by `***`
-/// (a hop URL may carry a token a server put there, which no redaction list knows).
+/// Whether reqwest failed because the status line could not be parsed (a control byte in the
+/// reason phrase is enough for hyper).
+pub(crate) fn malformed_status_line(error: &reqwest::Error) -> bool {
+    causes(error).iter().filter_map(|c| c.downcast_ref::<hyper::Error>()).any(hyper::Error::is_parse_status)
+}
+
+/// The status code of the first line `stream` answers to `request`, read by hand: where
+/// hyper refuses a status line for its reason phrase, the code in it still counts.
+pub(crate) async fn status_code_by_hand(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    request: &[u8],
+) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.ok()?;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    // A status line is short; a peer that sends more without a line end is not answering.
+    while line.len() < 1024 && !line.ends_with(b"\n") {
+        if stream.read(&mut byte).await.ok()? == 0 {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    // "HTTP/1.1 503 reason": the version, then exactly three digits and a space.
+    let rest = line.strip_prefix(b"HTTP/1.")?.get(2..)?;
+    let code = rest.get(..3).filter(|d| d.iter().all(u8::is_ascii_digit))?;
+    let code: u16 = std::str::from_utf8(code).ok()?.parse().ok()?;
+    (rest.get(3).is_none_or(|b| *b == b' ' || *b == b'\r') && (100..=599).contains(&code)).then_some(code)
+}
+
+/// A URL as a report may show it: no user or password, and query and fragment values
+/// replaced by `***` (a hop URL may carry a token a server put there, which no redaction list
+/// knows; OAuth puts `#access_token=...` in the fragment). A fragment part without `=` is
+/// hidden whole: unlike a query flag, it is often a token itself.
 pub(crate) fn shown_url(url: &Url) -> String {
     let mut shown = url.clone();
     // Only fails for URLs that cannot have userinfo, which then have none to hide.
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
-    if let Some(query) = url.query() {
-        let hidden: Vec<String> = query
+    let hide = |text: &str, bare: fn(&str) -> String| {
+        let parts: Vec<String> = text
             .split('&')
             .map(|pair| match pair.split_once('=') {
                 Some((key, _)) => format!("{key}=***"),
-                None => pair.to_owned(),
+                None => bare(pair),
             })
             .collect();
-        shown.set_query(Some(&hidden.join("&")));
+        parts.join("&")
+    };
+    if let Some(query) = url.query() {
+        shown.set_query(Some(&hide(query, str::to_owned)));
+    }
+    if let Some(fragment) = url.fragment().filter(|f| !f.is_empty()) {
+        shown.set_fragment(Some(&hide(fragment, |_| "***".to_owned())));
     }
     shown.to_string()
 }
@@ -224,6 +270,14 @@ mod tests {
     fn shown_urls_hide_userinfo_and_query_values() {
         let url = Url::parse("https://user:pw@ehr.example/a?token=abc&x=1&flag").unwrap();
         assert_eq!(shown_url(&url), "https://ehr.example/a?token=***&x=***&flag");
+    }
+
+    #[test]
+    fn shown_urls_hide_fragment_values() {
+        let url = Url::parse("https://sso.example/cb?x=1#access_token=abc&token_type=bearer").unwrap();
+        assert_eq!(shown_url(&url), "https://sso.example/cb?x=***#access_token=***&token_type=***");
+        let bare = Url::parse("https://sso.example/cb#eyJhbGciOiJIUzI1NiJ9").unwrap();
+        assert_eq!(shown_url(&bare), "https://sso.example/cb#***");
     }
 
     #[test]

@@ -26,13 +26,12 @@ use reqwest::{StatusCode, Url};
 use serde_json::Value;
 use toml::Spanned;
 
-use crate::certs::Trust;
+use crate::certs::{ClientSpec, Trust};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Facts, Outcome, Recall, Status};
 use crate::probe::http::{describe_reqwest, parse_url, status_text};
 use crate::probe::kind::{Budget, RunProbe};
-use crate::probe::net::SystemResolver;
 use crate::secrets::percent_encode;
 
 /// A statuses answer for a few hundred channels with their connectors is some hundred
@@ -87,17 +86,20 @@ impl Table for MirthTable {
             Some(list) => Some(list.into_iter().map(Spanned::into_inner).collect()),
             None => None,
         };
+        let (username, password) = (loader.expand(&self.username)?, loader.expand(&self.password)?);
+        loader.basic_auth(&username, &password);
         let probe = MirthProbe {
             base,
-            username: loader.expand(&self.username)?,
-            password: loader.expand(&self.password)?,
+            username,
+            password,
             login,
             channels,
             max_queued: self.max_queued,
             max_new_errors: self.max_new_errors,
             trust: loader.trust(self.ca_file.as_ref())?,
         };
-        loader.single(&common, probe.base.to_string(), probe)
+        // The target is the base as written: `${VAR}` stays a placeholder.
+        loader.single(&common, self.base.get_ref().clone(), probe)
     }
 }
 
@@ -168,12 +170,12 @@ impl RunProbe for MirthProbe {
 
 impl MirthProbe {
     fn client(&self, budget: Budget) -> Result<reqwest::Client, String> {
-        let key = format!("mirth {}", self.base.origin().ascii_serialization());
-        let timeout = budget.timeout;
-        let (client, _) = self.trust.http_client(&key, move |builder| {
-            // Interface engines sit on the clinic's own network: never through a proxy.
-            Ok(builder.dns_resolver(Arc::new(SystemResolver)).connect_timeout(timeout).no_proxy())
-        })?;
+        // Interface engines sit on the clinic's own network: never through a proxy.
+        let spec = ClientSpec {
+            connect_timeout: Some(budget.timeout),
+            ..ClientSpec::direct(self.base.origin().ascii_serialization())
+        };
+        let (client, _) = self.trust.http_client(&spec)?;
         Ok(client)
     }
 

@@ -4,7 +4,8 @@
 //! record is. A kind of its own (not a `[[backup]]` option): restic has a repository, a
 //! password and filters that files do not. rounds runs `restic snapshots --json --latest 1`
 //! (with `--host`, `--path`, `--tag`) without a cache and with stdin closed, and judges the
-//! newest snapshot's time; optionally `restic check` too.
+//! newest snapshot's time; optionally `restic check` too. The repository and password reach
+//! restic through its environment (`RESTIC_REPOSITORY`, `RESTIC_PASSWORD`), never its argv.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -49,8 +50,9 @@ impl Table for ResticTable {
 
     fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<ResticProbe>>, ConfigError> {
         let common = self.common();
-        let repository = loader.expand(&self.repository)?;
-        let mut env = Vec::new();
+        // The repository goes to restic through its environment, never its argv: `ps` shows
+        // argv to every user, and a rest:/s3: location may hold a password.
+        let mut env = vec![("RESTIC_REPOSITORY".to_owned(), loader.expand(&self.repository)?)];
         match (&self.password, &self.password_file) {
             (Some(p), None) => env.push(("RESTIC_PASSWORD".to_owned(), loader.expand(p)?)),
             (None, Some(f)) => {
@@ -72,7 +74,6 @@ impl Table for ResticTable {
         }
         let probe = ResticProbe {
             program: PathBuf::from(self.program.as_deref().unwrap_or("restic")),
-            repository,
             env,
             filters,
             max_age: self.max_age.0,
@@ -86,8 +87,7 @@ impl Table for ResticTable {
 
 pub(crate) struct ResticProbe {
     pub program: PathBuf,
-    pub repository: String,
-    /// RESTIC_PASSWORD or RESTIC_PASSWORD_FILE: secrets.
+    /// RESTIC_REPOSITORY, and RESTIC_PASSWORD or RESTIC_PASSWORD_FILE: secrets.
     pub env: Vec<(String, String)>,
     pub filters: Vec<String>,
     pub max_age: Duration,
@@ -119,7 +119,7 @@ impl RunProbe for ResticProbe {
     }
 
     async fn run(&self, _budget: Budget) -> Outcome {
-        let mut args = vec!["--repo".to_owned(), self.repository.clone(), "--no-cache".into(), "snapshots".into()];
+        let mut args = vec!["--no-cache".to_owned(), "snapshots".into()];
         args.extend(["--json".to_owned(), "--latest".into(), "1".into()]);
         args.extend(self.filters.iter().cloned());
         let outcome = match self.restic(&args).await {
@@ -128,7 +128,7 @@ impl RunProbe for ResticProbe {
         };
         match &self.check {
             Some(subset) if !outcome.status.is_failure() => {
-                let mut args = vec!["--repo".to_owned(), self.repository.clone(), "--no-cache".into(), "check".into()];
+                let mut args = vec!["--no-cache".to_owned(), "check".into()];
                 if let Some(subset) = subset {
                     args.push(format!("--read-data-subset={subset}"));
                 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint, DnType, IsCa, Issuer,
-    KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SerialNumber,
+    KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SanType, SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
@@ -80,6 +80,14 @@ impl Ca {
     /// A server certificate for `names`, valid from `from_days` to `to_days` relative to now.
     pub fn leaf(&self, names: &[&str], from_days: i64, to_days: i64) -> Identity {
         self.issue(&leaf_params(names, from_days, to_days))
+    }
+
+    /// A server certificate whose subjectAltName lists `name` only as a DNS name, even when
+    /// it is written like an address ("DNS:127.0.0.1", as some appliances' certificates do).
+    pub fn leaf_with_dns_name(&self, name: &str) -> Identity {
+        let mut params = leaf_params(&[], -1, 90);
+        params.subject_alt_names = vec![SanType::DnsName(name.try_into().expect("a DNS name"))];
+        self.issue(&params)
     }
 
     /// A server certificate made from `params` with a new key, served with this CA's chain.
