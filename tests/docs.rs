@@ -24,15 +24,25 @@ fn documents() -> Vec<PathBuf> {
     files
 }
 
-/// (line of the opening fence, block text) for every ```toml block.
-fn toml_blocks(markdown: &str) -> Vec<(usize, String)> {
+/// What a ```toml block is an example of.
+#[derive(Clone, Copy, PartialEq)]
+enum Example {
+    /// ```toml: an inventory (or a part of one).
+    Inventory,
+    /// ```toml acks.toml: an acknowledgements file.
+    Acks,
+}
+
+/// (line of the opening fence, what it shows, block text) for every ```toml block.
+fn toml_blocks(markdown: &str) -> Vec<(usize, Example, String)> {
     let mut blocks = Vec::new();
-    let mut open: Option<(usize, String)> = None;
+    let mut open: Option<(usize, Example, String)> = None;
     for (index, line) in markdown.lines().enumerate() {
         match (&mut open, line.trim_end()) {
-            (None, "```toml") => open = Some((index + 1, String::new())),
+            (None, "```toml") => open = Some((index + 1, Example::Inventory, String::new())),
+            (None, "```toml acks.toml") => open = Some((index + 1, Example::Acks, String::new())),
             (Some(_), "```") => blocks.extend(open.take()),
-            (Some((_, text)), _) => {
+            (Some((_, _, text)), _) => {
                 text.push_str(line);
                 text.push('\n');
             }
@@ -79,18 +89,34 @@ fn lay_out(dir: &Path, block: &str) -> PathBuf {
     path
 }
 
+/// An acks.toml example beside an inventory that has the checks it names.
+fn acks_with_their_checks(dir: &Path, block: &str) -> PathBuf {
+    let parsed: toml::Table = block.parse().unwrap_or_else(|e| panic!("not TOML: {e}\n{block}"));
+    let mut inventory = String::new();
+    for ack in parsed.get("ack").and_then(|a| a.as_array()).into_iter().flatten() {
+        let name = ack.get("check").and_then(|c| c.as_str()).expect("an [[ack]] names its check");
+        inventory.push_str(&format!("[[disk]]\nname = {name:?}\npath = \"/\"\n\n"));
+    }
+    std::fs::write(dir.join("acks.toml"), block).unwrap();
+    let path = dir.join("checks.toml");
+    std::fs::write(&path, inventory).unwrap();
+    path
+}
+
 #[test]
 fn every_inventory_example_in_the_docs_validates() {
     let mut failures = Vec::new();
     let mut count = 0;
     for document in documents() {
         let markdown = std::fs::read_to_string(&document).unwrap();
-        for (line, block) in toml_blocks(&markdown) {
+        for (line, example, block) in toml_blocks(&markdown) {
             count += 1;
             let dir = tempfile::tempdir().unwrap();
-            let inventory = lay_out(dir.path(), &block);
             let mut command = support::rounds();
-            command.arg("validate").arg("-c").arg(&inventory);
+            match example {
+                Example::Inventory => command.arg("validate").arg("-c").arg(lay_out(dir.path(), &block)),
+                Example::Acks => command.arg("validate").arg("-c").arg(acks_with_their_checks(dir.path(), &block)),
+            };
             for name in variables(&block) {
                 command.env(name, "docs-example-value-0123");
             }
