@@ -262,3 +262,178 @@ fn the_shipped_alerting_rules_pass_promtool_test_rules() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A process group of its own, killed whole on drop: Icinga 2 runs as an umbrella process
+/// with workers, and killing only the first leaves the others running.
+struct Group(std::process::Child);
+
+impl Group {
+    fn spawn(command: &mut std::process::Command) -> Group {
+        use std::os::unix::process::CommandExt;
+        Group(command.process_group(0).spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program())))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // SAFETY: a plain kill(2) of the group this test created.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+/// One check result as Icinga's perfdata writer wrote it: (state, seconds, output, perfdata).
+type IcingaResult = (String, f64, String, String);
+
+/// The newest result per service, from every file the perfdata writer wrote (its template
+/// is `RESULT\tname\tstate\texecution_time\toutput\tperfdata`; the output may span lines).
+fn icinga_results(dir: &Path) -> std::collections::HashMap<String, IcingaResult> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    let mut results = std::collections::HashMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        for record in text.split("RESULT\t").skip(1) {
+            let fields: Vec<&str> = record.splitn(5, '\t').collect();
+            if let [name, state, seconds, rest @ ..] = fields.as_slice() {
+                let rest = rest.join("\t");
+                let (output, perfdata) = rest.rsplit_once('\t').unwrap_or((&rest, ""));
+                let seconds = seconds.trim().parse().unwrap_or(f64::NAN);
+                results.insert(name.to_string(), (state.to_string(), seconds, output.to_owned(), perfdata.trim().to_owned()));
+            }
+        }
+    }
+    results
+}
+
+/// A real Icinga 2 core runs rounds through the shipped CheckCommand and apply rules: one
+/// service for the whole inventory and one per check (`--only`, `--no-state`), and reads back
+/// through its perfdata writer the state, plugin output and performance data of a passing,
+/// a warning and a failing check; a check that hangs ends within rounds' deadline, well
+/// inside Icinga's command timeout.
+#[test]
+fn icinga2_runs_rounds_through_the_shipped_check_command() {
+    let Some(icinga2) = support::peer(&["/usr/sbin/icinga2"], "icinga2") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for folder in ["etc", "data", "log", "cache", "spool", "run/icinga2", "perf"] {
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+    }
+    let (refused, warned) = (support::closed_port(), support::closed_port());
+    let hung = support::silent();
+    let inventory = root.join("checks.toml");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[[disk]]\nname = \"root volume\"\npath = \"/\"\nmin_free = \"1 B\"\n\n\
+             [[server]]\nname = \"PACS\"\nhost = \"127.0.0.1\"\nports = [{refused}]\n\n\
+             [[server]]\nname = \"printer\"\nhost = \"127.0.0.1\"\nports = [{warned}]\nseverity = \"warning\"\n\n\
+             [[endpoint]]\nname = \"hung portal\"\nurl = \"{}\"\ntimeout = \"60s\"\n",
+            hung.url("/")
+        ),
+    )
+    .unwrap();
+    let (pacs, printer) = (format!("PACS:{refused}"), format!("printer:{warned}"));
+    let perf = root.join("perf");
+    std::fs::write(
+        root.join("etc/icinga2.conf"),
+        format!(
+            r#"include <itl>
+include "{shipped}"
+object CheckerComponent "checker" {{ }}
+object PerfdataWriter "perfdata" {{
+  service_perfdata_path = "{perf}/service"
+  service_temp_path = "{perf}/service.tmp"
+  host_perfdata_path = "{perf}/host"
+  host_temp_path = "{perf}/host.tmp"
+  service_format_template = "RESULT\t$service.name$\t$service.state$\t$service.execution_time$\t$service.output$\t$service.perfdata$"
+  rotation_interval = 1s
+}}
+object Host "rounds-01" {{
+  check_command = "dummy"
+  vars.rounds_binary = "{binary}"
+  vars.rounds_config = "{inventory}"
+  vars.rounds_checks = [ "root volume", "{pacs}", "{printer}", "hung portal" ]
+  vars.rounds_deadline = "3s"
+  vars.rounds_check_interval = 2s
+}}
+"#,
+            shipped = shipped("examples/icinga2/rounds.conf").display(),
+            perf = perf.display(),
+            binary = env!("CARGO_BIN_EXE_rounds"),
+            inventory = inventory.display(),
+        ),
+    )
+    .unwrap();
+    let paths = |command: &mut std::process::Command| {
+        let p = |name: &str| root.join(name).display().to_string();
+        for (constant, value) in [
+            ("ConfigDir", p("etc")),
+            ("DataDir", p("data")),
+            ("LogDir", p("log")),
+            ("CacheDir", p("cache")),
+            ("SpoolDir", p("spool")),
+            ("InitRunDir", p("run")),
+            ("PidPath", p("run/icinga2.pid")),
+            ("VarsPath", p("cache/icinga2.vars")),
+            ("ObjectsPath", p("cache/icinga2.debug")),
+            ("RunAsUser", whoami("-un")),
+            ("RunAsGroup", whoami("-gn")),
+        ] {
+            command.arg(format!("-D{constant}={value}"));
+        }
+    };
+    // Icinga's own validation of the shipped file first: a clear message if it breaks.
+    let mut validate = std::process::Command::new(&icinga2);
+    validate.args(["daemon", "-C", "-c"]).arg(root.join("etc/icinga2.conf"));
+    paths(&mut validate);
+    let checked = validate.output().unwrap();
+    assert!(checked.status.success(), "icinga2 daemon -C:\n{}", String::from_utf8_lossy(&checked.stdout));
+
+    let mut daemon = std::process::Command::new(&icinga2);
+    daemon.args(["daemon", "-c"]).arg(root.join("etc/icinga2.conf")).stdout(log_file(root, "icinga2"));
+    // The whole-inventory service keeps rounds' state: here, never in the user's home.
+    daemon.env("XDG_STATE_HOME", root.join("state"));
+    paths(&mut daemon);
+    let _icinga = Group::spawn(&mut daemon);
+
+    let services = ["rounds", "rounds root volume", &format!("rounds {pacs}"), &format!("rounds {printer}"), "rounds hung portal"]
+        .map(str::to_owned);
+    let mut results = Default::default();
+    wait_long("a result for every rounds service in Icinga", 90, root, || {
+        results = icinga_results(&perf);
+        services.iter().all(|s| results.contains_key(s))
+    });
+    let result = |name: &str| results[name].clone();
+
+    let (state, _, output, perfdata) = result("rounds root volume");
+    assert_eq!(state, "OK", "{output}");
+    assert!(output.starts_with("ROUNDS OK - 1 of 1 passed"), "{output}");
+    assert!(perfdata.starts_with("'root volume'="), "{perfdata}");
+
+    let (state, _, output, perfdata) = result(&format!("rounds {pacs}"));
+    assert_eq!(state, "CRITICAL", "{output}");
+    assert!(output.contains(&format!("1 of 1 failed: {pacs}")) && output.contains("connection refused"), "{output}");
+    assert!(perfdata.contains(&format!("{pacs}=")), "{perfdata}");
+
+    let (state, _, output, _) = result(&format!("rounds {printer}"));
+    assert_eq!(state, "WARNING", "a failing warning-severity check: {output}");
+
+    let (state, seconds, output, _) = result("rounds hung portal");
+    assert_eq!(state, "CRITICAL", "{output}");
+    assert!(output.contains("deadline"), "rounds said why, not Icinga's timeout: {output}");
+    assert!(seconds < 30.0, "ended by rounds' 3 s deadline, not the check's 60 s timeout: {seconds} s");
+
+    let (state, _, output, _) = result("rounds");
+    assert_eq!(state, "CRITICAL", "the whole inventory: {output}");
+    assert!(output.contains(&pacs) && output.contains("hung portal"), "{output}");
+    // Only the whole-inventory service kept state (one file and its run log, not one per check).
+    let kept: Vec<_> = std::fs::read_dir(root.join("state/rounds")).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(kept.iter().any(|e| e.path().extension().is_some_and(|x| x == "json")), "state kept: {kept:?}");
+}
+
+/// `id -un` / `id -gn`: Icinga refuses to run as root unless told to, and CI runs as root.
+fn whoami(flag: &str) -> String {
+    let output = std::process::Command::new("id").arg(flag).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
