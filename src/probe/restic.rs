@@ -7,10 +7,13 @@
 //! newest snapshot's time; optionally `restic check` too. The repository and password reach
 //! restic through its environment (`RESTIC_REPOSITORY`, `RESTIC_PASSWORD`), never its argv.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
+use tokio::sync::RwLock;
 use toml::Spanned;
 
 use crate::config::values::HumanDuration;
@@ -122,7 +125,13 @@ impl RunProbe for ResticProbe {
         let mut args = vec!["--no-cache".to_owned(), "snapshots".into()];
         args.extend(["--json".to_owned(), "--latest".into(), "1".into()]);
         args.extend(self.filters.iter().cloned());
-        let outcome = match self.restic(&args).await {
+        let repository = self.env.iter().find(|(name, _)| name == "RESTIC_REPOSITORY");
+        let lock = repository_lock(repository.map_or("", |(_, location)| location));
+        let listed = {
+            let _shared = lock.read().await;
+            self.restic(&args).await
+        };
+        let outcome = match listed {
             Ok(stdout) => self.judge(&stdout, SystemTime::now()),
             Err(why) => return Outcome::fail(why),
         };
@@ -132,6 +141,7 @@ impl RunProbe for ResticProbe {
                 if let Some(subset) = subset {
                     args.push(format!("--read-data-subset={subset}"));
                 }
+                let _exclusive = lock.write().await;
                 match self.restic(&args).await {
                     Ok(_) => Outcome { detail: format!("{}; restic check passed", outcome.detail), ..outcome },
                     Err(why) => Outcome::fail(format!("{}; but restic check failed: {why}", outcome.detail)),
@@ -140,6 +150,17 @@ impl RunProbe for ResticProbe {
             _ => outcome,
         }
     }
+}
+
+/// rounds' own restic runs on one repository must not lock each other out: `restic check`
+/// takes the repository's exclusive lock, and fails ("locked by another restic process")
+/// while another check of the same run lists that repository's snapshots. So listings share
+/// the repository and a check waits for them, all within each check's timeout. Keyed by the
+/// repository as the inventory expands it; never shown.
+fn repository_lock(repository: &str) -> Arc<RwLock<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<RwLock<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(repository.to_owned()).or_default().clone()
 }
 
 impl ResticProbe {
