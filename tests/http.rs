@@ -889,7 +889,8 @@ fn an_appliances_own_ca_certificate_is_trusted_by_ca_file_or_pin() {
     let (status, detail) = verdict(&doc, "wrong pin");
     assert_eq!(status, "fail", "{detail}");
     assert!(
-        detail.contains(&format!("the server's key is \"{pin}\", which matches no pin of this check (\"{wrong_pin}\")")),
+        detail
+            .contains(&format!("the server's key is \"{pin}\", which matches no pin of this check (\"{wrong_pin}\")")),
         "{detail}"
     );
 }
@@ -926,8 +927,11 @@ fn a_pin_is_required_even_of_a_certificate_a_ca_vouches_for() {
     let wrong_pin = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
     let inv = with_ca(
         &ca,
-        &(endpoint("pinned elsewhere", &server.https_url("localhost", "/"), &format!("ca_file = \"ca.pem\"\npin = {wrong_pin:?}"))
-            + &endpoint("stranger", &stranger.https_url("localhost", "/"), "")),
+        &(endpoint(
+            "pinned elsewhere",
+            &server.https_url("localhost", "/"),
+            &format!("ca_file = \"ca.pem\"\npin = {wrong_pin:?}"),
+        ) + &endpoint("stranger", &stranger.https_url("localhost", "/"), "")),
     );
     let (doc, _) = inv.run_json(&[]);
     let (status, detail) = verdict(&doc, "pinned elsewhere");
@@ -935,7 +939,10 @@ fn a_pin_is_required_even_of_a_certificate_a_ca_vouches_for() {
     assert!(detail.starts_with("the server's key is \"sha256//"), "{detail}");
     let (status, detail) = verdict(&doc, "stranger");
     assert_eq!(status, "fail", "{detail}");
-    assert!(detail.contains("is not a trusted CA (add the CA with ca_file, or trust this server's key: pin = \"sha256//"), "{detail}");
+    assert!(
+        detail.contains("is not a trusted CA (add the CA with ca_file, or trust this server's key: pin = \"sha256//"),
+        "{detail}"
+    );
 }
 
 /// A pin that is not one is refused where it is written.
@@ -946,4 +953,39 @@ fn a_malformed_pin_is_a_config_error_at_its_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(":4:7") && stderr.contains("does not start with \"sha256//\""), "{stderr}");
+}
+
+/// `[[tls]]` and `[[fhir]]` take the same `pin` and `ca_file` as `[[endpoint]]`.
+#[test]
+fn tls_and_fhir_checks_trust_an_appliances_certificate_by_pin() {
+    let Some(appliance) = pki::openssl_appliance(10) else { return };
+    let tls = support::tls_only(&appliance.identity);
+    let fhir_server = support::https(&appliance.identity, |req| match req.uri().path() {
+        "/r4/metadata" => reply(200, CAPABILITY),
+        _ => reply(404, ""),
+    });
+    let pin = &appliance.pin;
+    let lenient = "cert_warn_days = 5\ncert_crit_days = 2";
+    let tls_check = |name: &str, extra: &str| {
+        format!("[[tls]]\nname = {name:?}\nhost = \"localhost\"\nport = {}\n{extra}\n", tls.port())
+    };
+    let body = [
+        tls_check("tls pinned", &format!("pin = {pin:?}\n{lenient}")),
+        tls_check("tls in ca_file", "ca_file = \"ca.pem\""),
+        tls_check("tls untrusted", ""),
+        fhir("fhir pinned", &fhir_server.https_url("localhost", "/r4"), &format!("pin = {pin:?}\n{lenient}")),
+    ]
+    .concat();
+    let inv = with_ca_pem(&appliance.pem, &body);
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "tls pinned");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("trusted by its pin"), "{detail}");
+    let (status, detail) = verdict(&doc, "tls in ca_file");
+    assert_eq!(status, "warn", "{detail}");
+    let (status, detail) = verdict(&doc, "tls untrusted");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains(&format!("pin = \"{pin}\"")), "{detail}");
+    let (status, detail) = verdict(&doc, "fhir pinned");
+    assert_eq!(status, "pass", "{detail}");
 }

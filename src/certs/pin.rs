@@ -24,7 +24,11 @@ impl Pin {
     /// Pins as written: `sha256//<base64>` or `sha256/<base64>`, several joined with `;` as
     /// curl accepts them. `Err` says what is wrong with the first one that is not a pin.
     pub fn parse(text: &str) -> Result<Vec<Pin>, String> {
-        text.split(';').map(str::trim).filter(|p| !p.is_empty()).map(Self::parse_one).collect::<Result<Vec<_>, _>>()
+        text.split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(Self::parse_one)
+            .collect::<Result<Vec<_>, _>>()
             .and_then(|pins| if pins.is_empty() { Err("pin is empty".to_owned()) } else { Ok(pins) })
     }
 

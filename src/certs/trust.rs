@@ -137,9 +137,10 @@ impl Trust {
                 listed(&self.pins)
             )));
         }
-        let by_ca = self.verifier().map_err(rustls::Error::General).and_then(|inner| {
-            inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        });
+        let by_ca = self
+            .verifier()
+            .map_err(rustls::Error::General)
+            .and_then(|inner| inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now));
         let how = if pinned {
             "trusted by its pin"
         } else if self.extra.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
@@ -305,7 +306,11 @@ pub(crate) struct Handshake {
 
 /// The checks a server's own certificate (pinned, or in `ca_file`) still passes: it is
 /// within its dates, and it names the server. Its key proved itself in the handshake.
-fn own_certificate(cert: &CertificateDer<'_>, server_name: &ServerName<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+fn own_certificate(
+    cert: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<(), rustls::Error> {
     let bad = rustls::Error::InvalidCertificate;
     let info = CertInfo::parse(cert).ok_or(bad(rustls::CertificateError::BadEncoding))?;
     let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.as_secs());
