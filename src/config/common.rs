@@ -173,7 +173,7 @@ pub(crate) struct TrustKeys<'a> {
 /// `pin = "sha256//..."`, or a list of them (the next key alongside the current one, while
 /// a certificate is being replaced).
 #[derive(serde::Deserialize, Clone, Debug)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "pin must be \"sha256//<base64>\" (as curl --pinnedpubkey) or a list of them")]
 pub(crate) enum PinsWritten {
     One(String),
     Many(Vec<String>),
