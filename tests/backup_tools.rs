@@ -229,7 +229,7 @@ fn repositories_rounds_may_not_write_or_read() {
     std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let bin = inv.dir.path().join("rounds");
     std::fs::copy(assert_cmd::cargo::cargo_bin!("rounds"), &bin).unwrap();
-    let mut run = || {
+    let run = || {
         Command::new(&setpriv)
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin)

@@ -8,7 +8,8 @@
 
 use std::fmt;
 
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::CertificateError;
 
 /// One pin: the base64 of a SHA-256 (44 characters, padding included).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,6 +60,27 @@ impl Pin {
 /// Pins as a list in words: `"sha256//A"` or `"sha256//A", "sha256//B"`.
 pub(crate) fn listed(pins: &[Pin]) -> String {
     pins.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ")
+}
+
+/// The checks a server's own certificate (pinned, or in `ca_file`) still passes: it is
+/// within its dates, and it names the server. Its key proved itself in the handshake.
+pub(super) fn own_certificate(
+    cert: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<(), rustls::Error> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let bad = rustls::Error::InvalidCertificate;
+    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).map_err(|_| bad(CertificateError::BadEncoding))?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now > parsed.validity().not_after.timestamp() {
+        return Err(bad(CertificateError::Expired));
+    }
+    if now < parsed.validity().not_before.timestamp() {
+        return Err(bad(CertificateError::NotValidYet));
+    }
+    let parsed = rustls::server::ParsedCertificate::try_from(cert)?;
+    rustls::client::verify_server_name(&parsed, server_name)
 }
 
 #[cfg(test)]

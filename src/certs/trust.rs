@@ -18,8 +18,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 use super::client::ClientSpec;
-use super::pin::{listed, Pin};
-use super::verdict::CertInfo;
+use super::pin::{listed, own_certificate, Pin};
 
 /// When a certificate's remaining lifetime becomes news.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -302,26 +301,6 @@ pub(crate) struct Handshake {
     pub error: Option<rustls::Error>,
     /// How a leaf no CA vouched for was trusted (its pin, its copy in `ca_file`).
     pub trusted_as: Option<&'static str>,
-}
-
-/// The checks a server's own certificate (pinned, or in `ca_file`) still passes: it is
-/// within its dates, and it names the server. Its key proved itself in the handshake.
-fn own_certificate(
-    cert: &CertificateDer<'_>,
-    server_name: &ServerName<'_>,
-    now: UnixTime,
-) -> Result<(), rustls::Error> {
-    let bad = rustls::Error::InvalidCertificate;
-    let info = CertInfo::parse(cert).ok_or(bad(rustls::CertificateError::BadEncoding))?;
-    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.as_secs());
-    if now > info.not_after {
-        return Err(bad(rustls::CertificateError::Expired));
-    }
-    if now < info.not_before {
-        return Err(bad(rustls::CertificateError::NotValidYet));
-    }
-    let parsed = rustls::server::ParsedCertificate::try_from(cert)?;
-    rustls::client::verify_server_name(&parsed, server_name)
 }
 
 /// Verifies with the real verifier and keeps what it saw, by leaf certificate.

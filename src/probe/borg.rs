@@ -213,8 +213,7 @@ fn explain(stderr: &str) -> String {
         .filter(error)
         .filter_map(|l| l.message.as_deref().map(first_line))
         .chain(unlogged.map(|l| l.trim().to_owned()))
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or_else(|| "no message".into());
     format!("borg failed: {last}")
 }
