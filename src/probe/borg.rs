@@ -237,27 +237,26 @@ mod tests {
             explain(&(log("LockFailed", denied) + traceback)),
             format!("borg cannot take the repository's lock (it must write there even to list): {denied}")
         );
-        assert_eq!(
-            explain(&log("LockTimeout", "Failed to create/acquire the lock x (timeout).")),
-            "the repository is locked by another borg process"
-        );
-        assert_eq!(
-            explain(&log("Repository.DoesNotExist", "Repository /x does not exist.")),
-            "no repository at this location"
-        );
-        assert_eq!(
-            explain(&log("PassphraseWrong", "passphrase ... is incorrect.")),
-            "wrong passphrase for the repository"
-        );
-        assert_eq!(
-            explain(&log("Archive.DoesNotExist", "Archive x does not exist")),
-            "borg failed (Archive.DoesNotExist): Archive x does not exist"
-        );
-        // Words alone decide nothing: "locked" in an unclassed line is quoted, not judged.
-        assert_eq!(
-            explain("Remote: ssh: connect to host backup port 22: Connection refused\n"),
-            "borg failed: Remote: ssh: connect to host backup port 22: Connection refused"
-        );
+        let classes = [
+            (
+                "LockTimeout",
+                "Failed to create/acquire the lock x (timeout).",
+                "the repository is locked by another borg process",
+            ),
+            ("Repository.DoesNotExist", "Repository /x does not exist.", "no repository at this location"),
+            ("PassphraseWrong", "passphrase ... is incorrect.", "wrong passphrase for the repository"),
+            (
+                "Archive.DoesNotExist",
+                "Archive x does not exist",
+                "borg failed (Archive.DoesNotExist): Archive x does not exist",
+            ),
+        ];
+        for (msgid, message, said) in classes {
+            assert_eq!(explain(&log(msgid, message)), said, "{msgid}");
+        }
+        // Words alone decide nothing: a lock named in a line without a class is quoted.
+        let unclassed = "Remote: Failed to create/acquire the lock /srv/borg/lock.exclusive (timeout).";
+        assert_eq!(explain(&format!("{unclassed}\n")), format!("borg failed: {unclassed}"));
         assert_eq!(explain(""), "borg failed: no message");
     }
 }
