@@ -989,3 +989,15 @@ fn tls_and_fhir_checks_trust_an_appliances_certificate_by_pin() {
     let (status, detail) = verdict(&doc, "fhir pinned");
     assert_eq!(status, "pass", "{detail}");
 }
+
+/// A pin on a protocol check without `tls = true` would be ignored: it is refused.
+#[test]
+fn a_pin_without_tls_is_refused() {
+    let inv = inventory(
+        "[[hl7]]\nname = \"lab\"\nhost = \"localhost\"\nport = 2575\npin = \"sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"\n",
+    );
+    let output = inv.rounds(&["validate"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(":5:7: pin needs tls = true"), "{stderr}");
+}

@@ -199,6 +199,9 @@ impl<'a> Loader<'a> {
             if let Some(key) = keys.client_cert.or(keys.client_key) {
                 return Err(self.error(key.span(), "client_cert and client_key need tls = true"));
             }
+            if let Some(pin) = keys.trust.pin {
+                return Err(self.error(pin.span(), "pin needs tls = true"));
+            }
             return Ok(None);
         }
         let host = self.host(keys.host)?;
