@@ -193,6 +193,78 @@ fn borg_locked_repository() {
     assert_eq!(verdict(&doc, "files"), ("fail".into(), "the repository is locked by another borg process".into()));
 }
 
+/// A repository rounds may read but not write (it runs as `nobody` here, as a monitoring
+/// account would): borg cannot take its lock, and that is said with borg's own words
+/// ("Permission denied"), not as a lock another borg holds. A restic repository it may not
+/// read at all is said in restic's words, not as a missing repository.
+#[test]
+fn repositories_rounds_may_not_write_or_read() {
+    let Some(borg) = support::peer(&["/usr/bin/borg", "/usr/local/bin/borg"], "borgbackup") else { return };
+    let Some(setpriv) = support::peer(&["/usr/bin/setpriv", "/bin/setpriv"], "util-linux") else { return };
+    if !rustix::process::geteuid().is_root() {
+        let _: Option<()> = support::skipped("needs root, to run rounds as a second account (nobody)".into());
+        return;
+    }
+    let inv = inventory("");
+    let (repo, home, data) = (inv.dir.path().join("repo"), inv.dir.path().join("home"), inv.dir.path().join("data"));
+    for dir in [&home, &data] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(data.join("files.tar"), "files").unwrap();
+    let (home_s, repo_s) = (home.display().to_string(), repo.display().to_string());
+    let env = [("HOME", home_s.as_str()), ("BORG_PASSPHRASE", "")];
+    tool(&borg, &["init", "-e", "none", &repo_s], &env);
+    tool(&borg, &["create", &format!("{repo_s}::files"), &data.display().to_string()], &env);
+    let Some((_, restic_repo)) = restic_repo(inv.dir.path()) else { return };
+    inv.write(
+        "checks.toml",
+        &(format!("[[borg]]\nname = \"files\"\nrepository = {repo_s:?}\nmax_age = \"26h\"\ntimeout = \"60s\"\n")
+            + &restic_check("restic", &restic_repo, &format!("password = {PASSWORD:?}"))),
+    );
+    // Everything readable by all, writable by root only; a home of nobody's own for borg;
+    // the restic repository root's alone.
+    let chmod = Command::new("chmod").arg("-R").arg("a+rX").arg(inv.dir.path()).status().unwrap();
+    assert!(chmod.success());
+    std::fs::set_permissions(&restic_repo, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let bin = inv.dir.path().join("rounds");
+    std::fs::copy(assert_cmd::cargo::cargo_bin!("rounds"), &bin).unwrap();
+    let run = || {
+        Command::new(&setpriv)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(["--format", "json", "--no-state", "--config"])
+            .arg(&inv.path)
+            .env("HOME", &home)
+            .output()
+            .unwrap()
+    };
+    // Another test forking while the copy was open for writing can make exec fail briefly.
+    let mut output = run();
+    support::wait_until("rounds to start as nobody", || {
+        let busy = String::from_utf8_lossy(&output.stderr).contains("Text file busy");
+        if busy {
+            output = run();
+        }
+        !busy
+    });
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    let (status, detail) = verdict(&doc, "files");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.starts_with("borg cannot take the repository's lock (it must write there even to list): ")
+            && detail.contains("Permission denied"),
+        "{detail}"
+    );
+    let (status, detail) = verdict(&doc, "restic");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.starts_with("restic failed (exit code 1): Fatal: unable to open repository at ")
+            && detail.ends_with("permission denied"),
+        "{detail}"
+    );
+}
+
 // ---- pgbackrest --------------------------------------------------------------------------
 
 /// One stanza as Debian's pgBackRest 2.45 prints it in `info --output=json`: the keys and

@@ -387,3 +387,23 @@ fn worklist_over_tls_through_stunnel() {
     assert_eq!(status, "pass", "{detail}");
     assert!(detail.contains(": 2 procedures scheduled today for CT; certificate expires in 200 days ("), "{detail}");
 }
+
+/// A PACS with the self-signed CA certificate openssl makes, trusted by its pin.
+#[test]
+fn echo_over_tls_trusts_a_pacs_own_certificate_by_pin() {
+    let Some(appliance) = support::pki::openssl_appliance(90) else { return };
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = appliance.identity.write_pem(certs.path());
+    let Some(pacs) = storescp_tls(&cert, &key, &["-ic"]) else { return };
+    let inv = inventory(
+        &(dicom_tls("pinned", pacs.port, &format!("pin = {:?}", appliance.pin))
+            + &dicom_tls("untrusted", pacs.port, "")),
+    );
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "pinned");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("C-ECHO accepted by PACS in ") && detail.contains("trusted by its pin"), "{detail}");
+    let (status, detail) = verdict(&doc, "untrusted");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains(&format!("pin = \"{}\"", appliance.pin)), "{detail}");
+}

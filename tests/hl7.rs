@@ -211,3 +211,38 @@ fn hl7_mutual_tls_through_stunnel() {
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.contains("the server requires a client certificate (give client_cert and client_key)"), "{detail}");
 }
+
+/// An interface engine behind stunnel with the self-signed CA certificate openssl makes: a
+/// `pin` or the certificate itself in `ca_file` trusts it; without either, the pin is named.
+#[test]
+fn hl7_over_tls_trusts_an_engines_own_certificate_by_pin() {
+    let Some(appliance) = support::pki::openssl_appliance(90) else { return };
+    let engine = mllp_engine(Engine::Accept);
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = appliance.identity.write_pem(certs.path());
+    let Some((_stunnel, port, _dir)) = support::stunnel(engine.port(), &cert, &key, "") else { return };
+    let check = |name: &str, extra: &str| {
+        format!("[[hl7]]\nname = {name:?}\nhost = \"localhost\"\nport = {port}\nreceiving_app = \"LIS\"\ntls = true\ntimeout = \"5s\"\n{extra}\n")
+    };
+    let pin = &appliance.pin;
+    let wrong = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let inv = inventory(
+        &(check("pinned", &format!("pin = {pin:?}"))
+            + &check("in ca_file", "ca_file = \"ca.pem\"")
+            + &check("wrong pin", &format!("pin = {wrong:?}"))
+            + &check("untrusted", "")),
+    );
+    inv.write("ca.pem", &appliance.pem);
+    let (doc, _) = inv.run_json(&["--no-state"]);
+    for name in ["pinned", "in ca_file"] {
+        let (status, detail) = verdict(&doc, name);
+        assert_eq!(status, "pass", "{name}: {detail}");
+        assert!(detail.starts_with("AA from LIS in ") && detail.contains("; certificate expires in "), "{detail}");
+    }
+    let (status, detail) = verdict(&doc, "wrong pin");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains(&format!("the server's key is \"{pin}\", which matches no pin")), "{detail}");
+    let (status, detail) = verdict(&doc, "untrusted");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains(&format!("add it to ca_file, or pin = \"{pin}\"")), "{detail}");
+}

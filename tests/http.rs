@@ -830,3 +830,174 @@ fn a_redirect_fragment_is_hidden_like_query_values() {
     assert!(detail.ends_with("/landing?code=***#access_token=***&scope=***)"), "{detail}");
     assert!(!detail.contains("canary"), "{detail}");
 }
+
+/// An inventory with `pem` as ca.pem.
+fn with_ca_pem(pem: &str, body: &str) -> Inventory {
+    let inv = inventory(body);
+    inv.write("ca.pem", pem);
+    inv
+}
+
+/// The certificate an appliance ships (openssl's `CA:TRUE` self-signed one): listed in
+/// ca_file or pinned, it is trusted as the server's own, and still judged by its days and
+/// its name; without either, the message gives the pin that would trust it.
+#[test]
+fn an_appliances_own_ca_certificate_is_trusted_by_ca_file_or_pin() {
+    let Some(appliance) = pki::openssl_appliance(10) else { return };
+    let server = support::https(&appliance.identity, |_| reply(200, "ok"));
+    let url = server.https_url("localhost", "/");
+    let by_address = server.https_url("127.0.0.1", "/");
+    let lenient = "cert_warn_days = 5\ncert_crit_days = 2";
+    let pin = &appliance.pin;
+    let wrong_pin = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let body = [
+        endpoint("untrusted", &url, ""),
+        endpoint("in ca_file", &url, "ca_file = \"ca.pem\""),
+        endpoint("in ca_file, lenient", &url, &format!("ca_file = \"ca.pem\"\n{lenient}")),
+        endpoint("in ca_file, by address", &by_address, &format!("ca_file = \"ca.pem\"\n{lenient}")),
+        endpoint("pinned", &url, &format!("pin = {pin:?}\n{lenient}")),
+        endpoint("pinned by address", &by_address, &format!("pin = {pin:?}\n{lenient}")),
+        endpoint("one of two pins", &url, &format!("pin = [{wrong_pin:?}, {:?}]\n{lenient}", pin.replace("//", "/"))),
+        endpoint("wrong pin", &url, &format!("pin = {wrong_pin:?}\nca_file = \"ca.pem\"")),
+    ]
+    .concat();
+    let inv = with_ca_pem(&appliance.pem, &body);
+    let (doc, _) = inv.run_json(&[]);
+
+    let (status, detail) = verdict(&doc, "untrusted");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("self-signed certificate (\"localhost\") is not trusted"), "{detail}");
+    assert!(detail.contains(&format!("add it to ca_file, or pin = \"{pin}\"")), "{detail}");
+
+    let (status, detail) = verdict(&doc, "in ca_file");
+    assert_eq!(status, "warn", "10 days left is still news: {detail}");
+    assert!(detail.contains("expires in 9 days") || detail.contains("expires in 10 days"), "{detail}");
+    assert!(detail.contains("trusted as the server's own certificate in ca_file"), "{detail}");
+    let (status, detail) = verdict(&doc, "in ca_file, lenient");
+    assert_eq!(status, "pass", "{detail}");
+    let (status, detail) = verdict(&doc, "pinned");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("trusted by its pin"), "{detail}");
+    let (status, detail) = verdict(&doc, "one of two pins");
+    assert_eq!(status, "pass", "{detail}");
+
+    for name in ["in ca_file, by address", "pinned by address"] {
+        let (status, detail) = verdict(&doc, name);
+        assert_eq!(status, "fail", "{name}: {detail}");
+        assert!(detail.contains("hostname mismatch: certificate is for localhost, not 127.0.0.1"), "{name}: {detail}");
+    }
+    let (status, detail) = verdict(&doc, "wrong pin");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail
+            .contains(&format!("the server's key is \"{pin}\", which matches no pin of this check (\"{wrong_pin}\")")),
+        "{detail}"
+    );
+}
+
+/// Pinned is no pass for an expired certificate, nor for one not valid yet.
+#[test]
+fn a_pinned_certificate_out_of_its_dates_still_fails() {
+    let (expired, pem) = pki::ca_true_self_signed(&["localhost"], -30, -2);
+    let (future, future_pem) = pki::ca_true_self_signed(&["localhost"], 3, 90);
+    let old = support::https(&expired, |_| reply(200, "ok"));
+    let early = support::https(&future, |_| reply(200, "ok"));
+    let inv = with_ca_pem(
+        &(pem + &future_pem),
+        &(endpoint("expired", &old.https_url("localhost", "/"), "ca_file = \"ca.pem\"")
+            + &endpoint("early", &early.https_url("localhost", "/"), "ca_file = \"ca.pem\"")),
+    );
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "expired");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("certificate expired"), "{detail}");
+    let (status, detail) = verdict(&doc, "early");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("certificate not valid until"), "{detail}");
+}
+
+/// A pin narrows trust: a certificate a trusted CA issued fails when its key is not pinned,
+/// and the untrusted-issuer message names the pin that would trust the server.
+#[test]
+fn a_pin_is_required_even_of_a_certificate_a_ca_vouches_for() {
+    let ca = Ca::root("Clinic Root CA");
+    let server = support::https(&ca.leaf(&["localhost"], -1, 90), |_| reply(200, "ok"));
+    let other = Ca::root("Some Other CA");
+    let stranger = support::https(&other.leaf(&["localhost"], -1, 90), |_| reply(200, "ok"));
+    let wrong_pin = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let inv = with_ca(
+        &ca,
+        &(endpoint(
+            "pinned elsewhere",
+            &server.https_url("localhost", "/"),
+            &format!("ca_file = \"ca.pem\"\npin = {wrong_pin:?}"),
+        ) + &endpoint("stranger", &stranger.https_url("localhost", "/"), "")),
+    );
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "pinned elsewhere");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("the server's key is \"sha256//"), "{detail}");
+    let (status, detail) = verdict(&doc, "stranger");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(
+        detail.contains("is not a trusted CA (add the CA with ca_file, or trust this server's key: pin = \"sha256//"),
+        "{detail}"
+    );
+}
+
+/// A pin that is not one is refused where it is written.
+#[test]
+fn a_malformed_pin_is_a_config_error_at_its_line() {
+    let inv = inventory(&endpoint("pinned", "https://localhost:1/", "pin = \"47DEQpj8HBSa\""));
+    let output = inv.rounds(&["validate"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(":4:7") && stderr.contains("does not start with \"sha256//\""), "{stderr}");
+}
+
+/// `[[tls]]` and `[[fhir]]` take the same `pin` and `ca_file` as `[[endpoint]]`.
+#[test]
+fn tls_and_fhir_checks_trust_an_appliances_certificate_by_pin() {
+    let Some(appliance) = pki::openssl_appliance(10) else { return };
+    let tls = support::tls_only(&appliance.identity);
+    let fhir_server = support::https(&appliance.identity, |req| match req.uri().path() {
+        "/r4/metadata" => reply(200, CAPABILITY),
+        _ => reply(404, ""),
+    });
+    let pin = &appliance.pin;
+    let lenient = "cert_warn_days = 5\ncert_crit_days = 2";
+    let tls_check = |name: &str, extra: &str| {
+        format!("[[tls]]\nname = {name:?}\nhost = \"localhost\"\nport = {}\n{extra}\n", tls.port())
+    };
+    let body = [
+        tls_check("tls pinned", &format!("pin = {pin:?}\n{lenient}")),
+        tls_check("tls in ca_file", "ca_file = \"ca.pem\""),
+        tls_check("tls untrusted", ""),
+        fhir("fhir pinned", &fhir_server.https_url("localhost", "/r4"), &format!("pin = {pin:?}\n{lenient}")),
+    ]
+    .concat();
+    let inv = with_ca_pem(&appliance.pem, &body);
+    let (doc, _) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "tls pinned");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("trusted by its pin"), "{detail}");
+    let (status, detail) = verdict(&doc, "tls in ca_file");
+    assert_eq!(status, "warn", "{detail}");
+    let (status, detail) = verdict(&doc, "tls untrusted");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains(&format!("pin = \"{pin}\"")), "{detail}");
+    let (status, detail) = verdict(&doc, "fhir pinned");
+    assert_eq!(status, "pass", "{detail}");
+}
+
+/// A pin on a protocol check without `tls = true` would be ignored: it is refused.
+#[test]
+fn a_pin_without_tls_is_refused() {
+    let inv = inventory(
+        "[[hl7]]\nname = \"lab\"\nhost = \"localhost\"\nport = 2575\npin = \"sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\"\n",
+    );
+    let output = inv.rounds(&["validate"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains(":5:7: pin needs tls = true"), "{stderr}");
+}

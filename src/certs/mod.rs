@@ -5,11 +5,13 @@
 //! [`Recorder`]); imports only `outcome` and `human`.
 
 mod client;
+mod pin;
 mod revocation;
 mod trust;
 mod verdict;
 
 pub(crate) use self::client::{lookup_reason, resolve, ClientSpec, LookupError, Proxy};
+pub(crate) use self::pin::Pin;
 pub(crate) use self::revocation::{crl_urls, judge_crl, Revocation};
 pub(crate) use self::trust::{
     connect_tls, handshake, CertLimits, ClientIdentity, HttpClient, ProtocolTls, Recorder, Trust,

@@ -18,6 +18,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 use super::client::ClientSpec;
+use super::pin::{listed, own_certificate, Pin};
 
 /// When a certificate's remaining lifetime becomes news.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,12 +59,16 @@ pub(crate) fn crypto_provider() -> Arc<CryptoProvider> {
 /// A shared HTTP client and the recorder of every handshake it made.
 pub(crate) type HttpClient = (reqwest::Client, Arc<Recorder>);
 
-/// The CAs a check trusts: the system's store plus the inventory's `ca_file`, if any.
+/// The CAs a check trusts: the system's store plus the inventory's `ca_file`, if any; and
+/// the servers' own certificates it trusts: one in `ca_file` exactly as served, or a key
+/// matching one of its `pin`s (see [`Trust::verify`]).
 ///
 /// The system store is loaded on first use, not at config time, so `validate` and `list`
 /// stay instant; one `Trust` is shared by every check with the same `ca_file`.
 pub(crate) struct Trust {
     extra: Vec<CertificateDer<'static>>,
+    /// `pin`: when given, a served leaf must match one.
+    pins: Vec<Pin>,
     verifier: OnceLock<Result<Arc<dyn ServerCertVerifier>, String>>,
     /// The HTTP clients made so far, by everything they were built from.
     http: Mutex<HashMap<ClientSpec, Result<HttpClient, String>>>,
@@ -71,7 +76,7 @@ pub(crate) struct Trust {
 
 impl fmt::Debug for Trust {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Trust").field("extra_cas", &self.extra.len()).finish()
+        f.debug_struct("Trust").field("extra_cas", &self.extra.len()).field("pins", &self.pins).finish()
     }
 }
 
@@ -81,7 +86,13 @@ impl Trust {
     }
 
     fn with_roots(extra: Vec<CertificateDer<'static>>) -> Self {
-        Self { extra, verifier: OnceLock::new(), http: Mutex::new(HashMap::new()) }
+        Self { extra, pins: Vec::new(), verifier: OnceLock::new(), http: Mutex::new(HashMap::new()) }
+    }
+
+    /// This trust store, requiring the served leaf's key to match one of `pins` (and
+    /// trusting such a leaf even when no CA vouches for it).
+    pub fn pinned(self, pins: Vec<Pin>) -> Self {
+        Self { pins, ..self }
     }
 
     /// Reads a PEM file of CA certificates; fails if it holds none.
@@ -99,6 +110,47 @@ impl Trust {
     /// The `ca_file` CAs: where a CRL's signer is looked for when the chain lacks it.
     pub fn extra_cas(&self) -> &[CertificateDer<'static>] {
         &self.extra
+    }
+
+    /// Verifies a served chain through the CAs; failing that, a leaf that is itself in
+    /// `ca_file` or whose key matches a pin is trusted as this server's own certificate
+    /// (webpki refuses a CA certificate as a server's, and appliances ship exactly that),
+    /// with its dates and names still checked: pinned is never a pass for an expired
+    /// certificate or another host's. With pins, a leaf matching none fails, whoever signed it.
+    ///
+    /// `Ok` holds how a pinned leaf was trusted, `None` when the CAs vouched for it.
+    fn verify(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<&'static str>, rustls::Error> {
+        let served = Pin::of(end_entity);
+        let pinned = served.as_ref().is_some_and(|p| self.pins.contains(p));
+        if !self.pins.is_empty() && !pinned {
+            let seen = served.map_or_else(|| "unreadable".to_owned(), |p| format!("\"{p}\""));
+            return Err(rustls::Error::General(format!(
+                "the server's key is {seen}, which matches no pin of this check ({})",
+                listed(&self.pins)
+            )));
+        }
+        let by_ca = self
+            .verifier()
+            .map_err(rustls::Error::General)
+            .and_then(|inner| inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now));
+        let how = if pinned {
+            "trusted by its pin"
+        } else if self.extra.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+            "trusted as the server's own certificate in ca_file"
+        } else {
+            return by_ca.map(|_| None);
+        };
+        match by_ca {
+            Ok(_) => Ok(None),
+            Err(_) => own_certificate(end_entity, server_name, now).map(|()| Some(how)),
+        }
     }
 
     fn verifier(&self) -> Result<Arc<dyn ServerCertVerifier>, String> {
@@ -247,6 +299,8 @@ pub(crate) struct Handshake {
     pub chain: Vec<CertificateDer<'static>>,
     /// Why verification failed, if it did.
     pub error: Option<rustls::Error>,
+    /// How a leaf no CA vouched for was trusted (its pin, its copy in `ca_file`).
+    pub trusted_as: Option<&'static str>,
 }
 
 /// Verifies with the real verifier and keeps what it saw, by leaf certificate.
@@ -284,20 +338,23 @@ impl ServerCertVerifier for Recorder {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verifier = self.trust.upgrade().map_or_else(|| Err("TLS trust store is gone".to_owned()), |t| t.verifier());
-        let result = match verifier {
-            Ok(inner) => inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now),
-            Err(why) => Err(rustls::Error::General(why)),
+        let result = match self.trust.upgrade() {
+            Some(trust) => trust.verify(end_entity, intermediates, server_name, ocsp_response, now),
+            None => Err(rustls::Error::General("TLS trust store is gone".to_owned())),
         };
         let chain = std::iter::once(end_entity).chain(intermediates).map(|c| c.clone().into_owned()).collect();
         if let Ok(mut seen) = self.seen.lock() {
             let server_name = server_name.to_str().into_owned();
-            let handshake = Handshake { server_name, chain, error: result.as_ref().err().cloned() };
+            let (error, trusted_as) = match &result {
+                Ok(how) => (None, *how),
+                Err(e) => (Some(e.clone()), None),
+            };
+            let handshake = Handshake { server_name, chain, error, trusted_as };
             if !seen.iter().any(|h| h.chain == handshake.chain && h.server_name == handshake.server_name) {
                 seen.push(handshake);
             }
         }
-        result
+        result.map(|_| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -7,6 +7,7 @@ use rustls::CertificateError;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
+use super::pin::Pin;
 use super::trust::{CertLimits, Handshake};
 use crate::outcome::{Facts, Outcome, Status};
 
@@ -145,6 +146,9 @@ pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime)
         text = format!("{text}; {inter_text}");
         not_after = inter.not_after;
     }
+    if let Some(how) = handshake.trusted_as {
+        text = format!("{text}; {how}");
+    }
     CertVerdict { status, text, days_left, not_after: Some(not_after) }
 }
 
@@ -271,14 +275,17 @@ fn describe_error(error: &rustls::Error, leaf: Option<&CertInfo>, handshake: &Ha
         // as a signature problem against some unrelated root rather than as UnknownIssuer.
         _ if leaf.is_some_and(|l| l.self_signed) && handshake.chain.len() == 1 => {
             format!(
-                "self-signed certificate ({:?}) is not trusted",
-                leaf.map(|l| l.subject.as_str()).unwrap_or_default()
+                "self-signed certificate ({:?}) is not trusted{}",
+                leaf.map(|l| l.subject.as_str()).unwrap_or_default(),
+                how_to_trust(handshake, "to trust it: add it to ca_file, or")
             )
         }
         CertificateError::UnknownIssuer => match leaf {
-            Some(l) => {
-                format!("untrusted certificate: issuer {:?} is not a trusted CA (add it with ca_file)", l.issuer)
-            }
+            Some(l) => format!(
+                "untrusted certificate: issuer {:?} is not a trusted CA{}",
+                l.issuer,
+                how_to_trust(handshake, "add the CA with ca_file, or trust this server's key:")
+            ),
             None => "untrusted certificate: unknown issuer".into(),
         },
         CertificateError::BadSignature => "certificate has a bad signature".into(),
@@ -291,6 +298,14 @@ fn describe_error(error: &rustls::Error, leaf: Option<&CertInfo>, handshake: &Ha
             "certificate is not valid for a TLS server".into()
         }
         other => format!("certificate rejected: {other:?}"),
+    }
+}
+
+/// " (add it ... pin = \"sha256//...\")": how to trust the served leaf, with its pin.
+fn how_to_trust(handshake: &Handshake, lead: &str) -> String {
+    match handshake.chain.first().and_then(Pin::of) {
+        Some(pin) => format!(" ({lead} pin = \"{pin}\")"),
+        None => " (add it with ca_file)".to_owned(),
     }
 }
 
@@ -337,7 +352,8 @@ mod tests {
     }
 
     fn handshake(chain: Vec<CertificateDer<'static>>, error: Option<CertificateError>) -> Handshake {
-        Handshake { server_name: "ehr.clinic.local".into(), chain, error: error.map(rustls::Error::InvalidCertificate) }
+        let error = error.map(rustls::Error::InvalidCertificate);
+        Handshake { server_name: "ehr.clinic.local".into(), chain, error, trusted_as: None }
     }
 
     /// 2026-11-25 12:00 UTC.
@@ -371,6 +387,8 @@ mod tests {
     fn verdicts_in_words() {
         let limits = CertLimits::default();
         let leaf = cert(&["ehr.clinic.local"], (2027, 6, 1));
+        // The key is new each run: its pin is shown as a placeholder.
+        let pin = Pin::of(&leaf).unwrap().to_string();
         let cases = [
             ("healthy", handshake(vec![leaf.clone()], None)),
             ("expiring", handshake(vec![cert(&["ehr.clinic.local"], (2026, 11, 30))], None)),
@@ -389,7 +407,7 @@ mod tests {
             .iter()
             .map(|(what, h)| {
                 let v = assess(h, limits, now());
-                format!("{what}: {} {}\n", v.status.as_str(), v.text)
+                format!("{what}: {} {}\n", v.status.as_str(), v.text.replace(&pin, "sha256//PIN"))
             })
             .collect();
         insta::assert_snapshot!(text);

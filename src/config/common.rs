@@ -41,6 +41,8 @@ macro_rules! check_table {
                 /// relative to the inventory.
                 client_cert: Option<toml::Spanned<String>>,
                 client_key: Option<toml::Spanned<String>>,
+                /// The server's key (see `with certificate`).
+                pin: Option<toml::Spanned<$crate::config::common::PinsWritten>>,
                 cert_warn_days: Option<u32>,
                 cert_crit_days: Option<toml::Spanned<u32>>,
             }
@@ -52,7 +54,7 @@ macro_rules! check_table {
                 $crate::config::common::ProtocolTlsKeys {
                     tls: self.tls,
                     host: &self.host,
-                    ca_file: self.ca_file.as_ref(),
+                    trust: $crate::config::common::TrustKeys { ca_file: self.ca_file.as_ref(), pin: self.pin.as_ref() },
                     client_cert: self.client_cert.as_ref(),
                     client_key: self.client_key.as_ref(),
                     cert_warn_days: self.cert_warn_days,
@@ -62,8 +64,9 @@ macro_rules! check_table {
         }
     };
     // A table that judges a server's certificate (`[[endpoint]]`, `[[fhir]]`, `[[tls]]`): its
-    // own keys, `ca_file` and `check_revocation`, then the thresholds `[settings]` shares
-    // (`with_cert_thresholds!`), each declared once with one type, and `cert_keys()`.
+    // own keys, `ca_file`, `pin` and `check_revocation`, then the thresholds `[settings]`
+    // shares (`with_cert_thresholds!`), each declared once with one type, `cert_keys()` and
+    // `trust_keys()`.
     (
         $(#[$meta:meta])*
         $vis:vis struct $table:ident with certificate {
@@ -76,12 +79,22 @@ macro_rules! check_table {
                 $vis struct $table
             } {
                 $( $(#[$field_meta])* $field : $ty, )*
-                /// Extra trusted CA (PEM), relative to the inventory file.
+                /// Extra trusted CA (PEM), relative to the inventory file; a server's own
+                /// certificate listed there is trusted as that server's.
                 ca_file: Option<toml::Spanned<String>>,
+                /// The server's key: "sha256//<base64>" (curl's --pinnedpubkey), or a list.
+                pin: Option<toml::Spanned<$crate::config::common::PinsWritten>>,
                 /// Download the leaf's CRL and fail a revoked certificate; a CRL that cannot
                 /// be had or trusted is a warning.
                 #[serde(default)]
                 check_revocation: bool,
+            }
+        }
+
+        impl $table {
+            /// Whom the table trusts, for `Loader::trust`.
+            fn trust_keys(&self) -> $crate::config::common::TrustKeys<'_> {
+                $crate::config::common::TrustKeys { ca_file: self.ca_file.as_ref(), pin: self.pin.as_ref() }
             }
         }
     };
@@ -143,11 +156,27 @@ pub(crate) struct ProtocolTlsKeys<'a> {
     pub tls: bool,
     /// The table's `host`: the name the certificate must carry.
     pub host: &'a Spanned<String>,
-    pub ca_file: Option<&'a Spanned<String>>,
+    pub trust: TrustKeys<'a>,
     pub client_cert: Option<&'a Spanned<String>>,
     pub client_key: Option<&'a Spanned<String>>,
     pub cert_warn_days: Option<u32>,
     pub cert_crit_days: Option<&'a Spanned<u32>>,
+}
+
+/// Whom a table trusts, as written: `ca_file` and `pin`.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TrustKeys<'a> {
+    pub ca_file: Option<&'a Spanned<String>>,
+    pub pin: Option<&'a Spanned<PinsWritten>>,
+}
+
+/// `pin = "sha256//..."`, or a list of them (the next key alongside the current one, while
+/// a certificate is being replaced).
+#[derive(serde::Deserialize, Clone, Debug)]
+#[serde(untagged, expecting = "pin must be \"sha256//<base64>\" (as curl --pinnedpubkey) or a list of them")]
+pub(crate) enum PinsWritten {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// The common keys of one table, as written.

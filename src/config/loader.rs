@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
-use super::common::{CheckMeta, CommonKeys, ProtocolTlsKeys};
+use super::common::{CheckMeta, CommonKeys, PinsWritten, ProtocolTlsKeys, TrustKeys};
 use super::error::ConfigError;
 use super::settings::{CertKeys, Settings, MAX_RETRIES};
 use super::values::{self, Proxy};
-use crate::certs::{CertLimits, ClientIdentity, ProtocolTls, Trust};
+use crate::certs::{CertLimits, ClientIdentity, Pin, ProtocolTls, Trust};
 use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
 
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
@@ -59,7 +59,7 @@ pub(crate) struct Loader<'a> {
     warned: Vec<String>,
     /// Each `${VAR}` that is not set, and where: all are reported at once, in file order.
     missing: Vec<(Range<usize>, String)>,
-    trusts: HashMap<Option<PathBuf>, Arc<Trust>>,
+    trusts: HashMap<(Option<PathBuf>, Vec<Pin>), Arc<Trust>>,
 }
 
 impl<'a> Loader<'a> {
@@ -157,18 +157,33 @@ impl<'a> Loader<'a> {
         self.dir.join(path)
     }
 
-    /// The trust store for TLS: the system's CAs plus `ca_file`, read and checked now.
-    pub fn trust(&mut self, ca_file: Option<&Spanned<String>>) -> Result<Arc<Trust>, ConfigError> {
-        let path = ca_file.map(|f| self.resolve_path(f.get_ref()));
-        if let Some(trust) = self.trusts.get(&path) {
+    /// The trust store for TLS: the system's CAs plus `ca_file`, read and checked now, and
+    /// the `pin`s a served key must match.
+    pub fn trust(&mut self, keys: TrustKeys<'_>) -> Result<Arc<Trust>, ConfigError> {
+        let path = keys.ca_file.map(|f| self.resolve_path(f.get_ref()));
+        let mut pins = Vec::new();
+        if let Some(written) = keys.pin {
+            let texts = match written.get_ref() {
+                PinsWritten::One(one) => std::slice::from_ref(one),
+                PinsWritten::Many(many) => many.as_slice(),
+            };
+            for text in texts {
+                pins.extend(Pin::parse(text).map_err(|why| self.error(written.span(), why))?);
+            }
+            if pins.is_empty() {
+                return Err(self.error(written.span(), "pin lists no key"));
+            }
+        }
+        let key = (path, pins);
+        if let Some(trust) = self.trusts.get(&key) {
             return Ok(trust.clone());
         }
-        let trust = match (&path, ca_file) {
+        let trust = match (&key.0, keys.ca_file) {
             (Some(p), Some(spanned)) => Trust::with_ca_file(p).map_err(|why| self.error(spanned.span(), why))?,
             _ => Trust::system(),
         };
-        let trust = Arc::new(trust);
-        self.trusts.insert(path, trust.clone());
+        let trust = Arc::new(trust.pinned(key.1.clone()));
+        self.trusts.insert(key, trust.clone());
         Ok(trust)
     }
 
@@ -184,6 +199,9 @@ impl<'a> Loader<'a> {
             if let Some(key) = keys.client_cert.or(keys.client_key) {
                 return Err(self.error(key.span(), "client_cert and client_key need tls = true"));
             }
+            if let Some(pin) = keys.trust.pin {
+                return Err(self.error(pin.span(), "pin needs tls = true"));
+            }
             return Ok(None);
         }
         let host = self.host(keys.host)?;
@@ -195,7 +213,7 @@ impl<'a> Loader<'a> {
             ..CertKeys::default()
         })?;
         let client = self.client_identity(keys.client_cert, keys.client_key)?;
-        Ok(Some(ProtocolTls { trust: self.trust(keys.ca_file)?, client, server_name, limits }))
+        Ok(Some(ProtocolTls { trust: self.trust(keys.trust)?, client, server_name, limits }))
     }
 
     /// `client_cert` and `client_key`: both or neither.

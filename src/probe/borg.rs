@@ -6,7 +6,9 @@
 //! relocated repository); stdin is closed and each documented `BORG_*` answer variable is
 //! set, so a question can never hang or fail a run: access is allowed, and
 //! `require_encryption` decides about encryption. The repository and passphrase reach borg
-//! through its environment (`BORG_REPO`, `BORG_PASSPHRASE`), never its argv.
+//! through its environment (`BORG_REPO`, `BORG_PASSPHRASE`), never its argv. Its failures
+//! are judged by their class (`msgid` under `--log-json`, borg 1.1 to 1.4), never by their
+//! wording; a class rounds has no words for is said with borg's own line.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -120,7 +122,8 @@ impl RunProbe for BorgProbe {
     }
 
     async fn run(&self, _budget: Budget) -> Outcome {
-        let mut args = vec!["list".to_owned(), "--json".into(), "--last".into(), "1".into()];
+        // --log-json: each error comes with its class (`msgid`), which is what is judged.
+        let mut args = vec!["--log-json".to_owned(), "list".into(), "--json".into(), "--last".into(), "1".into()];
         if let Some(glob) = &self.glob {
             args.extend(["--glob-archives".to_owned(), glob.clone()]);
         }
@@ -169,17 +172,91 @@ fn local_time(text: &str) -> Option<SystemTime> {
     Some(crate::config::to_system_time(zoned.timestamp()))
 }
 
-/// Borg's failure in words: its last message line, which it writes for people.
+/// One line of what borg writes on stderr under `--log-json`.
+#[derive(Deserialize)]
+struct LogLine {
+    levelname: Option<String>,
+    /// The error's class, stable across versions (borg 1.1+): "Repository.DoesNotExist".
+    msgid: Option<String>,
+    message: Option<String>,
+}
+
+/// Borg's failure in words, judged by the class of its error (`msgid` under `--log-json`),
+/// never by its wording: a repository rounds may not write fails with `LockFailed`
+/// ("Permission denied" in its message), not as if another borg held it. A class without
+/// words of ours, or no class at all, is said with borg's own first line.
 fn explain(stderr: &str) -> String {
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-    if last.contains("does not exist") {
-        return "no repository at this location".into();
+    let logged: Vec<LogLine> = stderr.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let error = |l: &&LogLine| matches!(l.levelname.as_deref(), Some("ERROR" | "CRITICAL"));
+    let first_line = |m: &str| m.lines().next().unwrap_or_default().trim().to_owned();
+    if let Some(classed) = logged.iter().filter(error).find(|l| l.msgid.is_some()) {
+        let said = first_line(classed.message.as_deref().unwrap_or_default());
+        return match classed.msgid.as_deref().unwrap_or_default() {
+            "Repository.DoesNotExist" => "no repository at this location".into(),
+            "Repository.InvalidRepository" => format!("no borg repository at this location: {said}"),
+            "PassphraseWrong" => "wrong passphrase for the repository".into(),
+            "NoPassphraseFailure" | "PasswordRetriesExceeded" => {
+                "the repository is encrypted and no passphrase was given (passphrase = \"${VAR}\")".into()
+            }
+            "LockTimeout" => "the repository is locked by another borg process".into(),
+            // Even listing takes a lock: borg must be able to write the repository's folder.
+            "LockFailed" => {
+                format!("borg cannot take the repository's lock (it must write there even to list): {said}")
+            }
+            other => format!("borg failed ({other}): {said}"),
+        };
     }
-    if stderr.contains("passphrase supplied in BORG_PASSPHRASE") || stderr.contains("passphrase is incorrect") {
-        return "wrong passphrase for the repository".into();
-    }
-    if stderr.contains("Failed to create/acquire the lock") {
-        return "the repository is locked by another borg process".into();
-    }
+    // No class: borg's last error, or the last line that is not part of its log (ssh's own).
+    let unlogged = stderr.lines().filter(|l| serde_json::from_str::<LogLine>(l).is_err());
+    let last = logged
+        .iter()
+        .filter(error)
+        .filter_map(|l| l.message.as_deref().map(first_line))
+        .chain(unlogged.map(|l| l.trim().to_owned()))
+        .rfind(|l| !l.is_empty())
+        .unwrap_or_else(|| "no message".into());
     format!("borg failed: {last}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What Debian's borg 1.2.4 writes under --log-json, cut to what is read.
+    #[test]
+    fn failures_are_judged_by_their_class() {
+        let log = |msgid: &str, message: &str| {
+            format!(
+                "{{\"type\": \"log_message\", \"message\": {message:?}, \"levelname\": \"ERROR\", \"msgid\": {msgid:?}}}\n"
+            )
+        };
+        let denied = "Failed to create/acquire the lock /srv/borg/lock.exclusive ([Errno 13] Permission denied: \
+                      '/srv/borg/lock.exclusive.tmp').";
+        let traceback = "{\"type\": \"log_message\", \"message\": \"Traceback (most recent call last):\\n  File\", \"levelname\": \"ERROR\"}\n";
+        assert_eq!(
+            explain(&(log("LockFailed", denied) + traceback)),
+            format!("borg cannot take the repository's lock (it must write there even to list): {denied}")
+        );
+        let classes = [
+            (
+                "LockTimeout",
+                "Failed to create/acquire the lock x (timeout).",
+                "the repository is locked by another borg process",
+            ),
+            ("Repository.DoesNotExist", "Repository /x does not exist.", "no repository at this location"),
+            ("PassphraseWrong", "passphrase ... is incorrect.", "wrong passphrase for the repository"),
+            (
+                "Archive.DoesNotExist",
+                "Archive x does not exist",
+                "borg failed (Archive.DoesNotExist): Archive x does not exist",
+            ),
+        ];
+        for (msgid, message, said) in classes {
+            assert_eq!(explain(&log(msgid, message)), said, "{msgid}");
+        }
+        // Words alone decide nothing: a lock named in a line without a class is quoted.
+        let unclassed = "Remote: Failed to create/acquire the lock /srv/borg/lock.exclusive (timeout).";
+        assert_eq!(explain(&format!("{unclassed}\n")), format!("borg failed: {unclassed}"));
+        assert_eq!(explain(""), "borg failed: no message");
+    }
 }

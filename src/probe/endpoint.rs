@@ -99,6 +99,7 @@ impl Table for EndpointTable {
         )?;
         let min_tls = Legacy::required(loader, self.min_tls.as_ref())?;
         let cert_limits = loader.cert_limits(self.cert_keys())?;
+        let trust = loader.trust(self.trust_keys())?;
         let probe = EndpointProbe {
             min_tls,
             check_revocation: self.check_revocation,
@@ -116,7 +117,7 @@ impl Table for EndpointTable {
             max_redirects: self.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
             max_body: self.max_body.map_or(DEFAULT_MAX_BODY, |s| s.0),
             warn_latency: self.warn_latency.map(|d| d.0),
-            trust: loader.trust(self.ca_file.as_ref())?,
+            trust,
             proxy: loader.proxy(self.proxy.as_ref())?,
             cert_limits,
         };

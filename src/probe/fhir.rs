@@ -70,7 +70,7 @@ impl Table for FhirTable {
             max_redirects: endpoint::DEFAULT_MAX_REDIRECTS,
             max_body: self.max_body.map_or(MAX_CAPABILITY_STATEMENT, |s| s.0),
             warn_latency: self.warn_latency.map(|d| d.0),
-            trust: loader.trust(self.ca_file.as_ref())?,
+            trust: loader.trust(self.trust_keys())?,
             proxy: loader.proxy(self.proxy.as_ref())?,
             cert_limits: loader.cert_limits(self.cert_keys())?,
             body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),

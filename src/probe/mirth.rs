@@ -27,6 +27,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use crate::certs::{ClientSpec, Trust};
+use crate::config::common::{PinsWritten, TrustKeys};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Facts, Outcome, Recall, Status};
@@ -58,6 +59,8 @@ check_table! {
         max_new_errors: Option<u64>,
         /// CAs for the engine's certificate (it is often the engine's own self-signed one).
         ca_file: Option<Spanned<String>>,
+        /// The engine's key, "sha256//<base64>" (or a list), as with `[[endpoint]]`.
+        pin: Option<Spanned<PinsWritten>>,
     }
 }
 
@@ -96,7 +99,7 @@ impl Table for MirthTable {
             channels,
             max_queued: self.max_queued,
             max_new_errors: self.max_new_errors,
-            trust: loader.trust(self.ca_file.as_ref())?,
+            trust: loader.trust(TrustKeys { ca_file: self.ca_file.as_ref(), pin: self.pin.as_ref() })?,
         };
         // The target is the base as written: `${VAR}` stays a placeholder.
         loader.single(&common, self.base.get_ref().clone(), probe)

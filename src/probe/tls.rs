@@ -38,7 +38,7 @@ impl Table for TlsTable {
             host: host.clone(),
             port: self.port.0,
             server_name,
-            trust: loader.trust(self.ca_file.as_ref())?,
+            trust: loader.trust(self.trust_keys())?,
             limits: loader.cert_limits(self.cert_keys())?,
         };
         let target = format!("{host}:{}", self.port.0);

@@ -203,3 +203,54 @@ fn base64_encode(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// A certificate made as appliances, PACS and interface engines ship theirs: `openssl req
+/// -x509` (self-signed, `CA:TRUE`) for localhost, valid `days`; with its PEM and its pin as
+/// openssl computes it (`openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl
+/// dgst -sha256 -binary | base64`). `None` (the test is skipped) without openssl.
+pub struct Appliance {
+    pub identity: Identity,
+    pub pem: String,
+    /// "sha256//<base64>", as curl's --pinnedpubkey takes it.
+    pub pin: String,
+}
+
+pub fn openssl_appliance(days: u32) -> Option<Appliance> {
+    use rustls::pki_types::pem::PemObject;
+    let openssl = super::peer(&["/usr/bin/openssl"], "openssl")?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new(&openssl)
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", &days.to_string()])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl req");
+    assert!(made.status.success(), "openssl req: {}", String::from_utf8_lossy(&made.stderr));
+    let script = format!(
+        "{o} x509 -in \"$1\" -noout -pubkey | {o} pkey -pubin -outform der | {o} dgst -sha256 -binary | base64",
+        o = openssl.display()
+    );
+    let pinned = std::process::Command::new("sh").args(["-c", &script, "sh"]).arg(&cert).output().expect("run sh");
+    assert!(pinned.status.success(), "pin: {}", String::from_utf8_lossy(&pinned.stderr));
+    let pem = std::fs::read_to_string(&cert).expect("read cert");
+    let text = std::process::Command::new(&openssl).args(["x509", "-noout", "-text", "-in"]).arg(&cert).output();
+    assert!(String::from_utf8_lossy(&text.expect("openssl x509").stdout).contains("CA:TRUE"), "not a CA certificate");
+    let chain = vec![CertificateDer::from_pem_slice(pem.as_bytes()).expect("PEM certificate")];
+    let key = PrivatePkcs8KeyDer::from_pem_file(&key).expect("PKCS#8 key");
+    let pin = format!("sha256//{}", String::from_utf8_lossy(&pinned.stdout).trim());
+    Some(Appliance { identity: Identity { chain, key }, pem, pin })
+}
+
+/// A self-signed `CA:TRUE` certificate for `names` (as [`openssl_appliance`]'s), valid from
+/// `from_days` to `to_days` relative to now (openssl cannot backdate one): its PEM.
+pub fn ca_true_self_signed(names: &[&str], from_days: i64, to_days: i64) -> (Identity, String) {
+    let key = KeyPair::generate().expect("key");
+    let mut params = leaf_params(names, from_days, to_days);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).expect("self-sign");
+    let identity = Identity { chain: vec![cert.der().clone()], key: PrivatePkcs8KeyDer::from(key.serialize_der()) };
+    (identity, cert.pem())
+}
