@@ -13,26 +13,32 @@ mod prometheus;
 mod reporter;
 mod shift;
 mod table;
+mod wrap;
 
 pub(crate) use self::reporter::{summary_line, ReportOptions, Reporter};
 pub use self::shift::HistoryFormat;
 pub(crate) use self::shift::{render_shift, ShiftRecord};
-pub(crate) use self::table::MAIL_WIDTH;
+pub(crate) use self::table::{CELL_GROUP, MAIL_WIDTH};
+pub(crate) use self::wrap::{keep_within, spaces};
 
 /// Output formats, as `--format` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A table for people; coloured on a terminal, plain when piped.
+    #[value(alias = "txt", alias = "text")]
     Table,
     /// One JSON document for scripts and dashboards (schema: schema/report.schema.json).
     Json,
     /// JUnit XML for CI systems.
+    #[value(alias = "xml")]
     Junit,
     /// Prometheus text format, for node_exporter's textfile collector.
+    #[value(alias = "prom")]
     Prometheus,
     /// One Nagios/Icinga plugin: status line, perfdata, long output; plugin exit codes.
     Nagios,
     /// A Markdown report for an email body or a ticket.
+    #[value(alias = "md")]
     Markdown,
 }
 
@@ -49,6 +55,27 @@ impl Format {
     /// Every format, as `--format` lists them.
     pub(crate) fn all() -> &'static [Format] {
         <Format as clap::ValueEnum>::value_variants()
+    }
+
+    /// The format `name` means: a `--format` name or one of its short names (`prom`, `md`,
+    /// `xml`, `txt`), in any case.
+    pub(crate) fn named(name: &str) -> Option<Format> {
+        <Format as clap::ValueEnum>::from_str(name, true).ok()
+    }
+
+    /// Every name a format goes by, for messages: "table (txt, text), json, ...".
+    pub(crate) fn names() -> Vec<String> {
+        Format::all()
+            .iter()
+            .filter_map(|f| clap::ValueEnum::to_possible_value(f))
+            .map(|v| {
+                let aliases: Vec<&str> = v.get_name_and_aliases().skip(1).collect();
+                match aliases.is_empty() {
+                    true => v.get_name().to_owned(),
+                    false => format!("{} ({})", v.get_name(), aliases.join(", ")),
+                }
+            })
+            .collect()
     }
 
     /// The file name extensions that ask for this format (`--output FILE`).
