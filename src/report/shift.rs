@@ -41,11 +41,12 @@ impl ShiftRecord<'_> {
 
     fn heading(&self) -> String {
         format!(
-            "Shift record for {}, {} to {} ({} runs)",
+            "Shift record for {}, {} to {} ({} run{})",
             clean_text(&self.inventory.display().to_string(), &Secrets::default(), usize::MAX),
             human::moment(from_unix(self.since)),
             human::moment(from_unix(self.until)),
-            self.runs_in_window()
+            self.runs_in_window(),
+            if self.runs_in_window() == 1 { "" } else { "s" }
         )
     }
 }
