@@ -328,4 +328,36 @@ mod tests {
         assert!(Cli::parse_from_args(["rounds", "--timeout", "0s"]).is_err());
         assert!(Cli::parse_from_args(["rounds", "--format", "json", "list"]).is_err());
     }
+
+    #[test]
+    fn output_takes_format_names_and_short_names_and_refuses_other_words() {
+        for (text, format, path) in [
+            ("prom:/var/lib/rounds.prom", Format::Prometheus, "/var/lib/rounds.prom"),
+            ("PROMETHEUS:x", Format::Prometheus, "x"),
+            ("md:mail.txt", Format::Markdown, "mail.txt"),
+            ("xml:ci", Format::Junit, "ci"),
+            ("report.json", Format::Json, "report.json"),
+            ("./odd:name.json", Format::Json, "./odd:name.json"),
+        ] {
+            assert_eq!(parse_output(text), Ok((format, PathBuf::from(path))), "{text}");
+        }
+        let unknown = parse_output("promx:out.prom").unwrap_err();
+        assert!(unknown.starts_with("unknown format promx; one of table (txt, text), json, junit (xml)"), "{unknown}");
+        assert!(parse_output("prom:").is_err());
+    }
+
+    #[test]
+    fn state_and_acks_go_before_or_after_the_subcommands_that_use_them() {
+        for args in [&["rounds", "--state", "s.json", "history"][..], &["rounds", "history", "--state", "s.json"]] {
+            let cli = Cli::parse_from_args(args).unwrap();
+            assert_eq!(cli.state(), Some(std::path::Path::new("s.json")), "{args:?}");
+        }
+        for args in [&["rounds", "--acks", "a.toml", "check"][..], &["rounds", "check", "--acks", "a.toml"]] {
+            assert_eq!(Cli::parse_from_args(args).unwrap().acks(), Some(std::path::Path::new("a.toml")), "{args:?}");
+        }
+        let cli = Cli::parse_from_args(["rounds", "--state", "s.json", "-q"]).unwrap();
+        assert_eq!((cli.state(), cli.check_args().quiet), (Some(std::path::Path::new("s.json")), true));
+        assert!(Cli::parse_from_args(["rounds", "--state", "s.json", "list"]).is_err());
+        assert!(Cli::parse_from_args(["rounds", "list", "--acks", "a.toml"]).is_err());
+    }
 }

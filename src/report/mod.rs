@@ -25,20 +25,16 @@ pub(crate) use self::wrap::{keep_within, spaces};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// A table for people; coloured on a terminal, plain when piped.
-    #[value(alias = "txt", alias = "text")]
     Table,
     /// One JSON document for scripts and dashboards (schema: schema/report.schema.json).
     Json,
     /// JUnit XML for CI systems.
-    #[value(alias = "xml")]
     Junit,
     /// Prometheus text format, for node_exporter's textfile collector.
-    #[value(alias = "prom")]
     Prometheus,
     /// One Nagios/Icinga plugin: status line, perfdata, long output; plugin exit codes.
     Nagios,
     /// A Markdown report for an email body or a ticket.
-    #[value(alias = "md")]
     Markdown,
 }
 
@@ -57,23 +53,34 @@ impl Format {
         <Format as clap::ValueEnum>::value_variants()
     }
 
-    /// The format `name` means: a `--format` name or one of its short names (`prom`, `md`,
-    /// `xml`, `txt`), in any case.
+    /// The short names `--output SHORT:FILE` also takes (`--format` takes only the names).
+    fn short_names(self) -> &'static [&'static str] {
+        match self {
+            Format::Table => &["txt", "text"],
+            Format::Junit => &["xml"],
+            Format::Prometheus => &["prom"],
+            Format::Markdown => &["md"],
+            Format::Json | Format::Nagios => &[],
+        }
+    }
+
+    /// The format `name` means in `--output NAME:FILE`: a `--format` name or one of its
+    /// short names (`prom`, `md`, `xml`, `txt`), in any case.
     pub(crate) fn named(name: &str) -> Option<Format> {
-        <Format as clap::ValueEnum>::from_str(name, true).ok()
+        let name = name.to_ascii_lowercase();
+        <Format as clap::ValueEnum>::from_str(&name, true)
+            .ok()
+            .or_else(|| Format::all().iter().copied().find(|f| f.short_names().contains(&name.as_str())))
     }
 
     /// Every name a format goes by, for messages: "table (txt, text), json, ...".
     pub(crate) fn names() -> Vec<String> {
         Format::all()
             .iter()
-            .filter_map(|f| clap::ValueEnum::to_possible_value(f))
-            .map(|v| {
-                let aliases: Vec<&str> = v.get_name_and_aliases().skip(1).collect();
-                match aliases.is_empty() {
-                    true => v.get_name().to_owned(),
-                    false => format!("{} ({})", v.get_name(), aliases.join(", ")),
-                }
+            .filter_map(|f| clap::ValueEnum::to_possible_value(f).map(|v| (f.short_names(), v)))
+            .map(|(short, v)| match short.is_empty() {
+                true => v.get_name().to_owned(),
+                false => format!("{} ({})", v.get_name(), short.join(", ")),
             })
             .collect()
     }
