@@ -111,7 +111,7 @@ pub(crate) fn reporter_for(format: Format, options: ReportOptions) -> Box<dyn Re
         Format::Junit => Box::new(junit::JunitReporter),
         Format::Prometheus => Box::new(prometheus::PrometheusReporter),
         Format::Nagios => Box::new(nagios::NagiosReporter),
-        Format::Markdown => Box::new(markdown::MarkdownReporter),
+        Format::Markdown => Box::new(markdown::MarkdownReporter { options }),
     }
 }
 

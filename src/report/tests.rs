@@ -206,7 +206,7 @@ fn quiet_mail_lists_each_problem_once_and_names_what_recovered() {
     let mut report = morning();
     report.keep_attention_and_recoveries();
     let options = ReportOptions { width: Some(MAIL_WIDTH), summary_first: true, quiet: true, ..Default::default() };
-    let out = render(Format::Table, options, &report);
+    let out = render(Format::Table, options.clone(), &report);
     for name in ["FHIR API", "PACS archive", "lab interface"] {
         assert_eq!(out.matches(name).count(), 1, "{name}:\n{out}");
     }
@@ -214,6 +214,12 @@ fn quiet_mail_lists_each_problem_once_and_names_what_recovered() {
     assert!(out.contains("1 recovered since the last run") && !out.contains("All results"), "{out}");
     assert!(!out.contains("EHR portal"), "a steady pass is not mailed:\n{out}");
     insta::assert_snapshot!(out);
+    let markdown = render(Format::Markdown, options, &report);
+    for name in ["FHIR API", "PACS archive", "lab interface", "backup"] {
+        assert_eq!(markdown.matches(name).count(), 1, "{name}:\n{markdown}");
+    }
+    assert!(markdown.contains("## Recovered\n\n- **PASS** backup: back after 5 h\n"), "{markdown}");
+    assert!(!markdown.contains("## All checks"), "{markdown}");
 }
 
 /// `--format nagios -q` when all passed: no `|` before an empty performance data section.

@@ -17,7 +17,7 @@ pub(crate) fn keep_together(text: &str) -> String {
 pub(crate) fn keep_within(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len());
     let mut group: Vec<&str> = Vec::new();
-    let mut flush = |group: &mut Vec<&str>, out: &mut String| {
+    let flush = |group: &mut Vec<&str>, out: &mut String| {
         let joined = group.join(" ");
         if !out.is_empty() {
             out.push(' ');
