@@ -23,10 +23,10 @@ pub struct Cli {
     /// The inventory file (before or after the subcommand).
     #[arg(short, long, global = true, env = "ROUNDS_CONFIG", default_value = "checks.toml", value_name = "PATH")]
     pub config: PathBuf,
-    /// `--state` before the subcommand (or with none); [`Cli::state`] has the one to use.
+    /// `--state`, before or after the subcommand: [`Cli::parse_from_args`] puts it here.
     #[command(flatten)]
     pub state: StateArg,
-    /// `--acks` before the subcommand (or with none); [`Cli::acks`] has the one to use.
+    /// `--acks`, before or after the subcommand: [`Cli::parse_from_args`] puts it here.
     #[command(flatten)]
     pub acks: AcksArg,
     #[command(subcommand)]
@@ -198,7 +198,8 @@ pub struct CheckArgs {
     /// Keep no state between runs: no "new" or "since", nothing written.
     #[arg(long)]
     pub no_state: bool,
-    /// Print only checks that did not pass, plus the summary; nothing at all when all passed.
+    /// Print only checks that need attention (each once), those that came back since the
+    /// last run, and the summary; nothing at all when all passed.
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -206,7 +207,8 @@ pub struct CheckArgs {
 impl Cli {
     /// Parses `args` (with the program name first). Flags of `check` given before another
     /// subcommand (`rounds --format json list`) are a usage error rather than silently
-    /// ignored; `-c`/`--config` is global and goes before or after the subcommand.
+    /// ignored; `-c`/`--config` is global and goes before or after the subcommand, and so do
+    /// `--state` and `--acks` for the subcommands that take them (an error for the others).
     pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
@@ -234,7 +236,14 @@ impl Cli {
                 return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
             }
         }
-        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        // Given after the subcommand (any that flattens `StateArg`/`AcksArg`), it wins.
+        if let Some((_, sub)) = matches.subcommand() {
+            let after = |id: &str| sub.try_get_one::<PathBuf>(id).ok().flatten().cloned();
+            cli.state.state = after("state").or(cli.state.state);
+            cli.acks.acks = after("acks").or(cli.acks.acks);
+        }
+        Ok(cli)
     }
 
     /// The flags of the run, given after `check` or with no subcommand.
@@ -247,23 +256,12 @@ impl Cli {
 
     /// `--state`, given before or after the subcommand (after wins).
     pub fn state(&self) -> Option<&std::path::Path> {
-        let after = match &self.command {
-            Some(Command::Check(check)) => &check.state,
-            Some(Command::History(history)) => &history.state,
-            _ => &self.state,
-        };
-        after.state.as_deref().or(self.state.state.as_deref())
+        self.state.state.as_deref()
     }
 
     /// `--acks`, given before or after the subcommand (after wins).
     pub fn acks(&self) -> Option<&std::path::Path> {
-        let after = match &self.command {
-            Some(Command::Check(check)) => &check.acks,
-            Some(Command::Validate(validate)) => &validate.acks,
-            Some(Command::Ack(ack)) => &ack.acks,
-            _ => &self.acks,
-        };
-        after.acks.as_deref().or(self.acks.acks.as_deref())
+        self.acks.acks.as_deref()
     }
 }
 
