@@ -190,7 +190,7 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
     let new_state = state_file.as_deref().filter(|f| !args.quiet && std::fs::symlink_metadata(f).is_err());
     if state_file.is_none() && !args.no_state && !SAID_NO_STATE.swap(true, std::sync::atomic::Ordering::Relaxed) {
         eprintln!(
-            "note: no state is kept between runs (neither XDG_STATE_HOME nor HOME is set): no \"new\" or \
+            "note: no state is kept between runs (no XDG_STATE_HOME, and no HOME but /): no \"new\" or \
              \"since\"; give --state PATH or [settings] state, or --no-state"
         );
     }
@@ -429,7 +429,7 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
     // The inventory is not loaded: its ${VAR}s need not be set to read the record.
     let setting = inventory::state_setting(path);
     let Some(file) = state_path(path, state_flag, setting.as_deref()) else {
-        bail!("no place for state: set XDG_STATE_HOME or HOME, or give --state PATH");
+        bail!("no place for state (no XDG_STATE_HOME, and no HOME but /): give --state PATH");
     };
     // No record is no news: a log that cannot be read is said, never "No problems".
     let log = history::log_path(&file);

@@ -208,6 +208,9 @@ fn without_home_it_says_once_that_no_state_is_kept() {
     assert_eq!(stderr.matches("no state is kept between runs").count(), 1, "{stderr}");
     assert!(stderr.contains("--state PATH"), "{stderr}");
     assert!(text(&bare(&["--no-state"]).stderr).is_empty(), "--no-state says it already");
+    // HOME=/ (systemd's DynamicUser) is no home: no /.local/state, the same note instead.
+    let rooted = inv.rounds(&[]).env_remove("XDG_STATE_HOME").env("HOME", "/").output().unwrap();
+    assert_eq!(text(&rooted.stderr).matches("no state is kept between runs").count(), 1, "{rooted:?}");
 
     // With a place: the first run says where, once; later runs and --quiet stay silent.
     let first = inv.rounds(&[]).output().unwrap();
