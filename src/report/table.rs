@@ -1,9 +1,11 @@
 //! The table people read at shift start, and cron mails.
 //!
 //! On a terminal: the table fitted to its width (the detail column gets the room, words are
-//! not cut), then "Needs attention", then the summary. Piped (cron mail): the summary with
-//! host and date first, then "Needs attention" one check per line (readable in a
-//! proportional font), then all results in plain ASCII no wider than [`MAIL_WIDTH`].
+//! not cut), then "Needs attention", "Recovered", then the summary. Piped (cron mail): the
+//! summary with host and date first, then "Needs attention" and "Recovered", then all results
+//! in plain ASCII. Every line, prose or table, is at most the terminal's width, or
+//! [`MAIL_WIDTH`] piped, broken between words (see `wrap`). Under `--quiet` the table is left
+//! out: what is left is listed once.
 
 use comfy_table::{presets, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width};
 
@@ -80,7 +82,7 @@ impl TableReporter {
             if roomy {
                 row.extend([Cell::new(r.kind), Cell::new(&r.meta.target)]);
             }
-            // "70 B" and "2026-11-24 22:10 UTC" are never cut in two by the layout.
+            // "70 B" and "4.2 GiB" are never cut in two by the layout.
             row.extend([Cell::new(keep_within(&r.detail, CELL_GROUP)), Cell::new(human::duration(r.duration))]);
             table.add_row(row);
         }
