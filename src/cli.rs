@@ -66,8 +66,9 @@ pub enum Command {
 /// the subcommand.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StateArg {
-    /// Where the state between runs is kept [default: settings.state, else
-    /// $XDG_STATE_HOME/rounds/ or ~/.local/state/rounds/, one file per inventory].
+    /// Where the state between runs is kept, before or after the subcommand [default:
+    /// settings.state, else $XDG_STATE_HOME/rounds/ or ~/.local/state/rounds/, one file per
+    /// inventory].
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
 }
@@ -76,7 +77,8 @@ pub struct StateArg {
 /// or after the subcommand.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AcksArg {
-    /// The acknowledgements file [default: acks.toml beside the inventory].
+    /// The acknowledgements file, before or after the subcommand [default: acks.toml beside
+    /// the inventory].
     #[arg(long, value_name = "PATH")]
     pub acks: Option<PathBuf>,
 }
