@@ -186,8 +186,10 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         state::check_paths(file).context("cannot keep the state")?;
     }
     // Where the state goes, said once: when there is no place for it (`env -i`, a service
-    // without HOME), and when a run starts keeping it (not under --quiet: cron stays silent).
-    let new_state = state_file.as_deref().filter(|f| !args.quiet && std::fs::symlink_metadata(f).is_err());
+    // without HOME), and when a run starts keeping it in the default place, which nobody
+    // chose (not under --quiet: cron stays silent).
+    let chosen = state_flag.is_some() || inventory.settings.state.is_some();
+    let new_state = state_file.as_deref().filter(|f| !chosen && !args.quiet && std::fs::symlink_metadata(f).is_err());
     if state_file.is_none() && !args.no_state && !SAID_NO_STATE.swap(true, std::sync::atomic::Ordering::Relaxed) {
         eprintln!(
             "note: no state is kept between runs (no XDG_STATE_HOME, and no HOME but /): no \"new\" or \

@@ -221,6 +221,8 @@ fn without_home_it_says_once_that_no_state_is_kept() {
         "{said}"
     );
     assert!(text(&inv.rounds(&[]).output().unwrap().stderr).is_empty());
+    let chosen = inv.dir.path().join("chosen.json").display().to_string();
+    assert!(text(&inv.rounds(&["--state", &chosen]).output().unwrap().stderr).is_empty(), "--state was chosen");
     let quiet = inv.rounds(&["-q"]).env("XDG_STATE_HOME", inv.dir.path().join("elsewhere")).output().unwrap();
     assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty(), "{quiet:?}");
 }
