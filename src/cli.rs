@@ -275,7 +275,10 @@ fn parse_output(text: &str) -> Result<(Format, PathBuf), String> {
     if let Some((name, path)) = text.split_once(':') {
         if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             let Some(format) = Format::named(name) else {
-                return Err(format!("unknown format {name}; one of {}", Format::names().join(", ")));
+                return Err(format!(
+                    "unknown format {name}; one of {} (a file name with a colon: ./{text})",
+                    Format::names().join(", ")
+                ));
             };
             if path.is_empty() {
                 return Err(format!("give a file after {name}:, like {name}:/var/tmp/rounds.out"));
