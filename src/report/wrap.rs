@@ -57,9 +57,9 @@ fn belong_together(before: &str, after: &str) -> bool {
     (ends_in_digit && (counted || (is_date(before) && is_time(after)))) || (before == "in" && unit == "maintenance")
 }
 
-/// The width of `text` in columns (one a character: cleaned text has no controls).
+/// The width of `text` in columns, as a terminal shows it (a CJK character takes two).
 fn columns(text: &str) -> usize {
-    text.chars().count()
+    unicode_width::UnicodeWidthStr::width(text)
 }
 
 /// `text` broken between words into lines of at most `width` columns, the first starting
@@ -94,14 +94,14 @@ pub(crate) fn wrap(text: &str, width: Option<u16>, first: &str, rest: &str) -> S
         // Too long for any line (a long URL): cut where the line ends.
         while columns(&line) + columns(&word) + usize::from(!empty) > width && columns(rest) + 1 < width {
             let room = width.saturating_sub(columns(&line) + usize::from(!empty)).max(1);
-            let cut: String = word.chars().take(room).collect();
+            let cut = fitting(&word, room);
             if !empty {
                 line.push(' ');
             }
             line.push_str(&cut);
             out.push_str(line.trim_end());
             out.push('\n');
-            word = word.chars().skip(room).collect();
+            word = word[cut.len()..].to_owned();
             line = rest.to_owned();
             empty = true;
         }
@@ -114,6 +114,18 @@ pub(crate) fn wrap(text: &str, width: Option<u16>, first: &str, rest: &str) -> S
     out.push_str(line.trim_end());
     out.push('\n');
     spaces(&out)
+}
+
+/// The longest start of `word` that fits in `room` columns (at least one character).
+fn fitting(word: &str, room: usize) -> String {
+    let mut cut = String::new();
+    for c in word.chars() {
+        if !cut.is_empty() && columns(&cut) + unicode_width::UnicodeWidthChar::width(c).unwrap_or(0) > room {
+            break;
+        }
+        cut.push(c);
+    }
+    cut
 }
 
 #[cfg(test)]
@@ -147,6 +159,15 @@ mod tests {
             "name  since\n  2026-11-24\n  22:10 UTC\n"
         );
         assert_eq!(wrap("one two", None, "> ", "  "), "> one two\n");
+    }
+
+    #[test]
+    fn wide_characters_count_two_columns() {
+        let out = wrap("東京の画像サーバー 検査室の画像サーバー 70 B", Some(24), "", "  ");
+        assert!(out.lines().all(|l| columns(l) <= 24), "{out}");
+        assert_eq!(out.lines().count(), 3, "{out}");
+        let cut = wrap("画像サーバー画像サーバー画像サーバー", Some(10), "", "");
+        assert!(cut.lines().all(|l| columns(l) <= 10), "{cut}");
     }
 
     #[test]
