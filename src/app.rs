@@ -26,11 +26,11 @@ use crate::state::{self, history, State};
 pub fn run(cli: Cli) -> Result<u8> {
     match &cli.command {
         None => watch_or_check(&cli, &cli.check),
-        Some(Command::Check(args)) => watch_or_check(&cli, args),
-        Some(Command::Validate) => validate(&cli.config, cli.acks.as_deref()),
+        Some(Command::Check(_)) => watch_or_check(&cli, cli.check_args()),
+        Some(Command::Validate(_)) => validate(&cli.config, cli.acks()),
         Some(Command::List(args)) => list(&cli.config, args),
-        Some(Command::History(args)) => history(&cli.config, cli.state.as_deref(), args),
-        Some(Command::Ack(args)) => ack(&cli.config, cli.acks.as_deref(), args),
+        Some(Command::History(args)) => history(&cli.config, cli.state(), args),
+        Some(Command::Ack(args)) => ack(&cli.config, cli.acks(), args),
         Some(Command::Init { path }) => init(path.as_deref().unwrap_or(&cli.config)),
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
@@ -167,11 +167,14 @@ fn watch_or_check(cli: &Cli, args: &CheckArgs) -> Result<u8> {
     }
 }
 
+/// Whether "no state is kept" was said (once a process, `--watch` runs many times).
+static SAID_NO_STATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// One run. `watching`: under `--watch`, and whether to redraw the screen in place.
 fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
-    let (path, state_flag) = (cli.config.as_path(), cli.state.as_deref());
+    let (path, state_flag) = (cli.config.as_path(), cli.state());
     let mut inventory = load(path)?;
-    let mut acks = known::read_acks(&known::acks_path(path, cli.acks.as_deref()))?;
+    let mut acks = known::read_acks(&known::acks_path(path, cli.acks()))?;
     acks.resolve(inventory.checks.iter().map(|c| &c.meta))?;
     let state_file =
         if args.no_state { None } else { state_path(path, state_flag, inventory.settings.state.as_deref()) };
@@ -181,6 +184,17 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
     }
     if let Some(file) = &state_file {
         state::check_paths(file).context("cannot keep the state")?;
+    }
+    // Where the state goes, said once: when there is no place for it (`env -i`, a service
+    // without HOME), and when a run starts keeping it in the default place, which nobody
+    // chose (not under --quiet: cron stays silent).
+    let chosen = state_flag.is_some() || inventory.settings.state.is_some();
+    let new_state = state_file.as_deref().filter(|f| !chosen && !args.quiet && std::fs::symlink_metadata(f).is_err());
+    if state_file.is_none() && !args.no_state && !SAID_NO_STATE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "note: no state is kept between runs (no XDG_STATE_HOME, and no HOME but /): no \"new\" or \
+             \"since\"; give --state PATH or [settings] state, or --no-state"
+        );
     }
     let mut warnings = Vec::new();
     let previous = state_file.as_deref().and_then(|p| State::read(p, &mut warnings));
@@ -242,6 +256,9 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         previous.annotate(&mut report);
         warnings.extend(state::remember(file, &report, path, all_ran).context("cannot keep the state")?);
     }
+    if let Some(file) = new_state.filter(|f| f.exists()) {
+        eprintln!("note: keeping the state between runs in {} (--state PATH to move it)", file.display());
+    }
     // 5. audit: which rounds checked which inventory where.
     report.set_audit(Audit {
         version: env!("CARGO_PKG_VERSION").into(),
@@ -283,15 +300,19 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         if args.format.is_for_people() && !report.needs_attention() {
             return Ok(exit_code);
         }
-        report.keep_only_attention();
+        match args.format.is_for_people() {
+            true => report.keep_attention_and_recoveries(),
+            false => report.keep_only_attention(),
+        }
     }
     let is_terminal = std::io::stdout().is_terminal();
     let options = ReportOptions {
         color: is_terminal && !args.no_color && !no_color_env(),
         summary_first: !is_terminal,
         // Wrapping follows where the output goes, not --no-color.
-        width: if is_terminal { terminal_width() } else { Some(report::MAIL_WIDTH) },
+        width: screen_width(),
         wide: args.wide,
+        quiet: args.quiet,
     };
     write_out(&report::reporter_for(args.format, options).render(&report))?;
     Ok(exit_code)
@@ -305,7 +326,8 @@ fn write_outputs(
     wide: bool,
 ) -> Result<()> {
     for (format, path) in outputs {
-        let options = ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide };
+        let options =
+            ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide, quiet: false };
         let bytes = report::reporter_for(*format, options).render(report);
         files::replace(path, &bytes, files::Access::Umask)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -388,14 +410,20 @@ fn list(path: &Path, args: &ListArgs) -> Result<u8> {
     }
     let mut table = Table::new();
     table.load_style(presets::NOTHING).force_no_tty();
+    // Fitted like the report: the terminal's width, or the mail width when piped.
+    if let Some(width) = screen_width() {
+        table.set_width(width).set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    }
     table.set_header(["name", "kind", "target", "severity", "tags", "depends on"]);
     for c in &inventory.checks {
         let m = &c.meta;
         let (name, target) = (printable(&m.name, usize::MAX), printable(&m.target, usize::MAX));
+        let (name, target) =
+            (report::keep_within(&name, report::CELL_GROUP), report::keep_within(&target, report::CELL_GROUP));
         let depends = m.depends_on.join(", ");
         table.add_row([name.as_str(), c.kind(), target.as_str(), m.severity.as_str(), &m.tags.join(","), &depends]);
     }
-    write_out(format!("{}\n", table.trim_fmt()).as_bytes())?;
+    write_out(format!("{}\n", report::spaces(&table.trim_fmt())).as_bytes())?;
     Ok(exit::OK)
 }
 
@@ -403,7 +431,7 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
     // The inventory is not loaded: its ${VAR}s need not be set to read the record.
     let setting = inventory::state_setting(path);
     let Some(file) = state_path(path, state_flag, setting.as_deref()) else {
-        bail!("no place for state: set XDG_STATE_HOME or HOME, or give --state PATH");
+        bail!("no place for state (no XDG_STATE_HOME, and no HOME but /): give --state PATH");
     };
     // No record is no news: a log that cannot be read is said, never "No problems".
     let log = history::log_path(&file);
@@ -432,7 +460,7 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
     let episodes = history::episodes(&runs, since, only.as_deref());
     let record =
         report::ShiftRecord { inventory: path, runs: &runs, since, until: state::to_unix(now), episodes: &episodes };
-    write_out(&report::render_shift(&record, args.format))?;
+    write_out(&report::render_shift(&record, args.format, screen_width()))?;
     Ok(exit::OK)
 }
 
@@ -459,9 +487,15 @@ fn history_names(path: &Path, check: &str, runs: &[history::RunRecord]) -> Resul
     Ok(found.into_iter().map(|i| checks[i].name.clone()).collect())
 }
 
-/// The terminal's width in columns, if stdout is one that says.
-fn terminal_width() -> Option<u16> {
-    rustix::termios::tcgetwinsize(std::io::stdout()).ok().map(|size| size.ws_col).filter(|w| *w > 0)
+/// The columns to fit: the terminal's (or `COLUMNS` when it does not say), or the mail width
+/// when piped; `None` on a terminal of unknown width.
+fn screen_width() -> Option<u16> {
+    if !std::io::stdout().is_terminal() {
+        return Some(report::MAIL_WIDTH);
+    }
+    let told = rustix::termios::tcgetwinsize(std::io::stdout()).ok().map(|size| size.ws_col);
+    let columns = || std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok());
+    told.filter(|w| *w > 0).or_else(columns).filter(|w| *w > 0)
 }
 
 /// This machine's name, for the first line of a mailed report.

@@ -23,13 +23,12 @@ pub struct Cli {
     /// The inventory file (before or after the subcommand).
     #[arg(short, long, global = true, env = "ROUNDS_CONFIG", default_value = "checks.toml", value_name = "PATH")]
     pub config: PathBuf,
-    /// Where the state between runs is kept [default: settings.state, else
-    /// $XDG_STATE_HOME/rounds/ or ~/.local/state/rounds/, one file per inventory].
-    #[arg(long, global = true, value_name = "PATH")]
-    pub state: Option<PathBuf>,
-    /// The acknowledgements file [default: acks.toml beside the inventory].
-    #[arg(long, global = true, value_name = "PATH")]
-    pub acks: Option<PathBuf>,
+    /// `--state`, before or after the subcommand: [`Cli::parse_from_args`] puts it here.
+    #[command(flatten)]
+    pub state: StateArg,
+    /// `--acks`, before or after the subcommand: [`Cli::parse_from_args`] puts it here.
+    #[command(flatten)]
+    pub acks: AcksArg,
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Running `rounds` without a subcommand is `rounds check`.
@@ -41,9 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Run every check in the inventory (the default).
     #[command(after_help = EXIT_CODES)]
-    Check(CheckArgs),
+    Check(CheckCommand),
     /// Parse and check the inventory without probing anything.
-    Validate,
+    Validate(ValidateArgs),
     /// List the checks the inventory defines: name, kind, target, severity, tags.
     List(ListArgs),
     /// The shift record: every problem of the recent runs, when it began, when it ended.
@@ -61,6 +60,44 @@ pub enum Command {
     /// Print the manual page (roff), subcommands and inventory included, to stdout:
     /// `rounds man | sudo tee /usr/local/share/man/man1/rounds.1`.
     Man,
+}
+
+/// `--state`, on the commands that read or keep state (`check`, `history`); before or after
+/// the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StateArg {
+    /// Where the state between runs is kept, before or after the subcommand [default:
+    /// settings.state, else $XDG_STATE_HOME/rounds/ or ~/.local/state/rounds/, one file per
+    /// inventory].
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+/// `--acks`, on the commands that read acknowledgements (`check`, `validate`, `ack`); before
+/// or after the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AcksArg {
+    /// The acknowledgements file, before or after the subcommand [default: acks.toml beside
+    /// the inventory].
+    #[arg(long, value_name = "PATH")]
+    pub acks: Option<PathBuf>,
+}
+
+/// `rounds check`: the flags of a run, and where its state and acknowledgements are.
+#[derive(Debug, Args)]
+pub struct CheckCommand {
+    #[command(flatten)]
+    pub args: CheckArgs,
+    #[command(flatten)]
+    pub state: StateArg,
+    #[command(flatten)]
+    pub acks: AcksArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub acks: AcksArg,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +120,8 @@ pub struct AckArgs {
     /// Remove the acknowledgement of this check (as `--list` shows it).
     #[arg(long, value_name = "NAME")]
     pub remove: Option<String>,
+    #[command(flatten)]
+    pub acks: AcksArg,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +154,8 @@ pub struct HistoryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
     pub format: HistoryFormat,
+    #[command(flatten)]
+    pub state: StateArg,
 }
 
 #[derive(Debug, Args)]
@@ -147,9 +188,10 @@ pub struct CheckArgs {
     /// fix is under way; Ctrl-C stops and leaves the last report on screen.
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub watch: Option<Duration>,
-    /// Also write the report to FILE, atomically, in FORMAT (json, junit, prometheus, nagios,
-    /// markdown, table), or by the file's extension (.json, .xml, .prom, .md, .txt); stdout
-    /// keeps its own format. Repeatable. Files hold every check, even with --quiet.
+    /// Also write the report to FILE, atomically, in FORMAT (json, junit or xml, prometheus
+    /// or prom, nagios, markdown or md, table or txt), or by the file's extension (.json,
+    /// .xml, .prom, .md, .txt); stdout keeps its own format. Repeatable. Files hold every
+    /// check, even with --quiet.
     #[arg(long, value_name = "[FORMAT:]FILE", value_parser = parse_output)]
     pub output: Vec<(Format, PathBuf)>,
     /// Every column (kind and target too), however narrow the terminal.
@@ -158,7 +200,8 @@ pub struct CheckArgs {
     /// Keep no state between runs: no "new" or "since", nothing written.
     #[arg(long)]
     pub no_state: bool,
-    /// Print only checks that did not pass, plus the summary; nothing at all when all passed.
+    /// Print only checks that need attention (each once), those that came back since the
+    /// last run, and the summary; nothing at all when all passed.
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -166,7 +209,8 @@ pub struct CheckArgs {
 impl Cli {
     /// Parses `args` (with the program name first). Flags of `check` given before another
     /// subcommand (`rounds --format json list`) are a usage error rather than silently
-    /// ignored; `-c`/`--config` is global and goes before or after the subcommand.
+    /// ignored; `-c`/`--config` is global and goes before or after the subcommand, and so do
+    /// `--state` and `--acks` for the subcommands that take them (an error for the others).
     pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
@@ -175,6 +219,15 @@ impl Cli {
         let mut command = Cli::command();
         let matches = command.try_get_matches_from_mut(args)?;
         if let Some((name, _)) = matches.subcommand() {
+            // `--state`/`--acks` before a subcommand that has no use for them: said, not ignored.
+            let takes = |id: &str| {
+                command.find_subcommand(name).is_some_and(|sub| sub.get_arguments().any(|a| a.get_id() == id))
+            };
+            let given = |id: &str| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+            if let Some(id) = ["state", "acks"].into_iter().find(|id| given(id) && !takes(id)) {
+                let message = format!("--{id} has no use in `rounds {name}`");
+                return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
+            }
             let misplaced = CheckArgs::augment_args(clap::Command::new("check"))
                 .get_arguments()
                 .map(|a| a.get_id().clone())
@@ -185,14 +238,51 @@ impl Cli {
                 return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
             }
         }
-        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        // Given after the subcommand (any that flattens `StateArg`/`AcksArg`), it wins.
+        if let Some((_, sub)) = matches.subcommand() {
+            let after = |id: &str| sub.try_get_one::<PathBuf>(id).ok().flatten().cloned();
+            cli.state.state = after("state").or(cli.state.state);
+            cli.acks.acks = after("acks").or(cli.acks.acks);
+        }
+        Ok(cli)
+    }
+
+    /// The flags of the run, given after `check` or with no subcommand.
+    pub fn check_args(&self) -> &CheckArgs {
+        match &self.command {
+            Some(Command::Check(check)) => &check.args,
+            _ => &self.check,
+        }
+    }
+
+    /// `--state`, given before or after the subcommand (after wins).
+    pub fn state(&self) -> Option<&std::path::Path> {
+        self.state.state.as_deref()
+    }
+
+    /// `--acks`, given before or after the subcommand (after wins).
+    pub fn acks(&self) -> Option<&std::path::Path> {
+        self.acks.acks.as_deref()
     }
 }
 
-/// `--output`: `prometheus:/var/lib/node_exporter/rounds.prom` or `report.json`.
+/// `--output`: `prometheus:/var/lib/node_exporter/rounds.prom`, `prom:FILE` or `report.json`.
+/// A bare word before the first `:` is a format name (a `--format` name or alias); one that
+/// names no format is refused rather than taken as part of a file name. A path with a `/` or
+/// a `.` before its `:` (`./a:b.json`) is a file name.
 fn parse_output(text: &str) -> Result<(Format, PathBuf), String> {
     if let Some((name, path)) = text.split_once(':') {
-        if let Ok(format) = <Format as clap::ValueEnum>::from_str(name, true) {
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            let Some(format) = Format::named(name) else {
+                return Err(format!(
+                    "unknown format {name}; one of {} (a file name with a colon: ./{text})",
+                    Format::names().join(", ")
+                ));
+            };
+            if path.is_empty() {
+                return Err(format!("give a file after {name}:, like {name}:/var/tmp/rounds.out"));
+            }
             return Ok((format, PathBuf::from(path)));
         }
     }
@@ -240,5 +330,37 @@ mod tests {
         }
         assert!(Cli::parse_from_args(["rounds", "--timeout", "0s"]).is_err());
         assert!(Cli::parse_from_args(["rounds", "--format", "json", "list"]).is_err());
+    }
+
+    #[test]
+    fn output_takes_format_names_and_short_names_and_refuses_other_words() {
+        for (text, format, path) in [
+            ("prom:/var/lib/rounds.prom", Format::Prometheus, "/var/lib/rounds.prom"),
+            ("PROMETHEUS:x", Format::Prometheus, "x"),
+            ("md:mail.txt", Format::Markdown, "mail.txt"),
+            ("xml:ci", Format::Junit, "ci"),
+            ("report.json", Format::Json, "report.json"),
+            ("./odd:name.json", Format::Json, "./odd:name.json"),
+        ] {
+            assert_eq!(parse_output(text), Ok((format, PathBuf::from(path))), "{text}");
+        }
+        let unknown = parse_output("promx:out.prom").unwrap_err();
+        assert!(unknown.starts_with("unknown format promx; one of table (txt, text), json, junit (xml)"), "{unknown}");
+        assert!(parse_output("prom:").is_err());
+    }
+
+    #[test]
+    fn state_and_acks_go_before_or_after_the_subcommands_that_use_them() {
+        for args in [&["rounds", "--state", "s.json", "history"][..], &["rounds", "history", "--state", "s.json"]] {
+            let cli = Cli::parse_from_args(args).unwrap();
+            assert_eq!(cli.state(), Some(std::path::Path::new("s.json")), "{args:?}");
+        }
+        for args in [&["rounds", "--acks", "a.toml", "check"][..], &["rounds", "check", "--acks", "a.toml"]] {
+            assert_eq!(Cli::parse_from_args(args).unwrap().acks(), Some(std::path::Path::new("a.toml")), "{args:?}");
+        }
+        let cli = Cli::parse_from_args(["rounds", "--state", "s.json", "-q"]).unwrap();
+        assert_eq!((cli.state(), cli.check_args().quiet), (Some(std::path::Path::new("s.json")), true));
+        assert!(Cli::parse_from_args(["rounds", "--state", "s.json", "list"]).is_err());
+        assert!(Cli::parse_from_args(["rounds", "list", "--acks", "a.toml"]).is_err());
     }
 }

@@ -33,6 +33,22 @@ pub(crate) fn age(d: Duration) -> String {
     }
 }
 
+/// How long something lasted, to the minute: "2 h 10 min", "45 min", "3 days 4 h".
+pub(crate) fn span(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    let two = |big: u64, unit: &str, small: u64, small_unit: &str| match small {
+        0 => format!("{big} {unit}"),
+        _ => format!("{big} {unit} {small} {small_unit}"),
+    };
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=3_599 => format!("{minutes} min"),
+        3_600..=172_799 => two(secs / 3600, "h", minutes, "min"),
+        _ => two(days, "days", hours, "h"),
+    }
+}
+
 /// A limit the user wrote, shown the way they would write it ("26 h", "5 s", "800 ms").
 pub(crate) fn limit(d: Duration) -> String {
     let secs = d.as_secs();
@@ -123,6 +139,15 @@ mod tests {
         assert_eq!(age(Duration::from_secs(31 * 3600 + 59 * 60)), "31 h");
         assert_eq!(age(Duration::from_secs(45 * 60)), "45 min");
         assert_eq!(age(Duration::from_secs(3 * 86_400 + 5)), "3 days");
+    }
+
+    #[test]
+    fn spans_say_hours_and_minutes() {
+        assert_eq!(span(Duration::from_secs(2 * 3600 + 10 * 60 + 59)), "2 h 10 min");
+        assert_eq!(span(Duration::from_secs(5 * 3600)), "5 h");
+        assert_eq!(span(Duration::from_secs(45 * 60)), "45 min");
+        assert_eq!(span(Duration::from_secs(90)), "90 s");
+        assert_eq!(span(Duration::from_secs(3 * 86_400 + 4 * 3600 + 5)), "3 days 4 h");
     }
 
     #[test]

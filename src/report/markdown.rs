@@ -3,11 +3,13 @@
 
 use std::fmt::Write as _;
 
-use super::reporter::{summary_line, Reporter};
+use super::reporter::{summary_line, ReportOptions, Reporter};
 use crate::human;
-use crate::runner::results::CleanReport;
+use crate::runner::results::{Change, CleanReport};
 
-pub(crate) struct MarkdownReporter;
+pub(crate) struct MarkdownReporter {
+    pub options: ReportOptions,
+}
 
 impl Reporter for MarkdownReporter {
     fn render(&self, report: &CleanReport) -> Vec<u8> {
@@ -36,10 +38,23 @@ impl Reporter for MarkdownReporter {
                 }
             }
         }
-        out.push_str(
-            "\n## All checks\n\n| Status | Check | Kind | Target | Detail | Time |\n|---|---|---|---|---|---|\n",
-        );
+        let mut back = String::new();
         for r in report.results() {
+            if let Some(Change::Recovered { down_for }) = r.trend.as_ref().map(|t| t.change) {
+                let _ = writeln!(back, "- **PASS** {}: back after {}", inline(&r.meta.name), human::span(down_for));
+            }
+        }
+        if !back.is_empty() {
+            let _ = write!(out, "\n## Recovered\n\n{back}");
+        }
+        // Under --quiet every result left is listed above: no table repeating them.
+        let all = if self.options.quiet { &[][..] } else { report.results() };
+        if !all.is_empty() {
+            out.push_str(
+                "\n## All checks\n\n| Status | Check | Kind | Target | Detail | Time |\n|---|---|---|---|---|---|\n",
+            );
+        }
+        for r in all {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",

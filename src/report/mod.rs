@@ -13,11 +13,13 @@ mod prometheus;
 mod reporter;
 mod shift;
 mod table;
+mod wrap;
 
 pub(crate) use self::reporter::{summary_line, ReportOptions, Reporter};
 pub use self::shift::HistoryFormat;
 pub(crate) use self::shift::{render_shift, ShiftRecord};
-pub(crate) use self::table::MAIL_WIDTH;
+pub(crate) use self::table::{CELL_GROUP, MAIL_WIDTH};
+pub(crate) use self::wrap::{keep_within, spaces};
 
 /// Output formats, as `--format` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,6 +53,38 @@ impl Format {
         <Format as clap::ValueEnum>::value_variants()
     }
 
+    /// The short names `--output SHORT:FILE` also takes (`--format` takes only the names).
+    fn short_names(self) -> &'static [&'static str] {
+        match self {
+            Format::Table => &["txt", "text"],
+            Format::Junit => &["xml"],
+            Format::Prometheus => &["prom"],
+            Format::Markdown => &["md"],
+            Format::Json | Format::Nagios => &[],
+        }
+    }
+
+    /// The format `name` means in `--output NAME:FILE`: a `--format` name or one of its
+    /// short names (`prom`, `md`, `xml`, `txt`), in any case.
+    pub(crate) fn named(name: &str) -> Option<Format> {
+        let name = name.to_ascii_lowercase();
+        <Format as clap::ValueEnum>::from_str(&name, true)
+            .ok()
+            .or_else(|| Format::all().iter().copied().find(|f| f.short_names().contains(&name.as_str())))
+    }
+
+    /// Every name a format goes by, for messages: "table (txt, text), json, ...".
+    pub(crate) fn names() -> Vec<String> {
+        Format::all()
+            .iter()
+            .filter_map(|f| clap::ValueEnum::to_possible_value(f).map(|v| (f.short_names(), v)))
+            .map(|(short, v)| match short.is_empty() {
+                true => v.get_name().to_owned(),
+                false => format!("{} ({})", v.get_name(), short.join(", ")),
+            })
+            .collect()
+    }
+
     /// The file name extensions that ask for this format (`--output FILE`).
     fn extensions(self) -> &'static [&'static str] {
         match self {
@@ -77,7 +111,7 @@ pub(crate) fn reporter_for(format: Format, options: ReportOptions) -> Box<dyn Re
         Format::Junit => Box::new(junit::JunitReporter),
         Format::Prometheus => Box::new(prometheus::PrometheusReporter),
         Format::Nagios => Box::new(nagios::NagiosReporter),
-        Format::Markdown => Box::new(markdown::MarkdownReporter),
+        Format::Markdown => Box::new(markdown::MarkdownReporter { options }),
     }
 }
 

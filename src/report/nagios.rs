@@ -37,7 +37,12 @@ impl Reporter for NagiosReporter {
                 format!("'{}'={}s;{warn};;0;", perf_label(&r.meta.name), trim(r.duration.as_secs_f64()))
             })
             .collect();
-        let mut out = format!("ROUNDS {state} - {} | {}\n", plain(&text), perfdata.join(" "));
+        // No results (`--quiet`, all passed): no perfdata, and no `|` before an empty section.
+        let perfdata = match perfdata.is_empty() {
+            true => String::new(),
+            false => format!(" | {}", perfdata.join(" ")),
+        };
+        let mut out = format!("ROUNDS {state} - {}{perfdata}\n", plain(&text));
         for r in report.results().iter().filter(|r| r.status.meaning().shown_when_quiet) {
             let next = r.next_step().map(|n| format!(" (next: {})", plain(&n))).unwrap_or_default();
             let _ = writeln!(

@@ -18,6 +18,8 @@ pub(crate) struct ReportOptions {
     pub width: Option<u16>,
     /// `--wide`: every column, whatever the width.
     pub wide: bool,
+    /// `--quiet`: what is left is shown once, under "Needs attention" (no table).
+    pub quiet: bool,
 }
 
 /// Turns a finished run into bytes. Pure: no probing, no printing, no filtering (the app

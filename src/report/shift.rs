@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::wrap::wrap;
 use crate::human;
 use crate::runner::results::clean_text;
 use crate::secrets::{Secrets, MAX_DETAIL_CHARS};
@@ -40,11 +41,12 @@ impl ShiftRecord<'_> {
 
     fn heading(&self) -> String {
         format!(
-            "Shift record for {}, {} to {} ({} runs)",
+            "Shift record for {}, {} to {} ({} run{})",
             clean_text(&self.inventory.display().to_string(), &Secrets::default(), usize::MAX),
             human::moment(from_unix(self.since)),
             human::moment(from_unix(self.until)),
-            self.runs_in_window()
+            self.runs_in_window(),
+            if self.runs_in_window() == 1 { "" } else { "s" }
         )
     }
 }
@@ -52,11 +54,12 @@ impl ShiftRecord<'_> {
 /// Renders the record; pure, like every reporter. The run log is a file anyone in the
 /// state folder's group may have written, and it holds acknowledgement notes as typed: every
 /// text read from it passes the same cleaning step as a report's.
-pub(crate) fn render_shift(record: &ShiftRecord, format: HistoryFormat) -> Vec<u8> {
+/// The text is wrapped to `width` columns (the terminal's, or the mail width when piped).
+pub(crate) fn render_shift(record: &ShiftRecord, format: HistoryFormat, width: Option<u16>) -> Vec<u8> {
     let episodes: Vec<Episode> = record.episodes.iter().map(cleaned).collect();
     let record = ShiftRecord { episodes: &episodes, ..*record };
     match format {
-        HistoryFormat::Table => text(&record),
+        HistoryFormat::Table => text(&record, width),
         HistoryFormat::Markdown => markdown(&record),
         HistoryFormat::Json => json(&record),
     }
@@ -87,9 +90,8 @@ fn lasted(secs: u64) -> String {
     human::age(Duration::from_secs(secs))
 }
 
-fn text(record: &ShiftRecord) -> String {
-    let mut out = record.heading();
-    out.push('\n');
+fn text(record: &ShiftRecord, width: Option<u16>) -> String {
+    let mut out = wrap(&record.heading(), width, "", "");
     let (open, closed): (Vec<&Episode>, Vec<&Episode>) = record.episodes.iter().partition(|e| e.ended.is_none());
     if record.episodes.is_empty() {
         out.push_str("No problems.\n");
@@ -102,13 +104,8 @@ fn text(record: &ShiftRecord) -> String {
         let _ = writeln!(out, "\n{title} ({}):", list.len());
         for e in list {
             let (when, how_long) = span(e, record.until);
-            let _ = writeln!(
-                out,
-                "  {:<4}  {}  {when} ({how_long}): {}",
-                e.status.as_str().to_uppercase(),
-                e.check,
-                e.detail
-            );
+            let status = format!("  {:<4}  ", e.status.as_str().to_uppercase());
+            out += &wrap(&format!("{}  {when} ({how_long}): {}", e.check, e.detail), width, &status, "        ");
         }
     }
     out

@@ -1,15 +1,16 @@
 //! The table people read at shift start, and cron mails.
 //!
 //! On a terminal: the table fitted to its width (the detail column gets the room, words are
-//! not cut), then "Needs attention", then the summary. Piped (cron mail): the summary with
-//! host and date first, then "Needs attention" one check per line (readable in a
-//! proportional font), then all results in plain ASCII no wider than [`MAIL_WIDTH`].
-
-use std::fmt::Write as _;
+//! not cut), then "Needs attention", "Recovered", then the summary. Piped (cron mail): the
+//! summary with host and date first, then "Needs attention" and "Recovered", then all results
+//! in plain ASCII. Every line, prose or table, is at most the terminal's width, or
+//! [`MAIL_WIDTH`] piped, broken between words (see `wrap`). Under `--quiet` the table is left
+//! out: what is left is listed once.
 
 use comfy_table::{presets, Cell, Color, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::reporter::{summary_line, ReportOptions, Reporter};
+use super::wrap::{keep_within, spaces, wrap};
 use crate::human;
 use crate::outcome::Status;
 use crate::runner::results::{Change, CheckResult, CleanReport};
@@ -18,6 +19,8 @@ use crate::runner::results::{Change, CheckResult, CleanReport};
 pub(crate) const MAIL_WIDTH: u16 = 100;
 /// Below this many columns the kind and target columns make way for the detail.
 const NARROW: u16 = 120;
+/// The widest group kept on one line inside a table cell ("4.2 GiB", "13:00 UTC),").
+pub(crate) const CELL_GROUP: usize = 12;
 /// A terminal narrower than this (or one that reports 0 columns) gets the table unwrapped.
 const MIN_WRAP_WIDTH: u16 = 40;
 
@@ -27,31 +30,30 @@ pub(crate) struct TableReporter {
 
 impl Reporter for TableReporter {
     fn render(&self, report: &CleanReport) -> Vec<u8> {
-        let summary = summary_line(report);
-        let attention = attention(report);
-        let mut out = String::new();
+        let width = self.options.width.filter(|w| *w >= MIN_WRAP_WIDTH);
+        let mut summary = summary_line(report);
         if self.options.summary_first {
-            let header = match report.audit().host.as_str() {
-                "" => String::new(),
-                host => format!("rounds on {host}, {}: ", human::moment(report.started_at())),
-            };
-            let _ = writeln!(out, "{header}{summary}");
-            if !attention.is_empty() {
-                let _ = write!(out, "\n{attention}");
+            let host = report.audit().host.as_str();
+            if !host.is_empty() {
+                summary = format!("rounds on {host}, {}: {summary}", human::moment(report.started_at()));
             }
-            if !report.results().is_empty() {
-                let _ = writeln!(out, "\nAll results:\n{}", self.table(report));
-            }
-        } else {
-            if !report.results().is_empty() {
-                let _ = writeln!(out, "{}", self.table(report));
-            }
-            if !attention.is_empty() {
-                let _ = write!(out, "\n{attention}\n");
-            }
-            let _ = writeln!(out, "{summary}");
         }
-        out.into_bytes()
+        let summary = wrap(&summary, width, "", "");
+        // Under --quiet every result left is in "Needs attention" (or came back): the table
+        // would list each problem a second time.
+        let table = (!self.options.quiet && !report.results().is_empty()).then(|| self.table(report) + "\n");
+        let mut sections: Vec<String> = Vec::new();
+        let sections_between = [attention(report, width), back(report, width)].into_iter().filter(|s| !s.is_empty());
+        if self.options.summary_first {
+            sections.push(summary);
+            sections.extend(sections_between);
+            sections.extend(table.map(|t| format!("All results:\n{t}")));
+        } else {
+            sections.extend(table);
+            sections.extend(sections_between);
+            sections.push(summary);
+        }
+        sections.join("\n").into_bytes()
     }
 }
 
@@ -80,7 +82,8 @@ impl TableReporter {
             if roomy {
                 row.extend([Cell::new(r.kind), Cell::new(&r.meta.target)]);
             }
-            row.extend([Cell::new(&r.detail), Cell::new(human::duration(r.duration))]);
+            // "70 B" and "4.2 GiB" are never cut in two by the layout.
+            row.extend([Cell::new(keep_within(&r.detail, CELL_GROUP)), Cell::new(human::duration(r.duration))]);
             table.add_row(row);
         }
         if width.is_some() {
@@ -89,7 +92,7 @@ impl TableReporter {
                 column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(16)));
             }
         }
-        table.to_string()
+        spaces(&table.to_string())
     }
 
     /// Upper case, so a failure stands out even without colour; with state, a marker for
@@ -116,8 +119,8 @@ impl TableReporter {
 }
 
 /// "Needs attention": every failing and warning check, worst first, new before ongoing,
-/// one line each with since when.
-fn attention(report: &CleanReport) -> String {
+/// with since when, wrapped to `width` under its status.
+fn attention(report: &CleanReport, width: Option<u16>) -> String {
     let mut shown: Vec<&CheckResult> = report.results().iter().filter(|r| r.status.meaning().needs_attention).collect();
     if shown.is_empty() {
         return String::new();
@@ -136,10 +139,30 @@ fn attention(report: &CleanReport) -> String {
             }
             _ => String::new(),
         };
-        let _ = writeln!(out, "  {:<4}  {}{when}: {}", r.status.as_str().to_uppercase(), r.meta.name, r.detail);
+        let status = format!("  {:<4}  ", r.status.as_str().to_uppercase());
+        out += &wrap(&format!("{}{when}: {}", r.meta.name, r.detail), width, &status, INDENT);
         if let Some(next) = r.next_step() {
-            let _ = writeln!(out, "        next: {next}");
+            out += &wrap(&next, width, &format!("{INDENT}next: "), &format!("{INDENT}      "));
         }
     }
     out
+}
+
+/// Continuation lines start under the check's name.
+const INDENT: &str = "        ";
+
+/// "Recovered": each check that was a problem at the last run and passes now, and how long
+/// it was down, so a mail that says "1 recovered" says which.
+fn back(report: &CleanReport, width: Option<u16>) -> String {
+    let mut out = String::new();
+    for r in report.results() {
+        if let Some(Change::Recovered { down_for }) = r.trend.as_ref().map(|t| t.change) {
+            let status = format!("  {:<4}  ", r.status.as_str().to_uppercase());
+            out += &wrap(&format!("{}: back after {}", r.meta.name, human::span(down_for)), width, &status, INDENT);
+        }
+    }
+    match out.is_empty() {
+        true => out,
+        false => format!("Recovered:\n{out}"),
+    }
 }

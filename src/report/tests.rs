@@ -109,7 +109,10 @@ fn the_table_fits_60_80_120_and_200_columns() {
 #[test]
 fn mail_has_host_date_and_attention_first_and_stays_within_100_columns() {
     let out = at_width(MAIL_WIDTH, true);
-    assert!(out.starts_with("rounds on frontdesk-01, 2026-11-18 11:06 UTC: 2 failed, 1 warning, 1 skipped, 1 acknowledged, 1 in maintenance, 2 passed in 1.4 s; 2 new problems, 1 recovered since the last run at 2026-11-18 10:36 UTC\n"), "{out}");
+    // The summary comes first, wrapped like every line (it once ran to 140 columns).
+    let summary = out.split("\n\n").next().unwrap_or_default().replace('\n', " ");
+    assert_eq!(summary, "rounds on frontdesk-01, 2026-11-18 11:06 UTC: 2 failed, 1 warning, 1 skipped, 1 acknowledged, 1 in maintenance, 2 passed in 1.4 s; 2 new problems, 1 recovered since the last run at 2026-11-18 10:36 UTC", "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 100), "{out}");
     let attention = out.find("Needs attention:").unwrap();
     let table = out.find("All results:").unwrap();
     assert!(attention < table);
@@ -194,6 +197,40 @@ fn json_document() {
         serde_json::json!({"total": 3, "pass": 1, "warn": 1, "fail": 1, "skip": 0, "ack": 0, "maint": 0})
     );
     insta::assert_snapshot!(out);
+}
+
+/// The cron mail under --quiet: each problem once (no table repeating "Needs attention"),
+/// and the check that came back named, with how long it was down.
+#[test]
+fn quiet_mail_lists_each_problem_once_and_names_what_recovered() {
+    let mut report = morning();
+    report.keep_attention_and_recoveries();
+    let options = ReportOptions { width: Some(MAIL_WIDTH), summary_first: true, quiet: true, ..Default::default() };
+    let out = render(Format::Table, options.clone(), &report);
+    for name in ["FHIR API", "PACS archive", "lab interface"] {
+        assert_eq!(out.matches(name).count(), 1, "{name}:\n{out}");
+    }
+    assert!(out.contains("Recovered:\n  PASS  backup: back after 5 h\n"), "{out}");
+    assert!(out.contains("1 recovered since the last run") && !out.contains("All results"), "{out}");
+    assert!(!out.contains("EHR portal"), "a steady pass is not mailed:\n{out}");
+    insta::assert_snapshot!(out);
+    let markdown = render(Format::Markdown, options, &report);
+    for name in ["FHIR API", "PACS archive", "lab interface", "backup"] {
+        assert_eq!(markdown.matches(name).count(), 1, "{name}:\n{markdown}");
+    }
+    assert!(markdown.contains("## Recovered\n\n- **PASS** backup: back after 5 h\n"), "{markdown}");
+    assert!(!markdown.contains("## All checks"), "{markdown}");
+}
+
+/// `--format nagios -q` when all passed: no `|` before an empty performance data section.
+#[test]
+fn nagios_without_results_has_no_empty_perfdata() {
+    let mut report = RunReport::new(UNIX_EPOCH, Duration::from_millis(5), vec![result("EHR", Status::Pass, "200 OK")])
+        .clean(&Secrets::default());
+    report.keep_only_attention();
+    let out = render(Format::Nagios, ReportOptions::default(), &report);
+    assert_eq!(out.lines().next(), Some("ROUNDS OK - 1 of 1 passed"), "{out}");
+    assert!(render(Format::Nagios, ReportOptions::default(), &morning()).lines().next().unwrap_or("").contains(" | '"));
 }
 
 #[test]

@@ -326,6 +326,14 @@ impl CleanReport {
     pub fn keep_only_attention(&mut self) {
         self.0.results.retain(|r| r.status.meaning().shown_when_quiet);
     }
+
+    /// `--quiet` for people: as [`CleanReport::keep_only_attention`], and the checks that
+    /// recovered since the last run too, so the mail can say which came back.
+    pub fn keep_attention_and_recoveries(&mut self) {
+        let recovered =
+            |r: &CheckResult| r.trend.as_ref().is_some_and(|t| matches!(t.change, Change::Recovered { .. }));
+        self.0.results.retain(|r| r.status.meaning().shown_when_quiet || recovered(r));
+    }
 }
 
 #[cfg(test)]

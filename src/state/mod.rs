@@ -76,11 +76,12 @@ struct Entry {
 }
 
 /// Where the state of the inventory at `inventory` is kept by default:
-/// `$XDG_STATE_HOME/rounds/`, else `~/.local/state/rounds/`, one file per inventory.
+/// `$XDG_STATE_HOME/rounds/`, else `~/.local/state/rounds/`, one file per inventory. A HOME
+/// of `/` (systemd's DynamicUser, some containers) is no home: `None`, not `/.local/state`.
 pub(crate) fn default_path(inventory: &Path) -> Option<PathBuf> {
     let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".local/state"),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty() && v != "/")?).join(".local/state"),
     };
     let absolute = std::fs::canonicalize(inventory).unwrap_or_else(|_| inventory.to_owned());
     let stem = inventory.file_stem().map_or_else(|| "checks".into(), |s| s.to_string_lossy().into_owned());
