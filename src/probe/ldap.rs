@@ -60,8 +60,9 @@ impl Table for LdapTable {
         let common = self.common();
         let written = self.url.get_ref().trim();
         let url_span = self.url.span();
-        let url = reqwest::Url::parse(written)
-            .map_err(|e| loader.error(url_span.clone(), format!("invalid URL: {e}; write it like \"ldaps://dc01.clinic.local\"")))?;
+        let url = reqwest::Url::parse(written).map_err(|e| {
+            loader.error(url_span.clone(), format!("invalid URL: {e}; write it like \"ldaps://dc01.clinic.local\""))
+        })?;
         let tls_scheme = match url.scheme() {
             "ldap" => false,
             "ldaps" => true,
@@ -75,7 +76,9 @@ impl Table for LdapTable {
             return Err(loader.error(url_span.clone(), "give the account as bind_dn and password, not in the URL"));
         }
         if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
-            return Err(loader.error(url_span.clone(), "the URL is the server only: give base, filter and scope as keys"));
+            return Err(
+                loader.error(url_span.clone(), "the URL is the server only: give base, filter and scope as keys")
+            );
         }
         let port = match url.port() {
             Some(p) => Port::new(p).map_err(|why| loader.error(url_span.clone(), why))?.0,
@@ -83,13 +86,21 @@ impl Table for LdapTable {
             None => 389,
         };
         if self.starttls && tls_scheme {
-            return Err(loader.error(url_span.clone(), "starttls upgrades ldap://; ldaps:// is TLS from the start: drop one"));
+            return Err(
+                loader.error(url_span.clone(), "starttls upgrades ldap://; ldaps:// is TLS from the start: drop one")
+            );
         }
         let bind = match (&self.bind_dn, &self.password) {
             (None, None) => None,
-            (Some(dn), Some(password)) => Some(Bind { dn: dn.get_ref().trim().to_owned(), password: loader.expand(password)? }),
-            (Some(dn), None) => return Err(loader.error(dn.span(), "bind_dn needs a password, like password = \"${LDAP_PASSWORD}\"")),
-            (None, Some(p)) => return Err(loader.error(p.span(), "password needs a bind_dn (without both, the bind is anonymous)")),
+            (Some(dn), Some(password)) => {
+                Some(Bind { dn: dn.get_ref().trim().to_owned(), password: loader.expand(password)? })
+            }
+            (Some(dn), None) => {
+                return Err(loader.error(dn.span(), "bind_dn needs a password, like password = \"${LDAP_PASSWORD}\""))
+            }
+            (None, Some(p)) => {
+                return Err(loader.error(p.span(), "password needs a bind_dn (without both, the bind is anonymous)"))
+            }
         };
         let filter = self.filter.as_ref().map_or("(objectClass=*)", |f| f.get_ref().trim()).to_owned();
         if ldap3::parse_filter(&filter).is_err() {
@@ -125,7 +136,8 @@ impl Table for LdapTable {
             None
         };
         let shown_host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
-        let target = format!("{}://{shown_host}:{port}{}", url.scheme(), if self.starttls { " (StartTLS)" } else { "" });
+        let target =
+            format!("{}://{shown_host}:{port}{}", url.scheme(), if self.starttls { " (StartTLS)" } else { "" });
         let probe = LdapProbe {
             connect_url: format!("{}://{shown_host}:{port}", url.scheme()),
             host,
@@ -253,9 +265,8 @@ impl LdapProbe {
         let work = async {
             let stream = stream.into_std().map_err(|e| super::net::describe_io(&e))?;
             let settings = settings.set_std_stream(StdStream::Tcp(stream));
-            let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.connect_url)
-                .await
-                .map_err(|e| self.connect_error(&e))?;
+            let (conn, mut ldap) =
+                LdapConnAsync::with_settings(settings, &self.connect_url).await.map_err(|e| self.connect_error(&e))?;
             // The connection's driver ends when the last `Ldap` handle is dropped.
             tokio::spawn(async move {
                 let _ = conn.drive().await;
@@ -339,14 +350,18 @@ impl LdapProbe {
     async fn with_certificate(&self, outcome: Outcome, recorder: Option<&Recorder>, budget: Budget) -> Outcome {
         let (Some(tls), Some(recorder)) = (&self.tls, recorder) else { return outcome };
         let Some(handshake) = recorder.single() else {
-            return Outcome::new(outcome.status.worst(Status::Warn), format!("{}; no certificate seen", outcome.detail));
+            return Outcome::new(
+                outcome.status.worst(Status::Warn),
+                format!("{}; no certificate seen", outcome.detail),
+            );
         };
         let verdict = certs::assess(&handshake, tls.limits, SystemTime::now());
         let mut joined = verdict.joined_to(outcome);
         if tls.check_revocation {
             let (revocation, words) = revocation_verdict(&tls.trust, &handshake.chain, budget).await;
             let facts = joined.facts.clone();
-            joined = Outcome::new(joined.status.worst(revocation), format!("{}; {words}", joined.detail)).with_facts(facts);
+            joined =
+                Outcome::new(joined.status.worst(revocation), format!("{}; {words}", joined.detail)).with_facts(facts);
         }
         let Some(versions) = &tls.min_tls else { return joined };
         let sni = tls.sni.then_some(self.host.as_str());
@@ -406,8 +421,12 @@ fn bind_refused(result: &LdapResult, as_account: bool) -> String {
         return format!("the bind was refused: {words}");
     }
     match (result.rc, as_account) {
-        (49, true) => "the bind was refused: invalid credentials (wrong bind_dn or password, or a locked account)".into(),
-        (48 | 53, false) => format!("anonymous binds are refused ({}): give bind_dn and password", result_words(result)),
+        (49, true) => {
+            "the bind was refused: invalid credentials (wrong bind_dn or password, or a locked account)".into()
+        }
+        (48 | 53, false) => {
+            format!("anonymous binds are refused ({}): give bind_dn and password", result_words(result))
+        }
         _ => format!("the bind was refused: {}", result_words(result)),
     }
 }
