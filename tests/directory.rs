@@ -199,7 +199,12 @@ ppolicy_use_lockout
     );
     let conf = d.join("slapd.conf");
     std::fs::write(&conf, config).expect("write slapd.conf");
-    std::fs::write(d.join("tree.ldif"), TREE).expect("write tree");
+    // 250 devices: more than one page of a paged search (rounds asks for 100 a page).
+    let devices: String = (0..250)
+        .map(|n| format!("\ndn: cn=device-{n},ou=devices,{SUFFIX}\nobjectClass: device\ncn: device-{n}\n"))
+        .collect();
+    let tree = format!("{TREE}\ndn: ou=devices,{SUFFIX}\nobjectClass: organizationalUnit\nou: devices\n{devices}");
+    std::fs::write(d.join("tree.ldif"), tree).expect("write tree");
     let slapadd = binary.with_file_name("slapadd");
     let added = std::process::Command::new(&slapadd)
         .arg("-f")
@@ -264,6 +269,8 @@ fn ldap_binds_searches_and_judges_the_certificate_against_slapd() {
     toml += &ldap_check("anonymous", &plain, "");
     toml +=
         &ldap_check("one level", &plain, &format!("{account}\nbase = \"{SUFFIX}\"\nscope = \"one\"\nmin_entries = 3"));
+    let devices = format!("{account}\nbase = \"ou=devices,{SUFFIX}\"\nfilter = \"(objectClass=device)\"");
+    toml += &ldap_check("pages", &plain, &devices);
     let inv = inventory(&toml);
     let doc = run(&inv);
 
@@ -281,8 +288,14 @@ fn ldap_binds_searches_and_judges_the_certificate_against_slapd() {
     assert!(detail.contains("\"Directory Test CA\" is not a trusted CA"), "{detail}");
     let (status, detail) = verdict(&doc, "anonymous");
     assert_eq!((status.as_str(), detail.starts_with("bound anonymously, 1 entry in ")), ("pass", true), "{detail}");
+    let (status, detail) = verdict(&doc, "pages");
+    assert_eq!(
+        (status.as_str(), detail.starts_with("bound as svc-rounds, 250 entries in ")),
+        ("pass", true),
+        "{detail}"
+    );
     let (status, detail) = verdict(&doc, "one level");
-    assert_eq!((status.as_str(), detail.starts_with("bound as svc-rounds, 3 entries")), ("pass", true), "{detail}");
+    assert_eq!((status.as_str(), detail.starts_with("bound as svc-rounds, 4 entries")), ("pass", true), "{detail}");
 }
 
 #[test]
@@ -304,6 +317,8 @@ fn ldap_failures_against_slapd_are_said_in_words() {
     toml += &ldap_check("size limit", &plain, &as_user("limited", &staff));
     toml += &ldap_check("too few", &plain, &as_user("svc-rounds", &format!("{staff}\nmin_entries = 5")));
     toml += &ldap_check("too many", &plain, &as_user("svc-rounds", &format!("{staff}\nmax_entries = 2")));
+    let devices = format!("base = \"ou=devices,{SUFFIX}\"\nfilter = \"(objectClass=device)\"\nmax_entries = 120");
+    toml += &ldap_check("too many pages", &plain, &as_user("svc-rounds", &devices));
     toml += &ldap_check("closed", &format!("ldap://127.0.0.1:{}", support::closed_port()), "");
     let inv = inventory(&toml);
     let doc = run(&inv);
@@ -314,6 +329,7 @@ fn ldap_failures_against_slapd_are_said_in_words() {
         ("size limit", "bound as limited, but the server's size limit stopped the search after 2 entries"),
         ("too few", "bound as svc-rounds, but only 4 entries found (min_entries 5)"),
         ("too many", "bound as svc-rounds, but more than max_entries (2) match"),
+        ("too many pages", "bound as svc-rounds, but more than max_entries (120) match"),
         ("closed", "connection refused"),
     ];
     for (name, words) in expect {

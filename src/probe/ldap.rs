@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use ldap3::controls::RawControl;
-use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, SearchOptions, StdStream};
+use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, StdStream};
 use rustls::pki_types::ServerName;
 use toml::Spanned;
 
@@ -50,6 +50,9 @@ check_table! {
 
 /// The password-policy request control (draft-behera-ldap-password-policy).
 const PPOLICY_OID: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
+/// The paged-results control (RFC 2696), and how many entries a page asks for.
+const PAGED_OID: &str = "1.2.840.113556.1.4.319";
+const PAGE_SIZE: u8 = 100;
 /// At most this much of a server's diagnostic message reaches the detail.
 const MAX_DIAGNOSTIC: usize = 160;
 
@@ -290,26 +293,39 @@ impl LdapProbe {
         if bound.rc != 0 {
             return Err(bind_refused(&bound, self.bind.is_some()));
         }
-        // One entry past max_entries is enough to know there are too many.
-        let limit = self.max_entries.map_or(0, |m| i32::try_from(m.saturating_add(1)).unwrap_or(i32::MAX));
-        let mut search = ldap
-            .with_search_options(SearchOptions::new().sizelimit(limit))
-            .streaming_search(&self.base, self.scope, &self.filter, vec!["1.1"])
-            .await
-            .map_err(|e| describe_error(&e))?;
-        let mut entries = 0u32;
-        while let Some(entry) = search.next().await.map_err(|e| describe_error(&e))? {
-            if !entry.is_ref() {
-                entries = entries.saturating_add(1);
+        // Page by page (RFC 2696), as Active Directory answers at most 1,000 entries to one
+        // plain search; counting stops one entry past max_entries.
+        let (mut entries, mut cookie) = (0u32, Vec::new());
+        loop {
+            let mut search = ldap
+                .with_controls(paged_control(PAGE_SIZE, &cookie))
+                .streaming_search(&self.base, self.scope, &self.filter, vec!["1.1"])
+                .await
+                .map_err(|e| describe_error(&e))?;
+            let before = entries;
+            while let Some(entry) = search.next().await.map_err(|e| describe_error(&e))? {
+                if !entry.is_ref() {
+                    entries = entries.saturating_add(1);
+                }
+                if self.max_entries.is_some_and(|max| entries > max) {
+                    return Ok(Found { warning, entries, size_limited: false });
+                }
             }
-        }
-        let done = search.finish().await;
-        match done.rc {
-            0 => Ok(Found { warning, entries, size_limited: false }),
-            4 => Ok(Found { warning, entries, size_limited: true }),
-            32 if self.base.is_empty() => Err("the server does not show its root DSE".to_owned()),
-            32 => Err(format!("no such object: the base {:?} does not exist", self.base)),
-            _ => Err(format!("the search failed: {}", result_words(&done))),
+            let done = search.finish().await;
+            match done.rc {
+                0 => {}
+                4 => return Ok(Found { warning, entries, size_limited: true }),
+                32 if self.base.is_empty() => return Err("the server does not show its root DSE".to_owned()),
+                32 => return Err(format!("no such object: the base {:?} does not exist", self.base)),
+                _ => return Err(format!("the search failed: {}", result_words(&done))),
+            }
+            cookie = next_page(&done).unwrap_or_default();
+            if cookie.is_empty() {
+                return Ok(Found { warning, entries, size_limited: false });
+            }
+            if entries == before {
+                return Err("the server's paged results did not advance".to_owned());
+            }
         }
     }
 
@@ -478,6 +494,46 @@ pub(crate) fn ad_subcode(text: &str) -> Option<&'static str> {
     })
 }
 
+/// The paged-results request control: `SEQUENCE { size INTEGER, cookie OCTET STRING }`.
+/// Encoded here (ldap3's own adapter would panic on a malformed answer from the server).
+fn paged_control(size: u8, cookie: &[u8]) -> RawControl {
+    let mut cookie_tlv = vec![0x04];
+    push_length(&mut cookie_tlv, cookie.len());
+    cookie_tlv.extend_from_slice(cookie);
+    let mut body = vec![0x02, 0x01, size];
+    body.extend(cookie_tlv);
+    let mut value = vec![0x30];
+    push_length(&mut value, body.len());
+    value.extend(body);
+    RawControl { ctype: PAGED_OID.to_owned(), crit: false, val: Some(value) }
+}
+
+/// A BER definite length.
+fn push_length(out: &mut Vec<u8>, length: usize) {
+    match u8::try_from(length) {
+        Ok(short) if short < 0x80 => out.push(short),
+        _ => {
+            let bytes: Vec<u8> = length.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+    }
+}
+
+/// The cookie for the next page, from a search's paged-results response control; `None`
+/// when the server sent none (it does not page: all entries came at once).
+pub(crate) fn next_page(result: &LdapResult) -> Option<Vec<u8>> {
+    let control = result.ctrls.iter().find(|c| c.1.ctype == PAGED_OID)?;
+    parse_paged(control.1.val.as_deref()?)
+}
+
+pub(crate) fn parse_paged(bytes: &[u8]) -> Option<Vec<u8>> {
+    let (tag, body, _) = tlv(bytes)?;
+    let (size_tag, _, rest) = tlv(body).filter(|_| tag == 0x30)?;
+    let (cookie_tag, cookie, _) = tlv(rest).filter(|_| size_tag == 0x02)?;
+    (cookie_tag == 0x04).then(|| cookie.to_vec())
+}
+
 /// The password-policy response control of a bind (draft-behera-ldap-password-policy 6.2).
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Policy {
@@ -606,7 +662,23 @@ mod tests {
         assert_eq!(account_name("svc-rounds@clinic.local"), "svc-rounds@clinic.local");
     }
 
+    #[test]
+    fn paged_controls_round_trip() {
+        let cookie = vec![7u8; 200];
+        let control = paged_control(PAGE_SIZE, &cookie);
+        let value = control.val.expect("a value");
+        // Our request has the answer's shape: SEQUENCE { INTEGER, OCTET STRING }.
+        assert_eq!(parse_paged(&value), Some(cookie));
+        assert_eq!(parse_paged(&paged_control(PAGE_SIZE, &[]).val.expect("a value")), Some(Vec::new()));
+        assert_eq!(parse_paged(&[0x30, 0x02, 0x02]), None);
+    }
+
     proptest::proptest! {
+        #[test]
+        fn fuzz_paged_results_controls(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let _ = parse_paged(&bytes);
+        }
+
         /// Whatever a server puts in the control, parsing never panics.
         #[test]
         fn fuzz_password_policy_controls(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
