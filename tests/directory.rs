@@ -489,11 +489,17 @@ fn ntp_check(name: &str, port: u16, keys: &str) -> String {
 #[test]
 fn ntp_agrees_with_chronyd_and_judges_its_stratum() {
     let Some(port) = chronyd() else { return };
-    let toml = ntp_check("chrony", port, "") + &ntp_check("strict", port, "max_stratum = 5");
+    let toml = ntp_check("chrony", port, "")
+        + &ntp_check("strict", port, "max_stratum = 5")
+        + &ntp_check("by name", port, "").replace("server = \"127.0.0.1\"", "server = \"localhost\"");
     let doc = run(&inventory(&toml));
     let (status, detail) = verdict(&doc, "chrony");
     assert_eq!(status, "pass", "{detail}");
     assert!(detail.starts_with("this machine is ") && detail.ends_with(" 127.0.0.1 (stratum 8)"), "{detail}");
+    // localhost may resolve to ::1 first, where nothing listens: the next address answers.
+    let (status, detail) = verdict(&doc, "by name");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.ends_with(" localhost (stratum 8)"), "{detail}");
     let (status, detail) = verdict(&doc, "strict");
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.ends_with("stratum 8 is above max_stratum 5"), "{detail}");
@@ -601,4 +607,32 @@ fn ntp_offsets_and_unsynchronised_servers_against_a_stand_in() {
     let (status, detail) = verdict(&doc, "closed");
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.ends_with("no NTP server there (port unreachable)"), "{detail}");
+}
+
+/// A server that answers a bind with a message ldap3 cannot decode (an LDAPMessage with a
+/// message id and nothing else). ldap3 panics on its connection task for such input; rounds
+/// must still report the check as failed, with the other checks of the run intact.
+#[test]
+fn a_malformed_ldap_answer_fails_the_check_without_ending_the_run() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 512];
+            if stream.read(&mut buf).is_ok_and(|n| n > 0) {
+                let _ = stream.write_all(&[0x30, 0x03, 0x02, 0x01, 0x01]);
+            }
+        }
+    });
+    let toml = ldap_check("garbled", &format!("ldap://127.0.0.1:{port}"), "")
+        + "[[disk]]\nname = \"root\"\npath = \"/\"\nmin_free = \"0%\"\n";
+    let inv = inventory(&toml);
+    let output = inv.rounds(&["--format", "json"]).output().expect("run rounds");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    let (status, detail) = verdict(&doc, "garbled");
+    assert_eq!((status.as_str(), detail.as_str()), ("fail", "the server sent an LDAP message that cannot be decoded"));
+    assert_eq!(verdict(&doc, "root").0, "pass");
 }

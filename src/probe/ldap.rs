@@ -9,7 +9,7 @@
 //! disabled service account is said in words rather than as "invalid credentials".
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ldap3::controls::RawControl;
 use ldap3::{LdapConnAsync, LdapConnSettings, LdapError, LdapResult, Scope, StdStream};
@@ -53,6 +53,8 @@ const PPOLICY_OID: &str = "1.3.6.1.4.1.42.2.27.8.5.1";
 /// The paged-results control (RFC 2696), and how many entries a page asks for.
 const PAGED_OID: &str = "1.2.840.113556.1.4.319";
 const PAGE_SIZE: u8 = 100;
+/// What an operation hears when the connection is gone.
+const CLOSED: &str = "the server closed the connection";
 /// At most this much of a server's diagnostic message reaches the detail.
 const MAX_DIAGNOSTIC: usize = 160;
 
@@ -271,10 +273,20 @@ impl LdapProbe {
             let (conn, mut ldap) =
                 LdapConnAsync::with_settings(settings, &self.connect_url).await.map_err(|e| self.connect_error(&e))?;
             // The connection's driver ends when the last `Ldap` handle is dropped.
-            tokio::spawn(async move {
+            let mut driver = tokio::spawn(async move {
                 let _ = conn.drive().await;
             });
-            let found = self.bind_and_search(&mut ldap).await;
+            let mut found = self.bind_and_search(&mut ldap).await;
+            // ldap3 panics on its connection task when a message cannot be decoded; the
+            // operation then only sees the connection gone. Say what happened.
+            // (The task may still be unwinding when the operation hears of it: a moment's wait.)
+            if found.as_ref().is_err_and(|why| why == CLOSED) {
+                if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(200), &mut driver).await {
+                    if e.is_panic() {
+                        found = Err("the server sent an LDAP message that cannot be decoded".to_owned());
+                    }
+                }
+            }
             let _ = ldap.unbind().await;
             found
         };
@@ -420,9 +432,7 @@ fn describe_error(error: &LdapError) -> String {
         LdapError::Io { source } => super::net::describe_io(source),
         LdapError::LdapResult { result } => result_words(result),
         LdapError::Timeout { .. } => "no answer in time".to_owned(),
-        LdapError::EndOfStream | LdapError::ResultRecv { .. } | LdapError::OpSend { .. } => {
-            "the server closed the connection".to_owned()
-        }
+        LdapError::EndOfStream | LdapError::ResultRecv { .. } | LdapError::OpSend { .. } => CLOSED.to_owned(),
         other => other.to_string(),
     }
 }

@@ -104,17 +104,25 @@ impl RunProbe for NtpProbe {
     }
 
     async fn run(&self, budget: Budget) -> Outcome {
-        let addr = match super::net::resolve(&self.server, self.port).await {
-            Ok(addrs) => match addrs.into_iter().next() {
-                Some(a) => a,
-                None => return Outcome::fail(format!("{} resolved to no address", self.server)),
-            },
+        let addrs = match super::net::resolve(&self.server, self.port).await {
+            Ok(addrs) => addrs,
             Err(e) => return Outcome::fail(e.to_string()),
         };
-        match exchange(addr, budget).await {
-            Ok(answer) => judge(&answer, self.limits, &self.label),
-            Err(why) => Outcome::fail(format!("{} ({addr}): {why}", self.label)),
+        // The next address only after a refusal (a name with ::1 and 127.0.0.1, a server on
+        // one of them): silence takes the whole timeout.
+        let mut last = format!("{} resolved to no address", self.server);
+        for addr in addrs {
+            match exchange(addr, budget).await {
+                Ok(answer) => return judge(&answer, self.limits, &self.label),
+                Err((why, refused)) => {
+                    last = format!("{} ({addr}): {why}", self.label);
+                    if !refused {
+                        break;
+                    }
+                }
+            }
         }
+        Outcome::fail(last)
     }
 }
 
@@ -189,12 +197,13 @@ fn request(transmit: u64) -> [u8; 48] {
 
 /// Asks `addr` for the time, sending again while no answer comes, until the step deadline.
 /// Datagrams that do not answer one of our requests (stray, late or forged) are ignored.
-async fn exchange(addr: SocketAddr, budget: Budget) -> Result<Answer, String> {
+/// `Err` says why, and whether the address refused (so the next one may be tried).
+async fn exchange(addr: SocketAddr, budget: Budget) -> Result<Answer, (String, bool)> {
     let local: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-    let socket = UdpSocket::bind(local).await.map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+    let socket = UdpSocket::bind(local).await.map_err(|e| (format!("cannot open a UDP socket: {e}"), true))?;
     let failed = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "no NTP server there (port unreachable)".to_owned(),
-        _ => super::net::describe_io(&e),
+        std::io::ErrorKind::ConnectionRefused => ("no NTP server there (port unreachable)".to_owned(), true),
+        _ => (super::net::describe_io(&e), true),
     };
     socket.connect(addr).await.map_err(failed)?;
     let mut sent = Vec::new();
@@ -221,7 +230,7 @@ async fn exchange(addr: SocketAddr, budget: Budget) -> Result<Answer, String> {
             Ok(Ok(answer)) => return Ok(answer),
             Ok(Err(e)) => return Err(failed(e)),
             Err(_) if tokio::time::Instant::now() >= budget.step_deadline() => {
-                return Err(format!("no answer in {}", budget.limit()))
+                return Err((format!("no answer in {}", budget.limit()), false))
             }
             Err(_) => continue,
         }
