@@ -204,6 +204,25 @@ ppolicy_use_lockout
         .map(|n| format!("\ndn: cn=device-{n},ou=devices,{SUFFIX}\nobjectClass: device\ncn: device-{n}\n"))
         .collect();
     let tree = format!("{TREE}\ndn: ou=devices,{SUFFIX}\nobjectClass: organizationalUnit\nou: devices\n{devices}");
+    // A service account whose password changed 5 days ago under a 10-day maximum age, with
+    // expiry warnings for the last 10 days: every bind carries "expires in ~5 days".
+    let changed = time::OffsetDateTime::now_utc() - time::Duration::days(5);
+    let changed = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        changed.year(),
+        u8::from(changed.month()),
+        changed.day(),
+        changed.hour(),
+        changed.minute(),
+        changed.second()
+    );
+    let expiring = format!(
+        "\ndn: cn=expiring,ou=policies,{SUFFIX}\nobjectClass: device\nobjectClass: pwdPolicy\ncn: expiring\n\
+         pwdAttribute: userPassword\npwdMaxAge: 864000\npwdExpireWarning: 864000\n\
+         \ndn: uid=expiring,ou=service,{SUFFIX}\nobjectClass: inetOrgPerson\nuid: expiring\ncn: expiring\nsn: e\n\
+         userPassword: {PASSWORD}\npwdPolicySubentry: cn=expiring,ou=policies,{SUFFIX}\npwdChangedTime: {changed}\n"
+    );
+    let tree = tree + &expiring;
     std::fs::write(d.join("tree.ldif"), tree).expect("write tree");
     let slapadd = binary.with_file_name("slapadd");
     let added = std::process::Command::new(&slapadd)
@@ -319,6 +338,7 @@ fn ldap_failures_against_slapd_are_said_in_words() {
     toml += &ldap_check("too many", &plain, &as_user("svc-rounds", &format!("{staff}\nmax_entries = 2")));
     let devices = format!("base = \"ou=devices,{SUFFIX}\"\nfilter = \"(objectClass=device)\"\nmax_entries = 120");
     toml += &ldap_check("too many pages", &plain, &as_user("svc-rounds", &devices));
+    toml += &ldap_check("expiring", &plain, &as_user("expiring", &staff));
     toml += &ldap_check("closed", &format!("ldap://127.0.0.1:{}", support::closed_port()), "");
     let inv = inventory(&toml);
     let doc = run(&inv);
@@ -332,6 +352,10 @@ fn ldap_failures_against_slapd_are_said_in_words() {
         ("too many pages", "bound as svc-rounds, but more than max_entries (120) match"),
         ("closed", "connection refused"),
     ];
+    let (status, detail) = verdict(&doc, "expiring");
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.starts_with("bound as expiring, 4 entries in "), "{detail}");
+    assert!(detail.ends_with("; the password expires in 4 days"), "{detail}");
     for (name, words) in expect {
         let (status, detail) = verdict(&doc, name);
         assert_eq!(status, "fail", "{name}: {detail}");
