@@ -98,7 +98,7 @@ impl Table for LdapTable {
         let bind = match (&self.bind_dn, &self.password) {
             (None, None) => None,
             (Some(dn), Some(password)) => {
-                Some(Bind { dn: dn.get_ref().trim().to_owned(), password: loader.expand(password)? })
+                Some(Bind { dn: loader.expand(dn)?.trim().to_owned(), password: loader.expand(password)? })
             }
             (Some(dn), None) => {
                 return Err(loader.error(dn.span(), "bind_dn needs a password, like password = \"${LDAP_PASSWORD}\""))
