@@ -290,6 +290,12 @@ fn ldap_binds_searches_and_judges_the_certificate_against_slapd() {
         &ldap_check("one level", &plain, &format!("{account}\nbase = \"{SUFFIX}\"\nscope = \"one\"\nmin_entries = 3"));
     let devices = format!("{account}\nbase = \"ou=devices,{SUFFIX}\"\nfilter = \"(objectClass=device)\"");
     toml += &ldap_check("pages", &plain, &devices);
+    // Thresholds the 365-day certificate misses: TLS works, the verdict fails, and joins the
+    // bind's own failure rather than hiding it.
+    let near = format!("{ca}\ncert_warn_days = 400\ncert_crit_days = 380");
+    toml += &ldap_check("short-lived", &tls, &format!("{staff}\n{near}"));
+    let wrong = format!("bind_dn = \"uid=svc-rounds,ou=service,{SUFFIX}\"\npassword = \"not-it\"\n{near}");
+    toml += &ldap_check("short-lived, wrong password", &tls, &wrong);
     let inv = inventory(&toml);
     let doc = run(&inv);
 
@@ -307,6 +313,14 @@ fn ldap_binds_searches_and_judges_the_certificate_against_slapd() {
     assert!(detail.contains("\"Directory Test CA\" is not a trusted CA"), "{detail}");
     let (status, detail) = verdict(&doc, "anonymous");
     assert_eq!((status.as_str(), detail.starts_with("bound anonymously, 1 entry in ")), ("pass", true), "{detail}");
+    let (status, detail) = verdict(&doc, "short-lived");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("bound as svc-rounds, 3 entries in "), "{detail}");
+    assert!(detail.contains("; certificate expires in 365 days") && detail.ends_with("limit 380 days"), "{detail}");
+    let (status, detail) = verdict(&doc, "short-lived, wrong password");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("the bind was refused: invalid credentials"), "{detail}");
+    assert!(detail.ends_with("limit 380 days"), "{detail}");
     let (status, detail) = verdict(&doc, "pages");
     assert_eq!(
         (status.as_str(), detail.starts_with("bound as svc-rounds, 250 entries in ")),

@@ -219,23 +219,26 @@ impl RunProbe for LdapProbe {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
-        let recorder = match self.connect_and_query(stream, budget).await {
-            (Ok(found), recorder) => {
+        let (found, recorder) = self.connect_and_query(stream, budget).await;
+        let verdict = recorder.as_deref().and_then(|r| self.verdict(r));
+        match (found, verdict) {
+            (Ok(found), _) => {
                 let outcome = self.judge(found, start.elapsed());
-                return self.with_certificate(outcome, recorder.as_deref(), budget).await;
+                self.with_certificate(outcome, recorder.as_deref(), budget).await
             }
-            (Err(why), recorder) => match recorder {
-                None => return Outcome::fail(why),
-                Some(r) => (why, r),
-            },
-        };
-        // Over TLS, a certificate that fails is the reason the rest failed.
-        let (why, recorder) = recorder;
-        match self.verdict(&recorder) {
-            Some(v) if v.status.is_failure() => Outcome::fail(v.text),
-            _ => Outcome::fail(why),
+            // A certificate that fails is why the TLS connection failed.
+            (Err(Failed::Connecting(_)), Some(v)) if v.status.is_failure() => Outcome::fail(v.text),
+            (Err(Failed::Connected(why)), Some(v)) => v.joined_to(Outcome::fail(why)),
+            (Err(Failed::Connecting(why) | Failed::Connected(why)), _) => Outcome::fail(why),
         }
     }
+}
+
+/// Why the check failed: before the connection (and its TLS) was up, or after.
+#[derive(Debug)]
+enum Failed {
+    Connecting(String),
+    Connected(String),
 }
 
 /// What the bind and the search found.
@@ -255,7 +258,7 @@ impl LdapProbe {
         &self,
         stream: tokio::net::TcpStream,
         budget: Budget,
-    ) -> (Result<Found, String>, Option<Arc<Recorder>>) {
+    ) -> (Result<Found, Failed>, Option<Arc<Recorder>>) {
         let mut settings = LdapConnSettings::new().set_starttls(self.starttls);
         let mut recorder = None;
         if let Some(tls) = &self.tls {
@@ -264,14 +267,15 @@ impl LdapProbe {
                     settings = settings.set_config(Arc::new(config));
                     recorder = Some(r);
                 }
-                Err(why) => return (Err(why), None),
+                Err(why) => return (Err(Failed::Connecting(why)), None),
             }
         }
         let work = async {
-            let stream = stream.into_std().map_err(|e| super::net::describe_io(&e))?;
+            let stream = stream.into_std().map_err(|e| Failed::Connecting(super::net::describe_io(&e)))?;
             let settings = settings.set_std_stream(StdStream::Tcp(stream));
-            let (conn, mut ldap) =
-                LdapConnAsync::with_settings(settings, &self.connect_url).await.map_err(|e| self.connect_error(&e))?;
+            let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.connect_url)
+                .await
+                .map_err(|e| Failed::Connecting(self.connect_error(&e)))?;
             // The connection's driver ends when the last `Ldap` handle is dropped.
             let mut driver = tokio::spawn(async move {
                 let _ = conn.drive().await;
@@ -288,11 +292,11 @@ impl LdapProbe {
                 }
             }
             let _ = ldap.unbind().await;
-            found
+            found.map_err(Failed::Connected)
         };
         let found = match tokio::time::timeout_at(budget.step_deadline(), work).await {
             Ok(found) => found,
-            Err(_) => Err(format!("connected, but no LDAP answer in {}", budget.limit())),
+            Err(_) => Err(Failed::Connected(format!("connected, but no LDAP answer in {}", budget.limit()))),
         };
         (found, recorder)
     }
