@@ -401,6 +401,7 @@ mod tests {
             ("depends_on a tag by its bare name", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ntags = [\"net\"]\n[[tls]]\nname = \"b\"\nhost = \"h\"\nport = 1\ndepends_on = [\"net\"]\n[[tls]]\nname = \"c\"\nhost = \"h\"\nport = 1\ndepends_on = [\"nett\"]"),
             ("maintenance bad weekly", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sundays\"\nreason = \"r\""),
             ("ntp server with a scheme", "[[ntp]]\nname = \"n\"\nserver = \"ntp://h\""),
+            ("ntp server with a port", "[[ntp]]\nname = \"n\"\nserver = \"h:123\""),
             ("ntp warn above max", "[[ntp]]\nname = \"n\"\nserver = \"h\"\nwarn_offset = \"2m\"\nmax_offset = \"1m\""),
             ("ntp max_stratum", "[[ntp]]\nname = \"n\"\nserver = \"h\"\nmax_stratum = 16"),
             ("ldap scheme", "[[ldap]]\nname = \"l\"\nurl = \"https://h\""),

@@ -47,8 +47,11 @@ impl Table for NtpTable {
 
     fn plan(self, loader: &mut Loader) -> Result<Vec<Planned<NtpProbe>>, ConfigError> {
         let common = self.common();
-        let server = loader.host(&self.server)?;
-        if server.contains(['/', ' ']) || server.contains("://") {
+        let written = loader.host(&self.server)?;
+        // "[::1]" as in URLs is the address ::1.
+        let server = written.strip_prefix('[').and_then(|s| s.strip_suffix(']')).unwrap_or(&written).to_owned();
+        let is_ipv6 = server.parse::<std::net::Ipv6Addr>().is_ok();
+        if server.contains(['/', ' ']) || (server.contains(':') && !is_ipv6) {
             return Err(loader.error(
                 self.server.span(),
                 "server is a host name or address, like \"dc01.clinic.local\" (the port goes in port)",
@@ -68,7 +71,7 @@ impl Table for NtpTable {
             None => DEFAULT_MAX_STRATUM,
         };
         let port = self.port.map_or(DEFAULT_PORT, |p| p.0);
-        let target = format!("{server}:{port}");
+        let target = if is_ipv6 { format!("[{server}]:{port}") } else { format!("{server}:{port}") };
         let probe = NtpProbe { label: short_name(&server), server, port, limits: Limits { warn, max, max_stratum } };
         loader.single(&common, target, probe)
     }
@@ -76,7 +79,7 @@ impl Table for NtpTable {
 
 /// The name people use: "dc01" for "dc01.clinic.local"; an address stays whole.
 fn short_name(server: &str) -> String {
-    if server.parse::<std::net::IpAddr>().is_ok() || server.starts_with('[') {
+    if server.parse::<std::net::IpAddr>().is_ok() {
         return server.to_owned();
     }
     server.split('.').next().filter(|s| !s.is_empty()).unwrap_or(server).to_owned()
@@ -374,6 +377,7 @@ mod tests {
         assert_eq!(short_name("dc01.clinic.local"), "dc01");
         assert_eq!(short_name("127.0.0.1"), "127.0.0.1");
         assert_eq!(short_name("::1"), "::1");
+        assert_eq!(short_name("10.0.0.5"), "10.0.0.5");
     }
 
     proptest::proptest! {
