@@ -488,26 +488,49 @@ fn active_directory_bind_sub_codes_are_said_in_words() {
 fn chronyd() -> Option<u16> {
     static CHRONYD: OnceLock<u16> = OnceLock::new();
     let binary = support::peer(&["/usr/sbin/chronyd"], "chrony")?;
-    Some(*CHRONYD.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = support::free_udp_port();
-        let conf = dir.path().join("chrony.conf");
-        let config = format!(
-            "port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 8\ncmdport 0\nbindcmdaddress /\n\
-             pidfile {}/chronyd.pid\n",
-            dir.path().display()
-        );
-        std::fs::write(&conf, config).expect("write chrony.conf");
+    Some(*CHRONYD.get_or_init(|| start_chronyd(std::process::Command::new(binary))))
+}
+
+/// A second chronyd whose clock libfaketime sets 252 s ahead of this machine's: a real
+/// server with a real offset.
+fn chronyd_ahead() -> Option<u16> {
+    static AHEAD: OnceLock<u16> = OnceLock::new();
+    let binary = support::peer(&["/usr/sbin/chronyd"], "chrony")?;
+    // The library itself, preloaded: the `faketime` wrapper would fork chronyd as a child
+    // of its own, which killing the wrapper would leave behind.
+    let library = support::peer(
+        &[
+            "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+            "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        ],
+        "faketime",
+    )?;
+    Some(*AHEAD.get_or_init(|| {
         let mut command = std::process::Command::new(binary);
-        command
-            .args(["-x", "-d", "-u", "root", "-f"])
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        start_shared(command, dir);
-        wait_until("chronyd answering", || ntp_answers(port));
-        port
+        command.env("LD_PRELOAD", library).env("FAKETIME", "+252s");
+        start_chronyd(command)
     }))
+}
+
+/// Starts `command` (chronyd) with its own config.
+fn start_chronyd(mut command: std::process::Command) -> u16 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = support::free_udp_port();
+    let conf = dir.path().join("chrony.conf");
+    let config = format!(
+        "port {port}\nbindaddress 127.0.0.1\nallow 127.0.0.1\nlocal stratum 8\ncmdport 0\nbindcmdaddress /\n\
+         pidfile {}/chronyd.pid\n",
+        dir.path().display()
+    );
+    std::fs::write(&conf, config).expect("write chrony.conf");
+    command
+        .args(["-x", "-d", "-u", "root", "-f"])
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    start_shared(command, dir);
+    wait_until("chronyd answering", || ntp_answers(port));
+    port
 }
 
 /// Whether an NTP server answers a client request on 127.0.0.1:`port`.
@@ -541,6 +564,19 @@ fn ntp_agrees_with_chronyd_and_judges_its_stratum() {
     let (status, detail) = verdict(&doc, "strict");
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.ends_with("stratum 8 is above max_stratum 5"), "{detail}");
+}
+
+#[test]
+fn ntp_says_how_far_behind_a_chronyd_running_ahead_is() {
+    let Some(port) = chronyd_ahead() else { return };
+    let doc = run(&inventory(&ntp_check("ahead", port, "")));
+    assert_eq!(
+        verdict(&doc, "ahead"),
+        (
+            "fail".to_owned(),
+            "this machine is 4 min 12 s behind 127.0.0.1 (stratum 8); logins by Kerberos fail past 5 min".to_owned()
+        )
+    );
 }
 
 // ---------------------------------------------------------------------------------------
