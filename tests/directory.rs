@@ -294,6 +294,7 @@ fn ldap_binds_searches_and_judges_the_certificate_against_slapd() {
     // bind's own failure rather than hiding it.
     let near = format!("{ca}\ncert_warn_days = 400\ncert_crit_days = 380");
     toml += &ldap_check("short-lived", &tls, &format!("{staff}\n{near}"));
+    toml += &ldap_check("revocation", &tls, &format!("{staff}\n{ca}\ncheck_revocation = true"));
     let wrong = format!("bind_dn = \"uid=svc-rounds,ou=service,{SUFFIX}\"\npassword = \"not-it\"\n{near}");
     toml += &ldap_check("short-lived, wrong password", &tls, &wrong);
     let inv = inventory(&toml);
@@ -321,6 +322,11 @@ fn ldap_binds_searches_and_judges_the_certificate_against_slapd() {
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.starts_with("the bind was refused: invalid credentials"), "{detail}");
     assert!(detail.ends_with("limit 380 days"), "{detail}");
+    // The test CA's leaf names no CRL: revocation unknown is a warning, never a pass.
+    let (status, detail) = verdict(&doc, "revocation");
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.starts_with("bound as svc-rounds, 3 entries in "), "{detail}");
+    assert!(detail.ends_with("revocation not checked: the certificate names no CRL distribution point"), "{detail}");
     let (status, detail) = verdict(&doc, "pages");
     assert_eq!(
         (status.as_str(), detail.starts_with("bound as svc-rounds, 250 entries in ")),
