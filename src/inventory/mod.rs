@@ -400,6 +400,20 @@ mod tests {
             ("maintenance empty tag", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"tag: \"]\nweekly = \"Sun 01:00-02:00\"\nreason = \"r\""),
             ("depends_on a tag by its bare name", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\ntags = [\"net\"]\n[[tls]]\nname = \"b\"\nhost = \"h\"\nport = 1\ndepends_on = [\"net\"]\n[[tls]]\nname = \"c\"\nhost = \"h\"\nport = 1\ndepends_on = [\"nett\"]"),
             ("maintenance bad weekly", "[[tls]]\nname = \"a\"\nhost = \"h\"\nport = 1\n[[maintenance]]\nchecks = [\"a\"]\nweekly = \"Sundays\"\nreason = \"r\""),
+            ("ntp server with a scheme", "[[ntp]]\nname = \"n\"\nserver = \"ntp://h\""),
+            ("ntp server with a port", "[[ntp]]\nname = \"n\"\nserver = \"h:123\""),
+            ("ntp warn above max", "[[ntp]]\nname = \"n\"\nserver = \"h\"\nwarn_offset = \"2m\"\nmax_offset = \"1m\""),
+            ("ntp max_stratum", "[[ntp]]\nname = \"n\"\nserver = \"h\"\nmax_stratum = 16"),
+            ("ldap scheme", "[[ldap]]\nname = \"l\"\nurl = \"https://h\""),
+            ("ldap url with a base", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h/dc=x??sub\""),
+            ("ldap starttls on ldaps", "[[ldap]]\nname = \"l\"\nurl = \"ldaps://h\"\nstarttls = true"),
+            ("ldap bind_dn alone", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nbind_dn = \"cn=a\""),
+            ("ldap password alone", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\npassword = \"p\""),
+            ("ldap filter", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nbase = \"dc=x\"\nfilter = \"(objectClass=person\""),
+            ("ldap scope", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nbase = \"dc=x\"\nscope = \"subtree\""),
+            ("ldap max below min", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nmin_entries = 5\nmax_entries = 2"),
+            ("ldap ca_file without tls", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nca_file = \"ca.pem\""),
+            ("ldap min_tls with starttls", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nstarttls = true\nmin_tls = \"1.2\""),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
         insta::assert_snapshot!(report);

@@ -25,9 +25,11 @@ pub(crate) mod freshness;
 pub(crate) mod hl7;
 pub(crate) mod http;
 pub(crate) mod kind;
+pub(crate) mod ldap;
 pub(crate) mod legacy_tls;
 pub(crate) mod mirth;
 pub(crate) mod net;
+pub(crate) mod ntp;
 pub(crate) mod pgbackrest;
 pub(crate) mod ping;
 pub(crate) mod posture;
@@ -146,6 +148,8 @@ kinds! {
     Restic: restic => restic::ResticTable,
     Borg: borg => borg::BorgTable,
     Pgbackrest: pgbackrest => pgbackrest::PgbackrestTable,
+    Ntp: ntp => ntp::NtpTable,
+    Ldap: ldap => ldap::LdapTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.
