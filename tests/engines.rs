@@ -270,7 +270,12 @@ struct Group(std::process::Child);
 impl Group {
     fn spawn(command: &mut std::process::Command) -> Group {
         use std::os::unix::process::CommandExt;
-        Group(command.process_group(0).spawn().unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program())))
+        Group(
+            command
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", command.get_program())),
+        )
     }
 }
 
@@ -299,7 +304,10 @@ fn icinga_results(dir: &Path) -> std::collections::HashMap<String, IcingaResult>
                 let rest = rest.join("\t");
                 let (output, perfdata) = rest.rsplit_once('\t').unwrap_or((&rest, ""));
                 let seconds = seconds.trim().parse().unwrap_or(f64::NAN);
-                results.insert(name.to_string(), (state.to_string(), seconds, output.to_owned(), perfdata.trim().to_owned()));
+                results.insert(
+                    name.to_string(),
+                    (state.to_string(), seconds, output.to_owned(), perfdata.trim().to_owned()),
+                );
             }
         }
     }
@@ -397,8 +405,9 @@ object Host "rounds-01" {{
     paths(&mut daemon);
     let _icinga = Group::spawn(&mut daemon);
 
-    let services = ["rounds", "rounds root volume", &format!("rounds {pacs}"), &format!("rounds {printer}"), "rounds hung portal"]
-        .map(str::to_owned);
+    let services =
+        ["rounds", "rounds root volume", &format!("rounds {pacs}"), &format!("rounds {printer}"), "rounds hung portal"]
+            .map(str::to_owned);
     let mut results = Default::default();
     wait_long("a result for every rounds service in Icinga", 90, root, || {
         results = icinga_results(&perf);

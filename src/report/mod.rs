@@ -5,6 +5,7 @@
 //! To add a format: write `<format>.rs` with a struct implementing [`Reporter`], add a
 //! [`Format`] variant, and one arm in [`reporter_for`].
 
+mod handover;
 mod json;
 mod junit;
 mod markdown;
@@ -14,6 +15,8 @@ mod reporter;
 mod shift;
 mod table;
 
+pub use self::handover::HandoverFormat;
+pub(crate) use self::handover::{Handover, Sources};
 pub(crate) use self::reporter::{summary_line, ReportOptions, Reporter};
 pub use self::shift::HistoryFormat;
 pub(crate) use self::shift::{render_shift, ShiftRecord};

@@ -70,6 +70,12 @@ struct Entry {
     counters: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     counted_at: Option<u64>,
+    /// What the last run that saw them recorded: when the served certificate expires (Unix
+    /// seconds) and how old the newest backup was (seconds), for `rounds handover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cert_not_after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backup_age: Option<u64>,
     /// Records of a later version (a per-day record), kept as they are.
     #[serde(flatten)]
     more: serde_json::Map<String, serde_json::Value>,
@@ -118,6 +124,16 @@ impl State {
         Some(Recall { at, counters: entry.counters.clone() })
     }
 
+    /// What the last run saw of each check's certificate and backup, by check name.
+    pub fn seen(&self) -> impl Iterator<Item = Seen<'_>> {
+        self.checks.iter().map(|(name, e)| Seen {
+            name,
+            status: e.status,
+            cert_not_after: e.cert_not_after,
+            backup_age: e.backup_age.map(Duration::from_secs),
+        })
+    }
+
     /// Compares each result with the remembered state and records the trend on it.
     pub fn annotate(&self, report: &mut RunReport) {
         let now = report.started_at();
@@ -156,7 +172,16 @@ impl State {
                 (_, None) => (BTreeMap::new(), None),
             };
             let more = before.map(|e| e.more.clone()).unwrap_or_default();
-            let entry = Entry { status: result.status, since: to_unix(since), counters, counted_at, more };
+            let facts = &result.facts;
+            let entry = Entry {
+                status: result.status,
+                since: to_unix(since),
+                counters,
+                counted_at,
+                cert_not_after: facts.cert_not_after.map(to_unix),
+                backup_age: facts.backup_age.map(|age| age.as_secs()),
+                more,
+            };
             self.checks.insert(result.meta.name.clone(), entry);
         }
         self.format = FORMAT.into();
@@ -165,6 +190,16 @@ impl State {
         self.last_run = Some(to_unix(now));
         self
     }
+}
+
+/// A check as the state remembers it, for what is coming up at a handover.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen<'a> {
+    pub name: &'a str,
+    pub status: Status,
+    /// Unix seconds.
+    pub cert_not_after: Option<u64>,
+    pub backup_age: Option<Duration>,
 }
 
 /// Why a state file is not used as it stands.
@@ -217,7 +252,7 @@ fn load(path: &Path) -> Result<State, Unusable> {
 /// reshape the document; it never drops what the older version recorded.
 fn migrate(mut doc: serde_json::Value, from: u64) -> serde_json::Value {
     for version in from..u64::from(VERSION) {
-        // 1 -> 2: the same records; version 2 only adds keys (in the run log).
+        // 1 -> 2, 2 -> 3: the same records; versions 2 and 3 only add keys and lines.
         doc["version"] = (version + 1).into();
     }
     doc
@@ -299,6 +334,19 @@ pub(crate) fn remember(
     Ok(warnings)
 }
 
+/// Appends a note or a handover to the run log beside the state at `path`, under the lock;
+/// never through a planted link.
+pub(crate) fn write_mark(path: &Path, mark: &history::Mark) -> std::io::Result<()> {
+    check_paths(path)?;
+    let Some(_lock) = Locked::acquire(path, LOCK_PATIENCE)? else {
+        return Err(std::io::Error::other(format!(
+            "another rounds run is writing {}; try again in a moment",
+            path.display()
+        )));
+    };
+    history::append(&history::log_path(path), mark, from_unix(mark.at))
+}
+
 /// An acknowledged check still fails underneath: the problem goes on (the status table says).
 fn is_problem(status: Status) -> bool {
     status.meaning().is_problem
@@ -329,7 +377,15 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     fn entry(status: Status, since: SystemTime) -> Entry {
-        Entry { status, since: to_unix(since), counters: BTreeMap::new(), counted_at: None, more: Default::default() }
+        Entry {
+            status,
+            since: to_unix(since),
+            counters: BTreeMap::new(),
+            counted_at: None,
+            cert_not_after: None,
+            backup_age: None,
+            more: Default::default(),
+        }
     }
 
     #[test]
