@@ -241,9 +241,12 @@ impl Runs {
         self.marks.iter().rev().find(|m| m.kind == MarkKind::Handover).map(|m| m.at)
     }
 
-    /// The notes written from `since` on, oldest first.
+    /// The notes written from `since` on, oldest first; a note written before a handover
+    /// in that handover's second was in that handover.
     pub fn notes_since(&self, since: u64) -> impl Iterator<Item = &Mark> {
-        self.marks.iter().filter(move |m| m.kind == MarkKind::Note && m.at >= since)
+        let handed_over = self.marks.iter().rposition(|m| m.kind == MarkKind::Handover && m.at <= since);
+        let after = handed_over.map_or(0, |i| i + 1);
+        self.marks[after..].iter().filter(move |m| m.kind == MarkKind::Note && m.at >= since)
     }
 }
 

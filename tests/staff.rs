@@ -1,0 +1,238 @@
+//! For the people who are not IT: `rounds note`, `rounds handover` (issue 23).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{inventory, Inventory};
+
+/// Thursday 2026-12-03, noon UTC: every time below is relative to it.
+const NOW: &str = "2026-12-03T12:00:00Z";
+const NOW_SECS: u64 = 1_796_299_200;
+const HOUR: u64 = 3600;
+
+/// A disk, a PACS server of two ports, a TLS check and a backup; a maintenance window
+/// tonight and one next month. Needs a secret it never gets: note and handover need none.
+fn clinic() -> Inventory {
+    inventory(
+        "[settings]\nstate = \"s.json\"\n\n\
+         [[disk]]\nname = \"root\"\npath = \"/\"\ntags = [\"core\"]\n\n\
+         [[server]]\nname = \"PACS\"\nhost = \"127.0.0.1\"\nports = [104, 11112]\n\n\
+         [[endpoint]]\nname = \"EHR portal\"\nurl = \"http://127.0.0.1:9/?key=${EHR_KEY}\"\n\n\
+         [[maintenance]]\nchecks = [\"root\"]\nweekly = \"Thu 20:00-22:30\"\ntimezone = \"UTC\"\nreason = \"disk <b>swap</b>\"\n\n\
+         [[maintenance]]\nchecks = [\"EHR portal\"]\nfrom = \"2027-01-10T01:00:00Z\"\nuntil = \"2027-01-10T03:00:00Z\"\nreason = \"next month\"\n",
+    )
+}
+
+fn log_lines(inv: &Inventory) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(inv.dir.path().join("s.log.jsonl")).unwrap_or_default();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn at_now(inv: &Inventory, args: &[&str]) -> std::process::Output {
+    inv.rounds(args).env("ROUNDS_NOW", NOW).env_remove("SUDO_USER").output().unwrap()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_note_is_appended_with_who_when_and_the_checks_it_names() {
+    let inv = clinic();
+    let out = at_now(&inv, &["note", "replaced the barcode scanner", "--check", "PACS", "--by", "anna"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sudo = inv.rounds(&["note", "  rebooted the printer  "]).env("SUDO_USER", "ben").output().unwrap();
+    assert!(sudo.status.success(), "{}", String::from_utf8_lossy(&sudo.stderr));
+    let lines = log_lines(&inv);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["kind"], "note");
+    assert_eq!(lines[0]["at"], NOW_SECS);
+    assert_eq!(lines[0]["by"], "anna");
+    assert_eq!(lines[0]["text"], "replaced the barcode scanner");
+    assert_eq!(lines[0]["checks"], serde_json::json!(["PACS:104", "PACS:11112"]), "a server's name: all its ports");
+    assert_eq!((lines[1]["by"].as_str(), lines[1]["text"].as_str()), (Some("ben"), Some("rebooted the printer")));
+
+    // A typo names nothing: an error with the closest name, and nothing written.
+    let typo = inv.rounds(&["note", "x", "--check", "PAC"]).output().unwrap();
+    assert_eq!(typo.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("PACS"), "{}", String::from_utf8_lossy(&typo.stderr));
+    let empty = inv.rounds(&["note", "  "]).output().unwrap();
+    assert_eq!(empty.status.code(), Some(3));
+    assert_eq!(log_lines(&inv).len(), 2);
+
+    // The log with notes in it still reads as a shift record, nothing passed over.
+    let history = inv.rounds(&["history"]).output().unwrap();
+    assert!(history.status.success() && history.stderr.is_empty(), "{}", String::from_utf8_lossy(&history.stderr));
+}
+
+/// A link planted where the run log is kept is refused, not written through.
+#[test]
+fn a_note_never_writes_through_a_planted_link() {
+    let inv = clinic();
+    let target = inv.write("elsewhere", "");
+    std::os::unix::fs::symlink(&target, inv.dir.path().join("s.log.jsonl")).unwrap();
+    let out = inv.rounds(&["note", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+}
+
+/// Twenty hours of runs every hour: EHR portal failed from -18 h to -15 h (before the
+/// shift) and from -9 h to -7 h; PACS:104 fails since -4 h (acknowledged); the run at -2 h
+/// was stopped by Ctrl-C. Certificates and a backup as the last run saw them.
+fn a_shift(inv: &Inventory) {
+    let mut log = String::new();
+    for h in (0..=20u64).rev() {
+        let at = NOW_SECS - h * HOUR;
+        let mut problems = Vec::new();
+        if (15..=18).contains(&h) || (7..=9).contains(&h) {
+            problems.push(
+                serde_json::json!({"name": "EHR portal", "status": "fail", "detail": "HTTP 500 <script>x</script>"}),
+            );
+        }
+        if h <= 4 {
+            problems.push(serde_json::json!({"name": "PACS:104", "status": "fail", "detail": "connection refused"}));
+        }
+        let mut line =
+            serde_json::json!({"version": 2, "at": at, "duration_ms": 900, "checks": 4, "problems": problems});
+        if h == 2 {
+            line["stopped"] = "SIGINT".into();
+            line["unfinished"] = serde_json::json!(["root"]);
+        }
+        log += &format!("{line}\n");
+    }
+    inv.write("s.log.jsonl", &log);
+    let checks = serde_json::json!({
+        "EHR portal": {"status": "pass", "since": NOW_SECS, "cert_not_after": NOW_SECS + 5 * 24 * HOUR},
+        "PACS:104": {"status": "fail", "since": NOW_SECS - 4 * HOUR, "cert_not_after": NOW_SECS + 200 * 24 * HOUR},
+        "root": {"status": "pass", "since": NOW_SECS, "backup_age": 30 * HOUR},
+    });
+    let state = serde_json::json!({"format": "rounds-state", "version": 3, "inventory": "x", "last_run": NOW_SECS, "checks": checks});
+    inv.write("s.json", &state.to_string());
+    inv.write(
+        "acks.toml",
+        "[[ack]]\ncheck = \"PACS:104\"\nuntil = 2026-12-04T12:00:00Z\nnote = \"ticket *4411*, vendor [on site](http://x)\"\nby = \"anna\"\n",
+    );
+}
+
+fn section<'a>(text: &'a str, title: &str, next: &str) -> &'a str {
+    let start = text.find(title).unwrap_or_else(|| panic!("no {title:?} in:\n{text}"));
+    let end = text[start..].find(next).map_or(text.len(), |n| start + n);
+    &text[start..end]
+}
+
+#[test]
+fn the_handover_says_what_is_open_what_happened_what_comes_and_the_runs() {
+    let inv = clinic();
+    a_shift(&inv);
+    at_now(&inv, &["note", "PACS vendor called back\u{1b}[2J", "--check", "PACS:104", "--by", "anna"]);
+    let text = stdout(&at_now(&inv, &["handover"]));
+    assert!(text.starts_with("Handover for "), "{text}");
+    assert!(text.contains("2026-12-03 00:00 UTC to 2026-12-03 12:00 UTC"), "12 h by default:\n{text}");
+    let titles = ["Still open (1):", "What happened this shift (1):", "Coming up (", "Notes (1):", "Runs ("];
+    let places: Vec<usize> = titles.iter().map(|t| text.find(t).unwrap_or_else(|| panic!("{t}:\n{text}"))).collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "in order:\n{text}");
+
+    let open = section(&text, "Still open", "What happened");
+    assert!(open.contains("PACS:104: FAIL since 2026-12-03 08:00 UTC (4 h): connection refused"), "{open}");
+    assert!(open.contains("acknowledged by anna until 2026-12-04"), "{open}");
+    assert!(open.contains("ticket *4411*"), "{open}");
+    let happened = section(&text, "What happened", "Coming up");
+    assert!(
+        happened.contains("EHR portal: FAIL from 2026-12-03 03:00 UTC to 2026-12-03 06:00 UTC (3 h)"),
+        "the episode before the shift is left out:\n{happened}"
+    );
+    let coming = section(&text, "Coming up", "Notes");
+    let ack = coming.find("Acknowledgement of PACS:104: ends 2026-12-04 12:00 UTC").expect(coming);
+    let cert = coming.find("EHR portal: certificate expires 2026-12-08 12:00 UTC, in 5 days").expect(coming);
+    let maint = coming.find("Maintenance of root: from 2026-12-03 20:00 UTC until 2026-12-03 22:30 UTC").expect(coming);
+    let backup = coming.find("root: newest backup 30 h old at the last run").expect(coming);
+    assert!(maint < ack && ack < cert && cert < backup, "soonest first, backups last:\n{coming}");
+    assert!(!coming.contains("next month") && !coming.contains("PACS:104: certificate"), "not within reach:\n{coming}");
+    let notes = section(&text, "Notes", "Runs");
+    assert!(notes.contains("2026-12-03 12:00 UTC anna on PACS:104: PACS vendor called back"), "{notes}");
+    let runs = section(&text, "Runs", "\u{0}");
+    assert!(runs.contains("13 runs: first 2026-12-03 00:00 UTC, last 2026-12-03 12:00 UTC"), "{runs}");
+    assert!(runs.contains("Run at 2026-12-03 10:00 UTC: stopped by SIGINT; unfinished: root"), "{runs}");
+    assert!(!text.contains('\u{1b}'), "the note's escape sequence is shown, not sent:\n{text}");
+
+    // The handover was recorded: the next one starts there.
+    assert_eq!(log_lines(&inv).last().map(|l| l["kind"].clone()), Some("handover".into()));
+    let later = "2026-12-03T20:00:00Z";
+    let next = inv.rounds(&["handover"]).env("ROUNDS_NOW", later).output().unwrap();
+    let next = stdout(&next);
+    assert!(next.contains("2026-12-03 12:00 UTC to 2026-12-03 20:00 UTC"), "{next}");
+    assert!(next.contains("No problem ended this shift.") && next.contains("No notes this shift."), "{next}");
+    let wide = stdout(&inv.rounds(&["handover", "--since", "24h"]).env("ROUNDS_NOW", later).output().unwrap());
+    assert!(wide.contains("2026-12-02 20:00 UTC to"), "{wide}");
+}
+
+fn written(inv: &Inventory, format: &str) -> PathBuf {
+    a_shift(inv);
+    at_now(inv, &["note", "<script>alert(1)</script> **bold** | pipe", "--by", "<b>ben</b>"]);
+    let file = inv.dir.path().join(format!("handover.{format}"));
+    let out = at_now(inv, &["handover", "--format", format, "--output", file.to_str().unwrap()]);
+    assert!(out.status.success() && out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    file
+}
+
+#[test]
+fn the_markdown_handover_is_what_a_markdown_parser_reads() {
+    let Some(_) = support::python_with(&[("markdown_it", "markdown-it-py")]) else { return };
+    let inv = clinic();
+    let file = written(&inv, "markdown");
+    let parsed = support::python(
+        "import sys\nfrom markdown_it import MarkdownIt\nmd = MarkdownIt('commonmark')\n\
+         tokens = md.parse(open(sys.argv[1]).read())\n\
+         kinds = set(t.type for t in tokens) | set(c.type for t in tokens for c in (t.children or []))\n\
+         print('html' if any('html' in k for k in kinds) else 'no html')\n\
+         print(sum(1 for t in tokens if t.type == 'heading_open' and t.tag == 'h2'))\n\
+         items = [t.content for t in tokens if t.type == 'inline']\n\
+         print([i for i in items if 'alert' in i][0])\n\
+         text = ''.join(c.content for t in tokens for c in (t.children or []) if c.type == 'text')\n\
+         print('**bold**' in text and '<script>' in text)",
+        &[file.as_os_str()],
+    );
+    let lines: Vec<&str> = parsed.lines().collect();
+    assert_eq!(lines[0], "no html", "peer and note text never becomes markup: {parsed}");
+    assert_eq!(lines[1], "5", "five sections: {parsed}");
+    assert!(lines[2].contains("\\<script\\>alert(1)\\</script\\>"), "{parsed}");
+    assert_eq!(lines[3], "True", "read back as the text typed: {parsed}");
+}
+
+#[test]
+fn the_html_handover_is_a_valid_page_an_html5_parser_reads() {
+    let Some(_) = support::python_with(&[("html5lib", "html5lib")]) else { return };
+    let inv = clinic();
+    let file = written(&inv, "html");
+    let parsed = support::python(
+        "import sys, html5lib\n\
+         doc = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(open(sys.argv[1], 'rb'))\n\
+         print(doc.get('lang'))\n\
+         print(len(doc.findall('.//script')), len(doc.findall('.//link')), len(doc.findall('.//img')))\n\
+         print('|'.join(h.text for h in doc.findall('.//h2')))\n\
+         print([''.join(li.itertext()) for li in doc.findall('.//li') if 'alert' in ''.join(li.itertext())][0])",
+        &[file.as_os_str()],
+    );
+    let lines: Vec<&str> = parsed.lines().collect();
+    assert_eq!(lines[0], "en");
+    assert_eq!(lines[1], "0 0 0", "no script, no external resource: {parsed}");
+    assert!(lines[2].starts_with("Still open (1)|What happened this shift (1)|Coming up ("), "{parsed}");
+    assert!(lines[2].ends_with("|Notes (1)|Runs (2)"), "{parsed}");
+    assert!(lines[3].contains("<b>ben</b>: <script>alert(1)</script> **bold** | pipe"), "as typed, as text: {parsed}");
+}
+
+/// `--output` never writes through a link planted in its place.
+#[test]
+fn the_handover_output_refuses_a_planted_link() {
+    let inv = clinic();
+    a_shift(&inv);
+    let target = inv.write("elsewhere", "");
+    let planted = inv.dir.path().join("handover.txt");
+    std::os::unix::fs::symlink(&target, &planted).unwrap();
+    let out = at_now(&inv, &["handover", "--output", planted.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+    assert!(Path::new(&planted).is_symlink());
+}
