@@ -278,7 +278,11 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         // Home and clear: the new report replaces the old one in place.
         write_out(b"\x1b[H\x1b[2J")?;
     }
-    write_outputs(&report, &args.output, args.wide)?;
+    let page = args.output.iter().any(|(f, _)| *f == report::Format::Html).then(|| {
+        let (page, state) = (&inventory.status_page, state_file.as_deref());
+        report::PageInput::gather(page, state, &acks.acks, &inventory.windows, &inventory.secrets, known::now())
+    });
+    write_outputs(&report, &args.output, args.wide, page.as_ref())?;
     if args.quiet {
         // Cron mails only when something needs attention; machine formats still get a
         // whole (filtered) document.
@@ -305,10 +309,14 @@ fn write_outputs(
     report: &runner::results::CleanReport,
     outputs: &[(report::Format, PathBuf)],
     wide: bool,
+    page: Option<&report::PageInput>,
 ) -> Result<()> {
     for (format, path) in outputs {
         let options = ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide };
-        let bytes = report::reporter_for(*format, options).render(report);
+        let bytes = match (format, page) {
+            (report::Format::Html, Some(page)) => report::status_page(report, page),
+            _ => report::reporter_for(*format, options).render(report),
+        };
         files::replace(path, &bytes, files::Access::Umask)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -236,3 +236,126 @@ fn the_handover_output_refuses_a_planted_link() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
     assert!(Path::new(&planted).is_symlink());
 }
+
+// ---- the status page --------------------------------------------------------------------
+
+/// Every state a service can be in on the page, from a real run against loopback servers:
+/// working, slow (two checks sharing a public name), not working, known to IT, planned
+/// maintenance, not checked; and a check kept off the page.
+struct Page {
+    inv: Inventory,
+    _servers: Vec<support::Server>,
+}
+
+fn page_inventory() -> Page {
+    let ok = support::http(|_| support::reply(200, "ok"));
+    let slow = support::http(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        support::reply(200, "ok")
+    });
+    let closed = support::closed_port();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let moment = |secs: u64| {
+        let out =
+            std::process::Command::new("date").args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"]).output();
+        String::from_utf8(out.unwrap().stdout).unwrap().trim().to_owned()
+    };
+    let toml = format!(
+        "[status_page]\ntitle = \"Clinic <systems>\"\ngroups = [\"records\", \"imaging\"]\n\n\
+         [[endpoint]]\nname = \"EHR portal\"\npublic_name = \"Patient charts (EHR)\"\nurl = \"{ok}\"\ntags = [\"records\"]\n\n\
+         [[endpoint]]\nname = \"EHR api\"\npublic_name = \"Patient charts (EHR)\"\nurl = \"{slow}\"\nwarn_latency = \"50ms\"\ntags = [\"records\"]\n\n\
+         [[endpoint]]\nname = \"Lab results\"\nurl = \"http://127.0.0.1:{closed}/lab\"\n\n\
+         [[endpoint]]\nname = \"PACS viewer\"\nurl = \"http://127.0.0.1:{closed}/pacs\"\ntags = [\"imaging\"]\n\n\
+         [[endpoint]]\nname = \"Printer\"\nurl = \"{ok}\"\n\n\
+         [[endpoint]]\nname = \"Scanner\"\nurl = \"{ok}\"\ndepends_on = [\"Lab results\"]\n\n\
+         [[endpoint]]\nname = \"Backend\"\nurl = \"{ok}\"\npublic = false\n\n\
+         [[maintenance]]\nchecks = [\"Printer\"]\nfrom = \"{}\"\nuntil = \"{}\"\nreason = \"new toner <now>\"\n",
+        moment(now - 600),
+        moment(now + 3 * 3600),
+        ok = ok.url("/ehr"),
+        slow = slow.url("/api"),
+    );
+    let inv = inventory(&toml);
+    inv.write(
+        "acks.toml",
+        &format!(
+            "[[ack]]\ncheck = \"PACS viewer\"\nuntil = {}\nnote = \"Vendor on site <b>today</b>\"\nby = \"anna\"\n",
+            moment(now + 86_400)
+        ),
+    );
+    Page { inv, _servers: vec![ok, slow] }
+}
+
+/// The page's services as html5lib reads them: "name | sentence | message | share" per
+/// line, after the section headings and the page's facts.
+const READ_PAGE: &str = "import sys, html5lib\n\
+doc = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(open(sys.argv[1], 'rb'))\n\
+text = lambda e: ''.join(e.itertext()) if e is not None else ''\n\
+print(doc.get('lang'), doc.find('.//title').text, len(doc.findall('.//script[@src]')), len(doc.findall('.//link')), len(doc.findall('.//img')))\n\
+print(doc.find(\".//meta[@http-equiv='refresh']\").get('content'), doc.find(\".//p[@id='stale']\").get('hidden') is not None)\n\
+print('|'.join(text(h) for h in doc.findall('.//h2')))\n\
+for li in doc.findall('.//li'):\n    print(' | '.join([text(li.find('.//h3')), text(li.find(\".//p[@class='said']\")), text(li.find(\".//p[@class='msg']\")), text(li.find(\".//p[@class='share']\")), li.find(\".//div[@class='bars']\").get('aria-label')]))\n";
+
+fn read_page(file: &Path) -> Vec<String> {
+    support::python(READ_PAGE, &[file.as_os_str()]).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn the_status_page_says_each_state_in_plain_words() {
+    let Some(_) = support::python_with(&[("html5lib", "html5lib")]) else { return };
+    let page = page_inventory();
+    let inv = &page.inv;
+    let file = inv.dir.path().join("www/status.html");
+    std::fs::create_dir(inv.dir.path().join("www")).unwrap();
+    let state = inv.dir.path().join("s.json");
+    // Two days of record and a run five minutes ago: today's bar gets this run's time.
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 300;
+    let day = |back: u64| {
+        let out =
+            std::process::Command::new("date").args(["-d", &format!("@{}", before - back * 86_400), "+%F"]).output();
+        String::from_utf8(out.unwrap().stdout).unwrap().trim().to_owned()
+    };
+    let days = serde_json::json!({ day(2): [86_400, 86_400], day(1): [86_400, 43_200] });
+    let checks = serde_json::json!({
+        "Lab results": {"status": "pass", "since": before - 86_400 * 3, "days": days},
+        "EHR portal": {"status": "pass", "since": before - 86_400 * 3, "days": {day(1): [3600, 3600]}},
+    });
+    let doc = serde_json::json!({"format": "rounds-state", "version": 3, "inventory": "x", "last_run": before, "checks": checks});
+    std::fs::write(&state, doc.to_string()).unwrap();
+    let out = inv
+        .rounds(&["--state", state.to_str().unwrap(), "--output", &format!("html:{}", file.display())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&file).unwrap();
+    for never in ["127.0.0.1", "refused", "/lab", "Backend", "<now>", "<b>", "connection", "http://"] {
+        assert!(!html.contains(never), "no target, detail or raw markup ({never}) on the page:\n{html}");
+    }
+    let lines = read_page(&file);
+    assert_eq!(lines[0], "en Clinic <systems> 0 0 0", "lang, title as text, nothing fetched: {lines:?}");
+    assert_eq!(lines[1], "60 True", "a meta refresh; the out-of-date warning only by script: {lines:?}");
+    assert_eq!(lines[2], "records|imaging|Other systems", "groups in order: {lines:?}");
+    let row = |name: &str| -> Vec<String> {
+        let line =
+            lines.iter().find(|l| l.starts_with(&format!("{name} | "))).unwrap_or_else(|| panic!("{name}: {lines:?}"));
+        line.split(" | ").map(str::to_owned).collect()
+    };
+    assert_eq!(lines.iter().filter(|l| l.starts_with("Patient charts (EHR) | ")).count(), 1, "one row: {lines:?}");
+    assert_eq!(row("Patient charts (EHR)")[1], "Slow", "the worst of the two: {lines:?}");
+    let lab = row("Lab results");
+    assert!(lab[1].starts_with("Not working since ") && lab[1].len() == "Not working since 07:10".len(), "{lab:?}");
+    assert_eq!(lab[2], "", "no message without an acknowledgement");
+    assert_eq!(lab[3], "Worked 74.8% of the checked time in the last 30 days.", "{lab:?}");
+    assert!(lab[4].contains("1 working throughout, 2 with problems, 27 not checked"), "{lab:?}");
+    let pacs = row("PACS viewer");
+    assert!(pacs[1].ends_with(" - IT knows and is working on it"), "{pacs:?}");
+    assert_eq!(pacs[2], "Message from IT: Vendor on site <b>today</b>", "the note, as text");
+    assert_eq!(pacs[3], "Worked 0% of the checked time in the last 30 days.", "{pacs:?}");
+    let printer = row("Printer");
+    assert!(
+        printer[1].starts_with("Planned maintenance until ") && printer[1].ends_with(": new toner <now>"),
+        "{printer:?}"
+    );
+    assert_eq!(row("Scanner")[1], "Not checked this time", "never green when not checked");
+    assert_eq!(lines.len(), 3 + 5, "hidden check left out: {lines:?}");
+}

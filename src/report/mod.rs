@@ -6,6 +6,7 @@
 //! [`Format`] variant, and one arm in [`reporter_for`].
 
 mod handover;
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -17,6 +18,7 @@ mod table;
 
 pub use self::handover::HandoverFormat;
 pub(crate) use self::handover::{Handover, Sources};
+pub(crate) use self::html::{status_page, PageInput};
 pub(crate) use self::reporter::{summary_line, ReportOptions, Reporter};
 pub use self::shift::HistoryFormat;
 pub(crate) use self::shift::{render_shift, ShiftRecord};
@@ -37,6 +39,8 @@ pub enum Format {
     Nagios,
     /// A Markdown report for an email body or a ticket.
     Markdown,
+    /// The status page for staff: plain sentences, 30 days, self-contained ([status_page]).
+    Html,
 }
 
 impl Format {
@@ -45,7 +49,7 @@ impl Format {
     pub(crate) fn is_for_people(self) -> bool {
         match self {
             Format::Table | Format::Markdown => true,
-            Format::Json | Format::Junit | Format::Prometheus | Format::Nagios => false,
+            Format::Json | Format::Junit | Format::Prometheus | Format::Nagios | Format::Html => false,
         }
     }
 
@@ -63,6 +67,7 @@ impl Format {
             Format::Prometheus => &["prom"],
             Format::Nagios => &[],
             Format::Markdown => &["md", "markdown"],
+            Format::Html => &["html", "htm"],
         }
     }
 
@@ -81,6 +86,7 @@ pub(crate) fn reporter_for(format: Format, options: ReportOptions) -> Box<dyn Re
         Format::Prometheus => Box::new(prometheus::PrometheusReporter),
         Format::Nagios => Box::new(nagios::NagiosReporter),
         Format::Markdown => Box::new(markdown::MarkdownReporter),
+        Format::Html => Box::new(html::StatusPageReporter),
     }
 }
 

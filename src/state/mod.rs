@@ -57,6 +57,36 @@ pub(crate) struct State {
     more: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Seconds checked, and seconds of those working, in one day. Maintenance and runs that
+/// did not check it count for neither.
+pub(crate) type Day = [u64; 2];
+
+/// Days kept per check: 30 whole days and today. 200 checks keep about 200 KB.
+pub(crate) const DAYS_KEPT: usize = 31;
+/// A run is credited the time since the run before, up to this: a machine that was off
+/// for a night does not make the night count.
+const MAX_CREDIT: u64 = 3600;
+
+/// The local date of `secs`, as the per-day record keys it.
+pub(crate) fn day_of(secs: u64) -> String {
+    let at = jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(i64::MAX)).unwrap_or(jiff::Timestamp::MAX);
+    at.to_zoned_datetime(jiff::tz::TimeZone::system()).date().to_string()
+}
+
+/// Adds `credit` seconds of a run to today's record, and forgets the oldest days.
+fn add_day(days: &mut BTreeMap<String, Day>, now: u64, credit: u64, status: Status) {
+    let Some(worked) = status.meaning().for_staff.worked() else { return };
+    if credit == 0 {
+        return;
+    }
+    let day = days.entry(day_of(now)).or_default();
+    day[0] += credit;
+    day[1] += if worked { credit } else { 0 };
+    while days.len() > DAYS_KEPT {
+        days.pop_first();
+    }
+}
+
 /// One check's remembered state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
@@ -76,7 +106,11 @@ struct Entry {
     cert_not_after: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     backup_age: Option<u64>,
-    /// Records of a later version (a per-day record), kept as they are.
+    /// Per local day ("2026-12-03"), for the status page: the seconds it was checked and
+    /// the seconds of those it worked ([`Day`]); the last [`DAYS_KEPT`] days.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    days: BTreeMap<String, Day>,
+    /// Records of a later version, kept as they are.
     #[serde(flatten)]
     more: serde_json::Map<String, serde_json::Value>,
 }
@@ -149,6 +183,7 @@ impl State {
     /// `all_ran`, checks no longer in the inventory are forgotten.
     pub fn updated(mut self, report: &RunReport, inventory: &Path, all_ran: bool) -> State {
         let now = report.started_at();
+        let credit = self.last_run.map_or(0, |last| to_unix(now).saturating_sub(last).min(MAX_CREDIT));
         if all_ran {
             self.checks.retain(|name, _| report.results().iter().any(|r| r.meta.name == *name));
         }
@@ -172,6 +207,8 @@ impl State {
                 (_, None) => (BTreeMap::new(), None),
             };
             let more = before.map(|e| e.more.clone()).unwrap_or_default();
+            let mut days = before.map(|e| e.days.clone()).unwrap_or_default();
+            add_day(&mut days, to_unix(now), credit, result.status);
             let facts = &result.facts;
             let entry = Entry {
                 status: result.status,
@@ -180,6 +217,7 @@ impl State {
                 counted_at,
                 cert_not_after: facts.cert_not_after.map(to_unix),
                 backup_age: facts.backup_age.map(|age| age.as_secs()),
+                days,
                 more,
             };
             self.checks.insert(result.meta.name.clone(), entry);
@@ -334,6 +372,28 @@ pub(crate) fn remember(
     Ok(warnings)
 }
 
+/// What the status page needs from the state at `path`: each check's days, and the usual
+/// interval between recent complete runs (the median of the last 20), from the run log.
+pub(crate) fn page_record(path: &Path) -> PageRecord {
+    let mut warnings = Vec::new();
+    let days = State::read(path, &mut warnings)
+        .map(|s| s.checks.into_iter().map(|(name, e)| (name, e.days)).collect())
+        .unwrap_or_default();
+    let runs = history::read(&history::log_path(path)).map(|r| r.records).unwrap_or_default();
+    let starts: Vec<u64> = runs.iter().filter(|r| r.only.is_none()).map(|r| r.at).collect();
+    let mut gaps: Vec<u64> = starts.windows(2).rev().take(20).map(|w| w[1].saturating_sub(w[0])).collect();
+    gaps.sort_unstable();
+    let usual_interval = gaps.get(gaps.len() / 2).filter(|g| **g > 0).map(|g| Duration::from_secs(*g));
+    PageRecord { days, usual_interval }
+}
+
+/// See [`page_record`].
+#[derive(Debug, Default)]
+pub(crate) struct PageRecord {
+    pub days: BTreeMap<String, BTreeMap<String, Day>>,
+    pub usual_interval: Option<Duration>,
+}
+
 /// Appends a note or a handover to the run log beside the state at `path`, under the lock;
 /// never through a planted link.
 pub(crate) fn write_mark(path: &Path, mark: &history::Mark) -> std::io::Result<()> {
@@ -384,6 +444,7 @@ mod tests {
             counted_at: None,
             cert_not_after: None,
             backup_age: None,
+            days: BTreeMap::new(),
             more: Default::default(),
         }
     }
@@ -416,6 +477,8 @@ mod tests {
             retry_delay: None,
             hint: None,
             runbook: None,
+            public_name: "engine".into(),
+            hidden: false,
         };
         let counters = errors.map(|n| [("errors a".to_owned(), n)].into()).unwrap_or_default();
         let outcome = crate::outcome::Outcome::new(status, "d")
@@ -478,13 +541,13 @@ mod tests {
 
         let mut doc: serde_json::Value = serde_json::to_value(&state).unwrap();
         doc["outbox"] = serde_json::json!([{"to": "pager"}]);
-        doc["checks"]["root"]["days"] = serde_json::json!({"2026-12-01": "pass"});
+        doc["checks"]["root"]["weeks"] = serde_json::json!({"2026-W49": "pass"});
         std::fs::write(&path, doc.to_string()).unwrap();
         let state = State::read(&path, &mut warnings).unwrap();
         let report = RunReport::new(from_unix(1_796_400_000), Duration::ZERO, vec![counted(Status::Pass, None)]);
         let rewritten = serde_json::to_value(state.updated(&report, Path::new("checks.toml"), false)).unwrap();
         assert_eq!(rewritten["outbox"][0]["to"], "pager");
-        assert_eq!(rewritten["checks"]["root"]["days"]["2026-12-01"], "pass");
+        assert_eq!(rewritten["checks"]["root"]["weeks"]["2026-W49"], "pass");
         assert_eq!(rewritten["version"], VERSION);
     }
 }
