@@ -359,3 +359,93 @@ fn the_status_page_says_each_state_in_plain_words() {
     assert_eq!(row("Scanner")[1], "Not checked this time", "never green when not checked");
     assert_eq!(lines.len(), 3 + 5, "hidden check left out: {lines:?}");
 }
+
+/// What headless Chromium asks a proxy for while it shows `page`: the proxy is the test's
+/// own, on loopback, and answers every request itself (404), so nothing leaves the machine;
+/// names resolve to nothing. Returns the rendered DOM and the request lines.
+fn chromium_dom(chromium: &Path, page: &Path) -> (String, Vec<String>) {
+    use std::io::{BufRead, Write};
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for mut conn in proxy.incoming().flatten() {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&conn).read_line(&mut line);
+            record.lock().unwrap().push(line.trim().to_owned());
+            let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let out = std::process::Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        .args(["--disable-component-update", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--dump-dom"])
+        .arg(format!("--proxy-server=http://127.0.0.1:{port}"))
+        .arg(format!("--user-data-dir={}", page.with_extension("profile").display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let requests = seen.lock().unwrap().clone();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), requests)
+}
+
+/// The hosts of requests a page made beyond what Chromium asks for by itself (its own
+/// update and time services, seen with an empty page).
+fn beyond(requests: &[String], baseline: &[String]) -> Vec<String> {
+    let host = |line: &String| {
+        line.split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .split('/')
+            .find(|p| p.contains('.'))
+            .unwrap_or_default()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let known: Vec<String> = baseline.iter().map(host).collect();
+    // Chromium's own services, also when the empty page's run happened not to ask them.
+    let own = |h: &str| [".google.com", ".googleapis.com", ".gvt1.com"].iter().any(|d| h.ends_with(d));
+    requests.iter().filter(|r| !known.contains(&host(r)) && !own(&host(r))).cloned().collect()
+}
+
+/// In a real browser: nothing is fetched from anywhere; a fresh page shows no warning, and
+/// a page whose run is older than `stale_after` shows it (written by a rounds whose clock
+/// libfaketime set two hours back).
+#[test]
+fn in_a_browser_the_page_fetches_nothing_and_warns_when_out_of_date() {
+    let Some(chromium) = support::peer(&["/usr/bin/chromium", "/usr/bin/chromium-browser"], "chromium") else { return };
+    let Some(faketime) = support::peer(&["/usr/bin/faketime"], "faketime") else { return };
+    let page = page_inventory();
+    let dir = page.inv.dir.path();
+    let (fresh, old) = (dir.join("fresh.html"), dir.join("old.html"));
+    let out = page.inv.rounds(&["--no-state", "--output", &format!("html:{}", fresh.display())]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut written_earlier = std::process::Command::new(faketime);
+    written_earlier
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("XDG_STATE_HOME", dir)
+        .args(["-f", "-2h"])
+        .arg(assert_cmd::cargo::cargo_bin!("rounds"))
+        .arg("--config")
+        .arg(&page.inv.path)
+        .args(["--no-state", "--output", &format!("html:{}", old.display())]);
+    assert_eq!(written_earlier.output().unwrap().status.code(), Some(2));
+    let empty = page.inv.write("empty.html", "<!DOCTYPE html><html lang=\"en\"><title>x</title></html>");
+    let (_, baseline) = chromium_dom(&chromium, &empty);
+    // The proxy sees a page's requests: one image from elsewhere is caught.
+    let fetching = page.inv.write("fetching.html", "<!DOCTYPE html><img src=\"http://images.example/x.png\" alt=\"\">");
+    let (_, requests) = chromium_dom(&chromium, &fetching);
+    assert_eq!(beyond(&requests, &baseline).len(), 1, "the proxy sees what a page fetches: {requests:?}");
+
+    let (dom, requests) = chromium_dom(&chromium, &fresh);
+    assert!(dom.contains("<h3>Patient charts (EHR)</h3>"), "{dom}");
+    assert!(dom.contains("<p id=\"stale\" class=\"stale\" role=\"alert\" hidden=\"\">"), "fresh: no warning\n{dom}");
+    assert!(dom.contains("<body>"), "{dom}");
+    assert_eq!(beyond(&requests, &baseline), Vec::<String>::new(), "the page fetched something");
+    let (dom, requests) = chromium_dom(&chromium, &old);
+    assert!(dom.contains("<body class=\"is-stale\">"), "{dom}");
+    assert!(dom.contains("<p id=\"stale\" class=\"stale\" role=\"alert\">"), "the warning shows\n{dom}");
+    assert_eq!(beyond(&requests, &baseline), Vec::<String>::new(), "the page fetched something");
+}

@@ -228,7 +228,8 @@ fn still_open(s: &Sources, until: u64) -> Vec<Item> {
     let now = to_timestamp(s.now);
     s.episodes
         .iter()
-        .filter(|e| e.ended.is_none())
+        // Maintenance is not a problem left open.
+        .filter(|e| e.ended.is_none() && e.status.meaning().is_problem)
         .map(|e| {
             let text = format!(
                 "{} since {} ({}): {}",
@@ -237,7 +238,9 @@ fn still_open(s: &Sources, until: u64) -> Vec<Item> {
                 lasted(until.saturating_sub(e.began)),
                 e.detail
             );
+            // The run log's detail says the acknowledgement when the last run applied it.
             let ack = s.acks.iter().find(|a| a.until.ends() > now && a.covers.contains(&e.check));
+            let ack = ack.filter(|a| a.note.is_empty() || !e.detail.contains(&a.note));
             let more = ack.map(|a| {
                 let by = if a.by.is_empty() { "someone" } else { a.by.as_str() };
                 let note = if a.note.is_empty() { "(no note)" } else { a.note.as_str() };

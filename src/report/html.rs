@@ -25,14 +25,28 @@ use crate::state::{Day, PageRecord};
 
 /// What the page shows besides the report: the settings, the per-day record, and the texts
 /// people wrote (acknowledgement notes, maintenance reasons), already cleaned.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PageInput {
+    /// Times are shown in it: this machine's zone (UTC for `--format html` on stdout).
+    pub tz: TimeZone,
     pub page: StatusPage,
     pub record: PageRecord,
     /// Check name: IT's message (its acknowledgement's note).
     pub messages: BTreeMap<String, String>,
     /// Check name: "until 12:00 UTC: vendor upgrade".
     pub maintenance: BTreeMap<String, String>,
+}
+
+impl Default for PageInput {
+    fn default() -> Self {
+        PageInput {
+            tz: TimeZone::UTC,
+            page: StatusPage::default(),
+            record: PageRecord::default(),
+            messages: BTreeMap::new(),
+            maintenance: BTreeMap::new(),
+        }
+    }
 }
 
 /// How many days of bars.
@@ -72,7 +86,7 @@ impl Row<'_> {
 
 /// The page, complete.
 pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
-    let tz = TimeZone::system();
+    let tz = input.tz.clone();
     let now = report.started_at();
     let mut rows: Vec<Row> = Vec::new();
     for r in report.results().iter().filter(|r| !r.meta.hidden) {
@@ -312,6 +326,6 @@ impl PageInput {
             }
         }
         let record = state.map(crate::state::page_record).unwrap_or_default();
-        PageInput { page: page.clone(), record, messages, maintenance }
+        PageInput { tz: TimeZone::system(), page: page.clone(), record, messages, maintenance }
     }
 }
