@@ -108,7 +108,7 @@ fn a_shift(inv: &Inventory) {
         "PACS:104": {"status": "fail", "since": NOW_SECS - 4 * HOUR, "cert_not_after": NOW_SECS + 200 * 24 * HOUR},
         "root": {"status": "pass", "since": NOW_SECS, "backup_age": 30 * HOUR},
     });
-    let state = serde_json::json!({"format": "rounds-state", "version": 3, "inventory": "x", "last_run": NOW_SECS, "checks": checks});
+    let state = serde_json::json!({"format": "rounds-state", "version": 2, "inventory": "x", "last_run": NOW_SECS, "checks": checks});
     inv.write("s.json", &state.to_string());
     inv.write(
         "acks.toml",
@@ -320,7 +320,7 @@ fn the_status_page_says_each_state_in_plain_words() {
         "Lab results": {"status": "pass", "since": before - 86_400 * 3, "days": days},
         "EHR portal": {"status": "pass", "since": before - 86_400 * 3, "days": {day(1): [3600, 3600]}},
     });
-    let doc = serde_json::json!({"format": "rounds-state", "version": 3, "inventory": "x", "last_run": before, "checks": checks});
+    let doc = serde_json::json!({"format": "rounds-state", "version": 2, "inventory": "x", "last_run": before, "checks": checks});
     std::fs::write(&state, doc.to_string()).unwrap();
     let out = inv
         .rounds(&["--state", state.to_str().unwrap(), "--output", &format!("html:{}", file.display())])

@@ -14,9 +14,9 @@
 //! change never wipes a clinic's history. Only a damaged file means a fresh start (a copy is
 //! kept as `<state>.damaged`); a file of a newer rounds is left as it is and this run is not
 //! saved there. Records a later version adds go in new keys that an older reader keeps
-//! untouched when it rewrites the file (`more`): planned are `days` in each check's entry (a
-//! compact per-day record for a status page) and `outbox` at the top (notifications waiting
-//! to be delivered). A run log line records the run's `stopped` signal and its `unfinished`
+//! untouched when it rewrites the file (`more`): `days` in each check's entry (the compact
+//! per-day record of the status page) came so, and `outbox` at the top (notifications waiting
+//! to be delivered) is planned so. A run log line records the run's `stopped` signal and its `unfinished`
 //! checks when it was interrupted.
 //!
 //! Sits above the runner (it annotates a [`RunReport`]) and below the app; reporters only
@@ -290,7 +290,7 @@ fn load(path: &Path) -> Result<State, Unusable> {
 /// reshape the document; it never drops what the older version recorded.
 fn migrate(mut doc: serde_json::Value, from: u64) -> serde_json::Value {
     for version in from..u64::from(VERSION) {
-        // 1 -> 2, 2 -> 3: the same records; versions 2 and 3 only add keys and lines.
+        // 1 -> 2: the same records; version 2 only adds keys (in the run log).
         doc["version"] = (version + 1).into();
     }
     doc
@@ -504,6 +504,33 @@ mod tests {
         let state = run(state, 3_000, counted(Status::Maint, Some(9)));
         assert_eq!(state.recall("engine").map(|r| (r.at, r.counters["errors a"])), Some((from_unix(3_000), 9)));
         assert_eq!(state.recall("other"), None);
+    }
+
+    /// Each run adds the time since the run before (at most an hour) to today: as working
+    /// when it passed or warned, as checked only when it failed; maintenance and skipped
+    /// runs count for neither. Only the last 31 days are kept.
+    #[test]
+    fn the_per_day_record_counts_checked_and_working_time() {
+        let path = Path::new("checks.toml");
+        let at = |secs: u64, status: Status, state: State| {
+            state.updated(&RunReport::new(from_unix(secs), Duration::ZERO, vec![counted(status, None)]), path, true)
+        };
+        let noon = 1_796_299_200;
+        let mut state = at(noon, Status::Pass, State::default());
+        assert!(state.checks["engine"].days.is_empty(), "a first run has no time before it");
+        for (later, status) in
+            [(300, Status::Pass), (600, Status::Fail), (900, Status::Maint), (1200, Status::Warn), (9000, Status::Skip)]
+        {
+            state = at(noon + later, status, state);
+        }
+        state = at(noon + 9000 + 7200, Status::Fail, state);
+        assert_eq!(state.checks["engine"].days[&day_of(noon)], [300 + 300 + 300 + 3600, 300 + 300]);
+        let mut days = BTreeMap::new();
+        for d in 0..40 {
+            add_day(&mut days, noon + d * 86_400, 60, Status::Pass);
+        }
+        assert_eq!(days.len(), DAYS_KEPT);
+        assert_eq!(days.keys().next(), Some(&day_of(noon + 9 * 86_400)));
     }
 
     #[test]
