@@ -336,20 +336,10 @@ pub(crate) fn markdown_escape(text: &str) -> String {
     out
 }
 
-/// Text inside an HTML element or a quoted attribute.
+/// Text inside an HTML element or a quoted attribute: HTML5 reads XML's escapes, and a
+/// character no document may hold is shown escaped.
 pub(crate) fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::junit::xml(text)
 }
 
 #[cfg(test)]
@@ -358,7 +348,7 @@ mod tests {
 
     #[test]
     fn escapes_leave_no_markup() {
-        assert_eq!(html_escape("<b a=\"x\">&'"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(html_escape("<b a=\"x\">&'"), "&lt;b a=&quot;x&quot;&gt;&amp;&apos;");
         assert_eq!(markdown_escape("**x** | [y](z) <b>"), "\\*\\*x\\*\\* \\| \\[y\\](z) \\<b\\>");
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use jiff::tz::TimeZone;
 
 use super::handover::html_escape;
-use super::Reporter;
+use super::reporter::Reporter;
 use crate::config::StatusPage;
 use crate::outcome::ForStaff;
 use crate::runner::results::{CheckResult, CleanReport};
