@@ -421,16 +421,21 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
     // The inventory is not loaded: its ${VAR}s need not be set to read the record.
     let setting = inventory::state_setting(path);
     let file = state_file(path, state_flag, setting.as_deref())?;
-    let runs = read_log(&file)?.records;
+    let log = read_log(&file)?;
+    let runs = &log.records;
     let now = std::time::SystemTime::now();
     let since = state::to_unix(now).saturating_sub(args.since.as_secs());
     let only = match &args.check {
-        Some(check) => Some(history_names(path, check, &runs)?),
+        Some(check) => Some(history_names(path, check, runs)?),
         None => None,
     };
-    let episodes = history::episodes(&runs, since, only.as_deref());
-    let record =
-        report::ShiftRecord { inventory: path, runs: &runs, since, until: state::to_unix(now), episodes: &episodes };
+    let episodes = history::episodes(runs, since, only.as_deref());
+    // With --check, the notes about those checks.
+    let about = |n: &&history::Mark| only.as_ref().is_none_or(|names| n.checks.iter().any(|c| names.contains(c)));
+    let notes: Vec<&history::Mark> =
+        log.marks.iter().filter(|m| m.kind == history::MarkKind::Note && m.at >= since).filter(about).collect();
+    let until = state::to_unix(now);
+    let record = report::ShiftRecord { inventory: path, runs, since, until, episodes: &episodes, notes: &notes };
     write_out(&report::render_shift(&record, args.format))?;
     Ok(exit::OK)
 }

@@ -62,9 +62,20 @@ fn a_note_is_appended_with_who_when_and_the_checks_it_names() {
     assert_eq!(empty.status.code(), Some(3));
     assert_eq!(log_lines(&inv).len(), 2);
 
-    // The log with notes in it still reads as a shift record, nothing passed over.
-    let history = inv.rounds(&["history"]).output().unwrap();
+    // The log with notes in it still reads as a shift record, nothing passed over, and
+    // shows them; with --check, the notes about that check.
+    let history = inv.rounds(&["history", "--since", "100days"]).env("ROUNDS_NOW", NOW).output().unwrap();
     assert!(history.status.success() && history.stderr.is_empty(), "{}", String::from_utf8_lossy(&history.stderr));
+    let text = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        text.contains("Notes:\n  2026-12-03 12:00 UTC anna on PACS:104, PACS:11112: replaced the barcode scanner\n"),
+        "{text}"
+    );
+    assert!(text.contains(" ben: rebooted the printer\n"), "{text}");
+    let json = inv.rounds(&["history", "--since", "100days", "--check", "PACS", "--format", "json"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["notes"].as_array().map(Vec::len), Some(1), "{doc}");
+    assert_eq!(doc["notes"][0]["by"], "anna");
 }
 
 /// A link planted where the run log is kept is refused, not written through.
