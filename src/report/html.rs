@@ -276,7 +276,7 @@ const CSS: &str = "*{box-sizing:border-box}body{margin:0;font-family:system-ui,-
 font-size:1.05rem;line-height:1.45;color:#1a1a1a;background:#f4f4f4}main{max-width:64rem;margin:0 auto;padding:1rem}\
 h1{font-size:1.6rem;margin:.2rem 0 .4rem}h2{font-size:1.2rem;margin:1.4rem 0 .5rem}.updated{margin:.2rem 0;color:#333}\
 .stale{background:#fff3cd;border:3px solid #7a4a00;color:#4a2c00;padding:.6rem .8rem;font-size:1.1rem}\
-.is-stale .services{opacity:.75}.services{list-style:none;margin:0;padding:0;display:grid;gap:.6rem;\
+.is-stale .services{opacity:.85}.services{list-style:none;margin:0;padding:0;display:grid;gap:.6rem;\
 grid-template-columns:repeat(auto-fill,minmax(min(100%,26rem),1fr))}\
 .svc{display:flex;gap:.7rem;background:#fff;border:1px solid #c8c8c8;border-left:.45rem solid #1d6b30;border-radius:.4rem;padding:.7rem}\
 .mark{flex:none;width:2rem;height:2rem;border-radius:50%;display:flex;align-items:center;justify-content:center;\
