@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::CommandFactory;
 use comfy_table::{presets, Table};
 
-use crate::cli::{AckArgs, CheckArgs, Cli, Command, HistoryArgs, ListArgs, ListFormat};
+use crate::cli::{AckArgs, CheckArgs, Cli, Command, HandoverArgs, HistoryArgs, ListArgs, ListFormat, NoteArgs};
 use crate::files;
 use crate::inventory::{self, Inventory};
 use crate::known;
@@ -31,6 +31,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::List(args)) => list(&cli.config, args),
         Some(Command::History(args)) => history(&cli.config, cli.state(), args),
         Some(Command::Ack(args)) => ack(&cli.config, cli.acks(), args),
+        Some(Command::Note(args)) => note(&cli.config, cli.state(), args),
+        Some(Command::Handover(args)) => handover(&cli, args),
         Some(Command::Init { path }) => init(path.as_deref().unwrap_or(&cli.config)),
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
@@ -293,7 +295,11 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         // Home and clear: the new report replaces the old one in place.
         write_out(b"\x1b[H\x1b[2J")?;
     }
-    write_outputs(&report, &args.output, args.wide)?;
+    let page = args.output.iter().any(|(f, _)| *f == report::Format::Html).then(|| {
+        let (page, state) = (&inventory.status_page, state_file.as_deref());
+        report::PageInput::gather(page, state, &acks.acks, &inventory.windows, &inventory.secrets, known::now())
+    });
+    write_outputs(&report, &args.output, args.wide, page.as_ref())?;
     if args.quiet {
         // Cron mails only when something needs attention; machine formats still get a
         // whole (filtered) document.
@@ -324,11 +330,15 @@ fn write_outputs(
     report: &runner::results::CleanReport,
     outputs: &[(report::Format, PathBuf)],
     wide: bool,
+    page: Option<&report::PageInput>,
 ) -> Result<()> {
     for (format, path) in outputs {
         let options =
             ReportOptions { color: false, summary_first: true, width: Some(report::MAIL_WIDTH), wide, quiet: false };
-        let bytes = report::reporter_for(*format, options).render(report);
+        let bytes = match (format, page) {
+            (report::Format::Html, Some(page)) => report::status_page(report, page),
+            _ => report::reporter_for(*format, options).render(report),
+        };
         files::replace(path, &bytes, files::Access::Umask)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -427,14 +437,121 @@ fn list(path: &Path, args: &ListArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// The state file of `history`, `note` and `handover`, from `--state` or the setting.
+fn state_file(path: &Path, state_flag: Option<&Path>, setting: Option<&str>) -> Result<PathBuf> {
+    let Some(file) = state_path(path, state_flag, setting) else {
+        bail!("no place for state: set XDG_STATE_HOME or HOME, or give --state PATH");
+    };
+    Ok(file)
+}
+
 fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result<u8> {
     // The inventory is not loaded: its ${VAR}s need not be set to read the record.
     let setting = inventory::state_setting(path);
-    let Some(file) = state_path(path, state_flag, setting.as_deref()) else {
-        bail!("no place for state (no XDG_STATE_HOME, and no HOME but /): give --state PATH");
+    let file = state_file(path, state_flag, setting.as_deref())?;
+    let log = read_log(&file)?;
+    let runs = &log.records;
+    let now = std::time::SystemTime::now();
+    let since = state::to_unix(now).saturating_sub(args.since.as_secs());
+    let only = match &args.check {
+        Some(check) => Some(history_names(path, check, runs)?),
+        None => None,
     };
+    let episodes = history::episodes(runs, since, only.as_deref());
+    // With --check, the notes about those checks.
+    let about = |n: &&history::Mark| only.as_ref().is_none_or(|names| n.checks.iter().any(|c| names.contains(c)));
+    let notes: Vec<&history::Mark> =
+        log.marks.iter().filter(|m| m.kind == history::MarkKind::Note && m.at >= since).filter(about).collect();
+    let until = state::to_unix(now);
+    let record = report::ShiftRecord { inventory: path, runs, since, until, episodes: &episodes, notes: &notes };
+    write_out(&report::render_shift(&record, args.format, screen_width()))?;
+    Ok(exit::OK)
+}
+
+/// The longest note: a few sentences, not a report.
+const MAX_NOTE_CHARS: usize = 2000;
+
+/// `rounds note TEXT [--check NAME] [--by NAME]`: needs no secret, like `ack`.
+fn note(path: &Path, state_flag: Option<&Path>, args: &NoteArgs) -> Result<u8> {
+    let text = args.text.trim();
+    if text.is_empty() {
+        bail!("the note is empty: say what happened or what was done");
+    }
+    if text.chars().count() > MAX_NOTE_CHARS {
+        bail!("the note is longer than {MAX_NOTE_CHARS} characters: keep it to what the next shift needs");
+    }
+    let inventory = inventory::load_without_secrets(path)?;
+    let mut mark = history::Mark::new(
+        history::MarkKind::Note,
+        known::now(),
+        args.by.as_deref().map(str::trim).filter(|b| !b.is_empty()).map_or_else(known::who, str::to_owned),
+    );
+    mark.text = text.to_owned();
+    if let Some(check) = &args.check {
+        let selector = crate::config::Selector::parse(check).map_err(|why| anyhow::anyhow!("--check: {why}"))?;
+        let metas: Vec<_> = inventory.checks.iter().map(|c| c.meta.clone()).collect();
+        let found = selector.select(&metas);
+        if found.is_empty() {
+            bail!("{}", selector.nothing_selected(&metas, "--check"));
+        }
+        mark.check = Some(selector.text());
+        mark.checks = found.into_iter().map(|i| metas[i].name.clone()).collect();
+    }
+    let file = state_file(path, state_flag, inventory.settings.state.as_deref())?;
+    state::write_mark(&file, &mark).with_context(|| format!("cannot write the note to {}", file.display()))?;
+    eprintln!("noted in {}", history::log_path(&file).display());
+    Ok(exit::OK)
+}
+
+/// `rounds handover`: needs no secret. Records that a handover was made: the next one
+/// starts there.
+fn handover(cli: &Cli, args: &HandoverArgs) -> Result<u8> {
+    let path = cli.config.as_path();
+    let inventory = inventory::load_without_secrets(path)?;
+    let mut acks = known::read_acks(&known::acks_path(path, cli.acks()))?;
+    acks.resolve(inventory.checks.iter().map(|c| &c.meta))?;
+    let file = state_file(path, cli.state(), inventory.settings.state.as_deref())?;
+    if let Some(output) = &args.output {
+        files::refuse_planted(output).with_context(|| format!("cannot write {}", output.display()))?;
+    }
+    let log = read_log(&file)?;
+    let now = known::now();
+    let since = match args.since {
+        Some(back) => state::to_unix(now).saturating_sub(back.as_secs()),
+        None => log.last_handover().unwrap_or_else(|| state::to_unix(now).saturating_sub(12 * 3600)),
+    };
+    let mut warnings = Vec::new();
+    let remembered = State::read(&file, &mut warnings).unwrap_or_default();
+    for warning in warnings {
+        eprintln!("warning: {}", clean_text(&warning, &Secrets::default(), usize::MAX));
+    }
+    let episodes = history::episodes(&log.records, since, None);
+    let sources = report::Sources {
+        inventory: path,
+        since,
+        now,
+        runs: &log.records,
+        notes: log.notes_since(since).collect(),
+        episodes: &episodes,
+        acks: &acks.acks,
+        windows: &inventory.windows,
+        seen: remembered.seen().collect(),
+    };
+    let bytes = report::Handover::gather(&sources).render(args.format);
+    match &args.output {
+        Some(output) => files::replace(output, &bytes, files::Access::Umask)
+            .with_context(|| format!("cannot write {}", output.display()))?,
+        None => write_out(&bytes)?,
+    }
+    let mark = history::Mark::new(history::MarkKind::Handover, now, known::who());
+    state::write_mark(&file, &mark).with_context(|| format!("cannot record the handover in {}", file.display()))?;
+    Ok(exit::OK)
+}
+
+/// The run log beside the state `file`, its passed-over lines said on stderr.
+fn read_log(file: &Path) -> Result<history::Runs> {
     // No record is no news: a log that cannot be read is said, never "No problems".
-    let log = history::log_path(&file);
+    let log = history::log_path(file);
     let runs = match history::read(&log) {
         Ok(runs) => runs,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
@@ -450,18 +567,7 @@ fn history(path: &Path, state_flag: Option<&Path>, args: &HistoryArgs) -> Result
             runs.passed_over
         );
     }
-    let runs = runs.records;
-    let now = std::time::SystemTime::now();
-    let since = state::to_unix(now).saturating_sub(args.since.as_secs());
-    let only = match &args.check {
-        Some(check) => Some(history_names(path, check, &runs)?),
-        None => None,
-    };
-    let episodes = history::episodes(&runs, since, only.as_deref());
-    let record =
-        report::ShiftRecord { inventory: path, runs: &runs, since, until: state::to_unix(now), episodes: &episodes };
-    write_out(&report::render_shift(&record, args.format, screen_width()))?;
-    Ok(exit::OK)
+    Ok(runs)
 }
 
 /// The checks `history --check` means: what the selector names in the inventory (read

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::report::{Format, HistoryFormat};
+use crate::report::{Format, HandoverFormat, HistoryFormat};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -47,6 +47,11 @@ pub enum Command {
     List(ListArgs),
     /// The shift record: every problem of the recent runs, when it began, when it ended.
     History(HistoryArgs),
+    /// The end-of-shift handover: still open, what happened, coming up, the shift's notes and
+    /// runs. Since the last handover, else the last 12 h.
+    Handover(HandoverArgs),
+    /// Add a timestamped note to the shift record (never patient data).
+    Note(NoteArgs),
     /// Acknowledge a known problem until a date, list acknowledgements, or remove one.
     Ack(AckArgs),
     /// Write a commented starter inventory to PATH (default: the --config path); never
@@ -154,6 +159,37 @@ pub struct HistoryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
     pub format: HistoryFormat,
+    #[command(flatten)]
+    pub state: StateArg,
+}
+
+#[derive(Debug, Args)]
+pub struct HandoverArgs {
+    /// How far back, like "12h" [default: since the last handover, else 12h].
+    #[arg(long, value_name = "DURATION", value_parser = any_duration)]
+    pub since: Option<Duration>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HandoverFormat::Table)]
+    pub format: HandoverFormat,
+    /// Write it to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArg,
+    #[command(flatten)]
+    pub acks: AcksArg,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// What happened or was done: "replaced the barcode scanner at front desk 2".
+    pub text: String,
+    /// The check it is about: its name, a server's name (all its ports), or tag:NAME.
+    #[arg(long, value_name = "NAME_OR_TAG")]
+    pub check: Option<String>,
+    /// Who writes it [default: the person behind sudo, else the login name].
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
     #[command(flatten)]
     pub state: StateArg,
 }

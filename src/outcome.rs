@@ -87,6 +87,8 @@ pub struct Meaning {
     pub keeps_previous_verdict: bool,
     /// Opens or continues an episode in `rounds history`.
     pub in_shift_record: bool,
+    /// What the status page for staff says of it (`--output html:PATH`).
+    pub for_staff: ForStaff,
     /// The Nagios plugin state this status asks for.
     pub nagios: NagiosState,
     /// The exit code this status asks for by itself.
@@ -95,6 +97,35 @@ pub struct Meaning {
     pub strict_exit_code: u8,
     /// How the summary line counts it: "2 failed", "1 warning"...
     pub summary: (&'static str, &'static str),
+}
+
+/// A status as the staff status page words it: plain sentences, never a detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForStaff {
+    /// "Working".
+    Working,
+    /// "Slow" for a latency warning, else "Working" (the page tells them apart).
+    Warning,
+    /// "Not working since 07:10".
+    NotWorking,
+    /// "Not working since 07:10 - IT knows and is working on it", with IT's message.
+    NotWorkingKnown,
+    /// "Planned maintenance until 12:00: reason"; its time does not count against it.
+    Maintenance,
+    /// "Not checked this time": never read as working.
+    NotChecked,
+}
+
+impl ForStaff {
+    /// Whether its time counts as working (`Some(true)`), not working, or not at all
+    /// (maintenance, not checked) in the share of checked time a service worked.
+    pub const fn worked(self) -> Option<bool> {
+        match self {
+            ForStaff::Working | ForStaff::Warning => Some(true),
+            ForStaff::NotWorking | ForStaff::NotWorkingKnown => Some(false),
+            ForStaff::Maintenance | ForStaff::NotChecked => None,
+        }
+    }
 }
 
 /// A Nagios/Icinga plugin state; ordered from OK to CRITICAL.
@@ -163,6 +194,7 @@ impl Status {
                 is_problem: false,
                 keeps_previous_verdict: false,
                 in_shift_record: false,
+                for_staff: ForStaff::Working,
                 nagios: NagiosState::Ok,
                 exit_code: exit::OK,
                 strict_exit_code: exit::OK,
@@ -180,6 +212,7 @@ impl Status {
                 is_problem: false,
                 keeps_previous_verdict: true,
                 in_shift_record: false,
+                for_staff: ForStaff::NotChecked,
                 nagios: NagiosState::Ok,
                 exit_code: exit::OK,
                 strict_exit_code: exit::OK,
@@ -196,6 +229,7 @@ impl Status {
                 is_problem: false,
                 keeps_previous_verdict: true,
                 in_shift_record: true,
+                for_staff: ForStaff::Maintenance,
                 nagios: NagiosState::Ok,
                 exit_code: exit::OK,
                 strict_exit_code: exit::OK,
@@ -212,6 +246,7 @@ impl Status {
                 is_problem: true,
                 keeps_previous_verdict: false,
                 in_shift_record: true,
+                for_staff: ForStaff::NotWorkingKnown,
                 nagios: NagiosState::Ok,
                 exit_code: exit::OK,
                 strict_exit_code: exit::OK,
@@ -228,6 +263,7 @@ impl Status {
                 is_problem: true,
                 keeps_previous_verdict: false,
                 in_shift_record: true,
+                for_staff: ForStaff::Warning,
                 nagios: NagiosState::Warning,
                 exit_code: exit::OK,
                 strict_exit_code: exit::WARNINGS,
@@ -243,6 +279,7 @@ impl Status {
                 is_problem: true,
                 keeps_previous_verdict: false,
                 in_shift_record: true,
+                for_staff: ForStaff::NotWorking,
                 nagios: NagiosState::Critical,
                 exit_code: exit::CRITICAL,
                 strict_exit_code: exit::CRITICAL,

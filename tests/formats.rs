@@ -47,13 +47,14 @@ fn every_format() -> Vec<String> {
 
 /// Each format and the test that feeds it to its real consumer: a new format fails
 /// [`every_format_has_a_consumer_test`] until it has one.
-const CONSUMERS: [(&str, &str); 6] = [
+const CONSUMERS: [(&str, &str); 7] = [
     ("table", "tests/cli.rs, tests/runs.rs: read by people; every status pinned in src/report/tests.rs"),
     ("json", "json_output_matches_the_published_schema"),
     ("junit", "junit_output_is_valid_against_the_xsd_and_read_by_junitparser"),
     ("prometheus", "prometheus_output_passes_promtool"),
     ("nagios", "nagios_output_follows_the_plugin_guidelines"),
     ("markdown", "markdown_output_is_a_table_a_parser_reads"),
+    ("html", "tests/staff.rs: the_status_page_says_each_state_in_plain_words (html5lib, strict)"),
 ];
 
 #[test]

@@ -126,6 +126,11 @@ macro_rules! check_table {
             hint: Option<String>,
             /// Where the full procedure is written down (a URL or a path).
             runbook: Option<String>,
+            /// What staff call it on the status page (default: the check's name, or its
+            /// server's); checks sharing one are one row there.
+            public_name: Option<String>,
+            /// `public = false` keeps the check off the status page.
+            public: Option<bool>,
             $( $(#[$field_meta])* $field : $ty, )*
         }
 
@@ -142,6 +147,8 @@ macro_rules! check_table {
                     retry_delay: self.retry_delay,
                     hint: self.hint.clone(),
                     runbook: self.runbook.clone(),
+                    public_name: self.public_name.clone(),
+                    public: self.public,
                 }
             }
         }
@@ -191,6 +198,8 @@ pub(crate) struct CommonKeys {
     pub retry_delay: Option<Timeout>,
     pub hint: Option<String>,
     pub runbook: Option<String>,
+    pub public_name: Option<String>,
+    pub public: Option<bool>,
 }
 
 /// Everything about a check except its probe: what reporters, the runner and `--only` use.
@@ -215,6 +224,10 @@ pub(crate) struct CheckMeta {
     /// What to do when it fails, and where the procedure is (`hint`, `runbook`).
     pub hint: Option<String>,
     pub runbook: Option<String>,
+    /// `public_name`, else the server's name, else the check's: its row on the status page.
+    pub public_name: String,
+    /// `public = false`: kept off the status page.
+    pub hidden: bool,
 }
 
 impl CheckMeta {
@@ -233,6 +246,12 @@ impl CheckMeta {
             retry_delay: common.retry_delay.map(|d| d.0),
             hint: common.hint.clone().filter(|h| !h.trim().is_empty()),
             runbook: common.runbook.clone().filter(|r| !r.trim().is_empty()),
+            public_name: common
+                .public_name
+                .clone()
+                .filter(|p| !p.trim().is_empty())
+                .unwrap_or_else(|| common.name.get_ref().clone()),
+            hidden: common.public == Some(false),
         }
     }
 }

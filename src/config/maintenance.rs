@@ -150,6 +150,29 @@ impl Window {
         }
     }
 
+    /// The next time the window is open, when that begins within `ahead` of `now` (or it is
+    /// open now): its start and end. Weekly windows are found to the minute.
+    pub fn next_span(&self, now: Timestamp, ahead: jiff::SignedDuration) -> Option<(Timestamp, Timestamp)> {
+        let horizon = now.checked_add(ahead).unwrap_or(Timestamp::MAX);
+        if let When::Between(start, end) = self.when {
+            return (end > now && start <= horizon).then_some((start, end));
+        }
+        let minute = jiff::SignedDuration::from_mins(1);
+        let mut start = now;
+        while !self.is_open(start) {
+            start = start.checked_add(minute).ok()?;
+            if start > horizon {
+                return None;
+            }
+        }
+        // A weekly window lasts less than a day and a half.
+        let mut end = start;
+        while self.is_open(end) && end < start.checked_add(jiff::SignedDuration::from_hours(48)).ok()? {
+            end = end.checked_add(minute).ok()?;
+        }
+        Some((start, end))
+    }
+
     /// Whether a fixed window is over at `now` (weekly windows come back).
     pub fn has_ended(&self, now: Timestamp) -> bool {
         matches!(self.when, When::Between(_, end) if end <= now)

@@ -19,6 +19,7 @@ mod loader;
 mod maintenance;
 mod selector;
 pub(crate) mod settings;
+mod status_page;
 pub(crate) mod values;
 
 pub(crate) use self::common::{check_table, CheckMeta, ProtocolTlsKeys};
@@ -27,3 +28,4 @@ pub(crate) use self::loader::{Env, Loader, Planned, Table};
 pub(crate) use self::maintenance::{to_system_time, to_timestamp, MaintenanceTable, Window};
 pub(crate) use self::selector::Selector;
 pub(crate) use self::settings::{Settings, SettingsTable};
+pub(crate) use self::status_page::{StatusPage, StatusPageTable};

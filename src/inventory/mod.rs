@@ -34,6 +34,8 @@ pub(crate) struct Inventory {
     pub heartbeat: Option<Heartbeat>,
     /// `[[maintenance]]` windows.
     pub windows: Vec<Window>,
+    /// `[status_page]`.
+    pub status_page: crate::config::StatusPage,
 }
 
 /// Reads and validates the inventory at `path`, taking `${VAR}` values from the process
@@ -79,6 +81,10 @@ pub(crate) fn parse(path: &Path, source: &str, env: Env) -> Result<Inventory, Co
 fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Inventory, ConfigError> {
     let mut top: InventoryFile = from_toml(path, source)?;
     let settings = std::mem::take(&mut top.settings).settings(path, source)?;
+    let status_page = match top.status_page.take() {
+        Some(table) => table.into_inner().status_page(path, source)?,
+        None => crate::config::StatusPage::default(),
+    };
     let mut files = vec![Source { path: path.to_owned(), text: source.to_owned() }];
     let mut parsed = vec![];
     for (path, text) in included(path, source, &std::mem::take(&mut top.include))? {
@@ -89,6 +95,14 @@ fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Invento
                 &text,
                 file.include[0].span(),
                 "only the top inventory file may include others",
+            ));
+        }
+        if let Some(page) = &file.status_page {
+            return Err(ConfigError::at(
+                &path,
+                &text,
+                page.span(),
+                "[status_page] belongs in the top inventory file only",
             ));
         }
         if let Some(at) = files::settings_table(&text) {
@@ -156,7 +170,17 @@ fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Invento
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     files.iter().for_each(|f| digest.update(f.text.as_bytes()));
     let sha256 = digest.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Inventory { path: path.to_owned(), settings, checks, secrets, warnings, sha256, heartbeat, windows })
+    Ok(Inventory {
+        path: path.to_owned(),
+        settings,
+        checks,
+        secrets,
+        warnings,
+        sha256,
+        heartbeat,
+        windows,
+        status_page,
+    })
 }
 
 /// One file of the inventory, as written; `include` after a table is said in words (TOML

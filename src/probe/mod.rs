@@ -79,6 +79,8 @@ macro_rules! kinds {
             /// Windows in which checks are shown `maint` (not a kind: they name checks).
             #[serde(default)]
             pub maintenance: Vec<MaintenanceTable>,
+            /// `[status_page]` (top file only): the page `--output html:PATH` writes.
+            pub status_page: Option<toml::Spanned<$crate::config::StatusPageTable>>,
             /// Other inventory files to merge: globs relative to this file.
             #[serde(default)]
             pub include: Vec<toml::Spanned<String>>,

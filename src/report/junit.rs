@@ -100,7 +100,7 @@ impl Case {
 /// but tab, newline and carriage return; U+FFFE, U+FFFF) are written as a visible `\u{..}`
 /// escape: the cleaning step escaped them in every detail already, this keeps the document
 /// parseable whatever text reaches it.
-fn xml(text: &str) -> String {
+pub(super) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -5,6 +5,8 @@
 //! To add a format: write `<format>.rs` with a struct implementing [`Reporter`], add a
 //! [`Format`] variant, and one arm in [`reporter_for`].
 
+mod handover;
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -15,6 +17,9 @@ mod shift;
 mod table;
 mod wrap;
 
+pub use self::handover::HandoverFormat;
+pub(crate) use self::handover::{Handover, Sources};
+pub(crate) use self::html::{status_page, PageInput};
 pub(crate) use self::reporter::{summary_line, ReportOptions, Reporter};
 pub use self::shift::HistoryFormat;
 pub(crate) use self::shift::{render_shift, ShiftRecord};
@@ -36,6 +41,8 @@ pub enum Format {
     Nagios,
     /// A Markdown report for an email body or a ticket.
     Markdown,
+    /// The status page for staff: plain sentences, 30 days, self-contained ([status_page]).
+    Html,
 }
 
 impl Format {
@@ -44,7 +51,7 @@ impl Format {
     pub(crate) fn is_for_people(self) -> bool {
         match self {
             Format::Table | Format::Markdown => true,
-            Format::Json | Format::Junit | Format::Prometheus | Format::Nagios => false,
+            Format::Json | Format::Junit | Format::Prometheus | Format::Nagios | Format::Html => false,
         }
     }
 
@@ -60,6 +67,7 @@ impl Format {
             Format::Junit => &["xml"],
             Format::Prometheus => &["prom"],
             Format::Markdown => &["md"],
+            Format::Html => &["htm"],
             Format::Json | Format::Nagios => &[],
         }
     }
@@ -94,6 +102,7 @@ impl Format {
             Format::Prometheus => &["prom"],
             Format::Nagios => &[],
             Format::Markdown => &["md", "markdown"],
+            Format::Html => &["html", "htm"],
         }
     }
 
@@ -112,6 +121,7 @@ pub(crate) fn reporter_for(format: Format, options: ReportOptions) -> Box<dyn Re
         Format::Prometheus => Box::new(prometheus::PrometheusReporter),
         Format::Nagios => Box::new(nagios::NagiosReporter),
         Format::Markdown => Box::new(markdown::MarkdownReporter { options }),
+        Format::Html => Box::new(html::StatusPageReporter),
     }
 }
 

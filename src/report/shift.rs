@@ -11,7 +11,7 @@ use crate::human;
 use crate::runner::results::clean_text;
 use crate::secrets::{Secrets, MAX_DETAIL_CHARS};
 use crate::state::from_unix;
-use crate::state::history::{Episode, RunRecord};
+use crate::state::history::{Episode, Mark, RunRecord};
 
 /// Formats of the shift record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -32,6 +32,8 @@ pub(crate) struct ShiftRecord<'a> {
     pub since: u64,
     pub until: u64,
     pub episodes: &'a [Episode],
+    /// The notes written in the window (`rounds note`), oldest first.
+    pub notes: &'a [&'a Mark],
 }
 
 impl ShiftRecord<'_> {
@@ -57,13 +59,41 @@ impl ShiftRecord<'_> {
 /// The text is wrapped to `width` columns (the terminal's, or the mail width when piped).
 pub(crate) fn render_shift(record: &ShiftRecord, format: HistoryFormat, width: Option<u16>) -> Vec<u8> {
     let episodes: Vec<Episode> = record.episodes.iter().map(cleaned).collect();
-    let record = ShiftRecord { episodes: &episodes, ..*record };
-    match format {
+    let clean = |t: &str| clean_text(t, &Secrets::default(), MAX_DETAIL_CHARS);
+    let notes: Vec<Mark> = record
+        .notes
+        .iter()
+        .map(|n| Mark {
+            by: clean(&n.by),
+            text: clean(&n.text),
+            checks: n.checks.iter().map(|c| clean(c)).collect(),
+            ..(*n).clone()
+        })
+        .collect();
+    let shown: Vec<&Mark> = notes.iter().collect();
+    let record = ShiftRecord { episodes: &episodes, notes: &shown, ..*record };
+    let mut out = match format {
         HistoryFormat::Table => text(&record, width),
         HistoryFormat::Markdown => markdown(&record),
         HistoryFormat::Json => json(&record),
+    };
+    if format != HistoryFormat::Json && !record.notes.is_empty() {
+        out.push_str(if format == HistoryFormat::Markdown { "\n### Notes\n\n" } else { "\nNotes:\n" });
+        for n in record.notes {
+            let line = note_line(n);
+            match format {
+                HistoryFormat::Markdown => out += &format!("- {}\n", super::handover::markdown_escape(&line)),
+                _ => out += &format!("  {line}\n"),
+            }
+        }
     }
-    .into_bytes()
+    out.into_bytes()
+}
+
+/// "2026-11-24 22:10 UTC anna on PACS:104: replaced the cable".
+fn note_line(n: &Mark) -> String {
+    let about = if n.checks.is_empty() { String::new() } else { format!(" on {}", n.checks.join(", ")) };
+    format!("{} {}{about}: {}", human::moment(from_unix(n.at)), n.by, n.text)
 }
 
 /// An episode as it may be shown: its texts through [`clean_text`] (no secret is known here:
@@ -171,6 +201,9 @@ fn json(record: &ShiftRecord) -> String {
         "to": human::rfc3339(from_unix(record.until)),
         "runs": record.runs_in_window(),
         "episodes": episodes,
+        "notes": record.notes.iter().map(|n| serde_json::json!({
+            "at": human::rfc3339(from_unix(n.at)), "by": n.by, "checks": n.checks, "text": n.text,
+        })).collect::<Vec<_>>(),
     });
     // Plain strings and numbers: serializing cannot fail.
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();

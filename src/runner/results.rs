@@ -288,9 +288,11 @@ impl RunReport {
                 retry_delay: _,
                 hint,
                 runbook,
+                public_name,
+                hidden: _,
             } = meta;
             capped(detail);
-            [name, target].into_iter().chain(group).chain(tags).chain(depends_on).for_each(line);
+            [name, target, public_name].into_iter().chain(group).chain(tags).chain(depends_on).for_each(line);
             [hint, runbook].into_iter().flatten().for_each(capped);
         }
         let Audit { version, host, inventory, inventory_sha256 } = &mut self.audit;
@@ -355,6 +357,8 @@ pub mod tests {
                 retry_delay: None,
                 hint: None,
                 runbook: None,
+                public_name: name.into(),
+                hidden: false,
             },
             kind: "endpoint",
             status,

@@ -104,8 +104,9 @@ pub(crate) fn log_path(state: &Path) -> PathBuf {
     state.with_extension("log.jsonl")
 }
 
-/// Appends `record` (the caller holds the state lock), then rotates when due.
-pub(crate) fn append(log: &Path, record: &RunRecord, now: SystemTime) -> io::Result<()> {
+/// Appends `record` (a [`RunRecord`] or a [`Mark`]; the caller holds the state lock), then
+/// rotates when due.
+pub(crate) fn append<T: Serialize>(log: &Path, record: &T, now: SystemTime) -> io::Result<()> {
     let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
     line.push(b'\n');
     let mut file = files::open_own(log, true)?;
@@ -150,10 +151,59 @@ fn read_lines(log: &Path) -> io::Result<Vec<(u64, String)>> {
     Ok(text.lines().filter_map(|l| serde_json::from_str::<At>(l).ok().map(|a| (a.at, l.to_owned()))).collect())
 }
 
-/// What the run log holds: its runs, oldest first, and how many lines were passed over.
+/// What a person wrote into the shift record: a note (`rounds note`), or the moment a
+/// handover was made (`rounds handover`, the start of the next one's window). A line with
+/// `kind`; a line without one is a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Mark {
+    pub version: u32,
+    pub kind: MarkKind,
+    /// When it was written (Unix seconds).
+    pub at: u64,
+    /// Who wrote it (`--by`, else the person behind sudo, else the login name).
+    pub by: String,
+    /// The note as typed: cleaned when shown, like every text read from the log.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// `--check` as written, and the checks it named then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// Records of a later version, kept as they are.
+    #[serde(flatten)]
+    pub more: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum MarkKind {
+    Note,
+    Handover,
+}
+
+impl Mark {
+    pub fn new(kind: MarkKind, at: SystemTime, by: String) -> Mark {
+        Mark {
+            version: VERSION,
+            kind,
+            at: to_unix(at),
+            by,
+            text: String::new(),
+            check: None,
+            checks: Vec::new(),
+            more: serde_json::Map::new(),
+        }
+    }
+}
+
+/// What the run log holds: its runs and marks, oldest first, and how many lines were passed
+/// over.
 #[derive(Debug, Default)]
 pub(crate) struct Runs {
     pub records: Vec<RunRecord>,
+    /// Notes and handovers.
+    pub marks: Vec<Mark>,
     /// Lines that are damaged (a run killed mid-write) or of a newer rounds.
     pub passed_over: usize,
 }
@@ -163,14 +213,41 @@ pub(crate) fn read(log: &Path) -> io::Result<Runs> {
     let bytes = files::read_own(log, MAX_READ_BYTES)?;
     let text = String::from_utf8_lossy(&bytes);
     let mut runs = Runs::default();
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(default = "first_version")]
+        version: u32,
+        kind: Option<serde_json::Value>,
+    }
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<RunRecord>(line) {
-            Ok(record) if record.version <= VERSION => runs.records.push(migrate(record)),
-            _ => runs.passed_over += 1,
-        }
+        let read = match serde_json::from_str::<Kind>(line) {
+            Ok(Kind { version, .. }) if version > VERSION => false,
+            Ok(Kind { kind: None, .. }) => {
+                serde_json::from_str::<RunRecord>(line).map(|record| runs.records.push(migrate(record))).is_ok()
+            }
+            Ok(Kind { kind: Some(_), .. }) => serde_json::from_str::<Mark>(line).map(|m| runs.marks.push(m)).is_ok(),
+            Err(_) => false,
+        };
+        runs.passed_over += usize::from(!read);
     }
     runs.records.sort_by_key(|r| r.at);
+    runs.marks.sort_by_key(|m| m.at);
     Ok(runs)
+}
+
+impl Runs {
+    /// When the last handover was made, if the log still holds it.
+    pub fn last_handover(&self) -> Option<u64> {
+        self.marks.iter().rev().find(|m| m.kind == MarkKind::Handover).map(|m| m.at)
+    }
+
+    /// The notes written from `since` on, oldest first; a note written before a handover
+    /// in that handover's second was in that handover.
+    pub fn notes_since(&self, since: u64) -> impl Iterator<Item = &Mark> {
+        let handed_over = self.marks.iter().rposition(|m| m.kind == MarkKind::Handover && m.at <= since);
+        let after = handed_over.map_or(0, |i| i + 1);
+        self.marks[after..].iter().filter(move |m| m.kind == MarkKind::Note && m.at >= since)
+    }
 }
 
 /// A run log line of an older version, as this version records it. Version 1 had no

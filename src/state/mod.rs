@@ -14,9 +14,9 @@
 //! change never wipes a clinic's history. Only a damaged file means a fresh start (a copy is
 //! kept as `<state>.damaged`); a file of a newer rounds is left as it is and this run is not
 //! saved there. Records a later version adds go in new keys that an older reader keeps
-//! untouched when it rewrites the file (`more`): planned are `days` in each check's entry (a
-//! compact per-day record for a status page) and `outbox` at the top (notifications waiting
-//! to be delivered). A run log line records the run's `stopped` signal and its `unfinished`
+//! untouched when it rewrites the file (`more`): `days` in each check's entry (the compact
+//! per-day record of the status page) came so, and `outbox` at the top (notifications waiting
+//! to be delivered) is planned so. A run log line records the run's `stopped` signal and its `unfinished`
 //! checks when it was interrupted.
 //!
 //! Sits above the runner (it annotates a [`RunReport`]) and below the app; reporters only
@@ -57,6 +57,36 @@ pub(crate) struct State {
     more: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Seconds checked, and seconds of those working, in one day. Maintenance and runs that
+/// did not check it count for neither.
+pub(crate) type Day = [u64; 2];
+
+/// Days kept per check: 30 whole days and today. 200 checks keep about 200 KB.
+pub(crate) const DAYS_KEPT: usize = 31;
+/// A run is credited the time since the run before, up to this: a machine that was off
+/// for a night does not make the night count.
+const MAX_CREDIT: u64 = 3600;
+
+/// The local date of `secs`, as the per-day record keys it.
+pub(crate) fn day_of(secs: u64) -> String {
+    let at = jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(i64::MAX)).unwrap_or(jiff::Timestamp::MAX);
+    at.to_zoned_datetime(jiff::tz::TimeZone::system()).date().to_string()
+}
+
+/// Adds `credit` seconds of a run to today's record, and forgets the oldest days.
+fn add_day(days: &mut BTreeMap<String, Day>, now: u64, credit: u64, status: Status) {
+    let Some(worked) = status.meaning().for_staff.worked() else { return };
+    if credit == 0 {
+        return;
+    }
+    let day = days.entry(day_of(now)).or_default();
+    day[0] += credit;
+    day[1] += if worked { credit } else { 0 };
+    while days.len() > DAYS_KEPT {
+        days.pop_first();
+    }
+}
+
 /// One check's remembered state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
@@ -70,7 +100,17 @@ struct Entry {
     counters: BTreeMap<String, u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     counted_at: Option<u64>,
-    /// Records of a later version (a per-day record), kept as they are.
+    /// What the last run that saw them recorded: when the served certificate expires (Unix
+    /// seconds) and how old the newest backup was (seconds), for `rounds handover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cert_not_after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backup_age: Option<u64>,
+    /// Per local day ("2026-12-03"), for the status page: the seconds it was checked and
+    /// the seconds of those it worked ([`Day`]); the last [`DAYS_KEPT`] days.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    days: BTreeMap<String, Day>,
+    /// Records of a later version, kept as they are.
     #[serde(flatten)]
     more: serde_json::Map<String, serde_json::Value>,
 }
@@ -119,6 +159,16 @@ impl State {
         Some(Recall { at, counters: entry.counters.clone() })
     }
 
+    /// What the last run saw of each check's certificate and backup, by check name.
+    pub fn seen(&self) -> impl Iterator<Item = Seen<'_>> {
+        self.checks.iter().map(|(name, e)| Seen {
+            name,
+            status: e.status,
+            cert_not_after: e.cert_not_after,
+            backup_age: e.backup_age.map(Duration::from_secs),
+        })
+    }
+
     /// Compares each result with the remembered state and records the trend on it.
     pub fn annotate(&self, report: &mut RunReport) {
         let now = report.started_at();
@@ -134,6 +184,7 @@ impl State {
     /// `all_ran`, checks no longer in the inventory are forgotten.
     pub fn updated(mut self, report: &RunReport, inventory: &Path, all_ran: bool) -> State {
         let now = report.started_at();
+        let credit = self.last_run.map_or(0, |last| to_unix(now).saturating_sub(last).min(MAX_CREDIT));
         if all_ran {
             self.checks.retain(|name, _| report.results().iter().any(|r| r.meta.name == *name));
         }
@@ -157,7 +208,19 @@ impl State {
                 (_, None) => (BTreeMap::new(), None),
             };
             let more = before.map(|e| e.more.clone()).unwrap_or_default();
-            let entry = Entry { status: result.status, since: to_unix(since), counters, counted_at, more };
+            let mut days = before.map(|e| e.days.clone()).unwrap_or_default();
+            add_day(&mut days, to_unix(now), credit, result.status);
+            let facts = &result.facts;
+            let entry = Entry {
+                status: result.status,
+                since: to_unix(since),
+                counters,
+                counted_at,
+                cert_not_after: facts.cert_not_after.map(to_unix),
+                backup_age: facts.backup_age.map(|age| age.as_secs()),
+                days,
+                more,
+            };
             self.checks.insert(result.meta.name.clone(), entry);
         }
         self.format = FORMAT.into();
@@ -166,6 +229,16 @@ impl State {
         self.last_run = Some(to_unix(now));
         self
     }
+}
+
+/// A check as the state remembers it, for what is coming up at a handover.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seen<'a> {
+    pub name: &'a str,
+    pub status: Status,
+    /// Unix seconds.
+    pub cert_not_after: Option<u64>,
+    pub backup_age: Option<Duration>,
 }
 
 /// Why a state file is not used as it stands.
@@ -300,6 +373,41 @@ pub(crate) fn remember(
     Ok(warnings)
 }
 
+/// What the status page needs from the state at `path`: each check's days, and the usual
+/// interval between recent complete runs (the median of the last 20), from the run log.
+pub(crate) fn page_record(path: &Path) -> PageRecord {
+    let mut warnings = Vec::new();
+    let days = State::read(path, &mut warnings)
+        .map(|s| s.checks.into_iter().map(|(name, e)| (name, e.days)).collect())
+        .unwrap_or_default();
+    let runs = history::read(&history::log_path(path)).map(|r| r.records).unwrap_or_default();
+    let starts: Vec<u64> = runs.iter().filter(|r| r.only.is_none()).map(|r| r.at).collect();
+    let mut gaps: Vec<u64> = starts.windows(2).rev().take(20).map(|w| w[1].saturating_sub(w[0])).collect();
+    gaps.sort_unstable();
+    let usual_interval = gaps.get(gaps.len() / 2).filter(|g| **g > 0).map(|g| Duration::from_secs(*g));
+    PageRecord { days, usual_interval }
+}
+
+/// See [`page_record`].
+#[derive(Debug, Default)]
+pub(crate) struct PageRecord {
+    pub days: BTreeMap<String, BTreeMap<String, Day>>,
+    pub usual_interval: Option<Duration>,
+}
+
+/// Appends a note or a handover to the run log beside the state at `path`, under the lock;
+/// never through a planted link.
+pub(crate) fn write_mark(path: &Path, mark: &history::Mark) -> std::io::Result<()> {
+    check_paths(path)?;
+    let Some(_lock) = Locked::acquire(path, LOCK_PATIENCE)? else {
+        return Err(std::io::Error::other(format!(
+            "another rounds run is writing {}; try again in a moment",
+            path.display()
+        )));
+    };
+    history::append(&history::log_path(path), mark, from_unix(mark.at))
+}
+
 /// An acknowledged check still fails underneath: the problem goes on (the status table says).
 fn is_problem(status: Status) -> bool {
     status.meaning().is_problem
@@ -330,7 +438,16 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     fn entry(status: Status, since: SystemTime) -> Entry {
-        Entry { status, since: to_unix(since), counters: BTreeMap::new(), counted_at: None, more: Default::default() }
+        Entry {
+            status,
+            since: to_unix(since),
+            counters: BTreeMap::new(),
+            counted_at: None,
+            cert_not_after: None,
+            backup_age: None,
+            days: BTreeMap::new(),
+            more: Default::default(),
+        }
     }
 
     #[test]
@@ -361,6 +478,8 @@ mod tests {
             retry_delay: None,
             hint: None,
             runbook: None,
+            public_name: "engine".into(),
+            hidden: false,
         };
         let counters = errors.map(|n| [("errors a".to_owned(), n)].into()).unwrap_or_default();
         let outcome = crate::outcome::Outcome::new(status, "d")
@@ -386,6 +505,33 @@ mod tests {
         let state = run(state, 3_000, counted(Status::Maint, Some(9)));
         assert_eq!(state.recall("engine").map(|r| (r.at, r.counters["errors a"])), Some((from_unix(3_000), 9)));
         assert_eq!(state.recall("other"), None);
+    }
+
+    /// Each run adds the time since the run before (at most an hour) to today: as working
+    /// when it passed or warned, as checked only when it failed; maintenance and skipped
+    /// runs count for neither. Only the last 31 days are kept.
+    #[test]
+    fn the_per_day_record_counts_checked_and_working_time() {
+        let path = Path::new("checks.toml");
+        let at = |secs: u64, status: Status, state: State| {
+            state.updated(&RunReport::new(from_unix(secs), Duration::ZERO, vec![counted(status, None)]), path, true)
+        };
+        let noon = 1_796_299_200;
+        let mut state = at(noon, Status::Pass, State::default());
+        assert!(state.checks["engine"].days.is_empty(), "a first run has no time before it");
+        for (later, status) in
+            [(300, Status::Pass), (600, Status::Fail), (900, Status::Maint), (1200, Status::Warn), (9000, Status::Skip)]
+        {
+            state = at(noon + later, status, state);
+        }
+        state = at(noon + 9000 + 7200, Status::Fail, state);
+        assert_eq!(state.checks["engine"].days[&day_of(noon)], [300 + 300 + 300 + 3600, 300 + 300]);
+        let mut days = BTreeMap::new();
+        for d in 0..40 {
+            add_day(&mut days, noon + d * 86_400, 60, Status::Pass);
+        }
+        assert_eq!(days.len(), DAYS_KEPT);
+        assert_eq!(days.keys().next(), Some(&day_of(noon + 9 * 86_400)));
     }
 
     #[test]
@@ -423,13 +569,13 @@ mod tests {
 
         let mut doc: serde_json::Value = serde_json::to_value(&state).unwrap();
         doc["outbox"] = serde_json::json!([{"to": "pager"}]);
-        doc["checks"]["root"]["days"] = serde_json::json!({"2026-12-01": "pass"});
+        doc["checks"]["root"]["weeks"] = serde_json::json!({"2026-W49": "pass"});
         std::fs::write(&path, doc.to_string()).unwrap();
         let state = State::read(&path, &mut warnings).unwrap();
         let report = RunReport::new(from_unix(1_796_400_000), Duration::ZERO, vec![counted(Status::Pass, None)]);
         let rewritten = serde_json::to_value(state.updated(&report, Path::new("checks.toml"), false)).unwrap();
         assert_eq!(rewritten["outbox"][0]["to"], "pager");
-        assert_eq!(rewritten["checks"]["root"]["days"]["2026-12-01"], "pass");
+        assert_eq!(rewritten["checks"]["root"]["weeks"]["2026-W49"], "pass");
         assert_eq!(rewritten["version"], VERSION);
     }
 }

@@ -9,8 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::files;
 
 /// The version of the state file and of the run log's lines. 1: rounds 0.1. 2: a run log
-/// line says when its run was interrupted and which checks did not finish; keys unknown to
+/// line says when its run was interrupted and which checks did not finish. Keys unknown to
 /// this version are kept.
+///
+/// Added since without a new version, so that going back to an earlier rounds 0.2 keeps
+/// saving state: in the state, a check's `days`, `cert_not_after` and `backup_age` (an
+/// earlier reader keeps them as they are); in the run log, lines with a `kind` (notes and
+/// handovers), which an earlier reader passes over and says so.
 pub(crate) const VERSION: u32 = 2;
 
 /// An exclusive `flock` on `<path>.lock`, held until dropped (the kernel also releases it
