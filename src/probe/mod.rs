@@ -36,6 +36,7 @@ pub(crate) mod restic;
 pub(crate) mod server;
 pub(crate) mod system;
 pub(crate) mod tls;
+pub(crate) mod ups;
 pub(crate) mod worklist;
 
 use std::future::Future;
@@ -146,6 +147,7 @@ kinds! {
     Restic: restic => restic::ResticTable,
     Borg: borg => borg::BorgTable,
     Pgbackrest: pgbackrest => pgbackrest::PgbackrestTable,
+    Ups: ups => ups::UpsTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.
