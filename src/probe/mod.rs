@@ -26,6 +26,7 @@ pub(crate) mod hl7;
 pub(crate) mod http;
 pub(crate) mod kind;
 pub(crate) mod legacy_tls;
+pub(crate) mod metrics;
 pub(crate) mod mirth;
 pub(crate) mod net;
 pub(crate) mod pgbackrest;
@@ -148,6 +149,7 @@ kinds! {
     Borg: borg => borg::BorgTable,
     Pgbackrest: pgbackrest => pgbackrest::PgbackrestTable,
     Ups: ups => ups::UpsTable,
+    Metrics: metrics => metrics::MetricsTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.

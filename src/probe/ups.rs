@@ -89,15 +89,8 @@ impl Table for UpsTable {
         };
         let port = self.port.map_or(DEFAULT_PORT, |p| p.0);
         let target = format!("{}@{host}:{port}", self.ups.get_ref().trim());
-        let probe = UpsProbe {
-            host,
-            port,
-            ups,
-            min_charge,
-            warn_charge,
-            min_runtime: self.min_runtime.map(|d| d.0),
-            login,
-        };
+        let probe =
+            UpsProbe { host, port, ups, min_charge, warn_charge, min_runtime: self.min_runtime.map(|d| d.0), login };
         loader.single(&common, target, probe)
     }
 }
@@ -456,7 +449,10 @@ mod tests {
     #[test]
     fn quotes_login_values() {
         assert_eq!(quoted(r#"p"w\x y"#), r#""p\"w\\x y""#);
-        assert_eq!(words(&format!("USERNAME {}", quoted(r#"p"w\x y"#))), Some(vec!["USERNAME".into(), r#"p"w\x y"#.into()]));
+        assert_eq!(
+            words(&format!("USERNAME {}", quoted(r#"p"w\x y"#))),
+            Some(vec!["USERNAME".into(), r#"p"w\x y"#.into()])
+        );
     }
 
     proptest::proptest! {
