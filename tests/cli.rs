@@ -249,7 +249,7 @@ fn the_shipped_inventories_are_valid() {
         .env("MIRTH_PASSWORD", "example-password")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 29 checks"));
+        .stdout(predicate::str::contains("OK, 31 checks"));
     rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
     rounds()
         .args(["validate", "-c"])
