@@ -30,7 +30,7 @@ struct Nut {
     port: u16,
     upsc: PathBuf,
     // Killed before `dir` goes: upsd first, then the drivers.
-    _processes: Vec<Child>,
+    processes: Vec<Child>,
 }
 
 fn dev(status: &str, charge: u32, runtime: u32) -> String {
@@ -74,7 +74,7 @@ fn nut(upses: &[(&str, String)]) -> Option<Nut> {
     // First in the list, so killed first: no driver is taken away under a running upsd.
     processes.insert(0, Child::spawn(&mut command));
     wait_for_tcp("upsd", port);
-    let nut = Nut { dir, port, upsc, _processes: processes };
+    let nut = Nut { dir, port, upsc, processes };
     for (name, contents) in upses {
         let status = contents.lines().next().and_then(|l| l.strip_prefix("ups.status: ")).unwrap_or_default();
         nut.wait_for_status(name, status);
@@ -302,4 +302,65 @@ fn metrics_over_https_trust_the_ca_file_as_endpoint_does() {
     assert!(detail.contains("certificate"), "{detail}");
     let (status, detail) = verdict(&doc, "untrusted");
     assert_eq!(status, "fail", "{detail}");
+}
+
+#[test]
+fn a_ups_whose_driver_died_fails_in_words() {
+    let Some(mut nut) = nut(&[("rack", dev("OL", 100, 3000))]) else { return };
+    // The driver is the second process (upsd is the first); upsd stays up without it.
+    drop(nut.processes.remove(1));
+    wait_until("upsd noticing its driver is gone", || nut.upsc("rack", "ups.status").is_empty());
+    let inv = inventory(&ups_check("closet", "rack", nut.port, ""));
+    let (doc, code) = inv.run_json(&[]);
+    let (status, detail) = verdict(&doc, "closet");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("driver") || detail.contains("stale"), "{detail}");
+    assert_eq!(code, 2);
+}
+
+/// `rounds validate` on `toml`: its exit code and stderr.
+fn validate(toml: &str) -> (Option<i32>, String) {
+    let inv = inventory(toml);
+    let out = inv.rounds(&["validate"]).env("NUT_PASSWORD", "two\nlines").output().expect("run rounds");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn ups_and_metrics_mistakes_are_config_errors_at_their_place() {
+    let ups = "[[ups]]\nname = \"u\"\nhost = \"nas\"\n";
+    let cases = [
+        (format!("{ups}ups = \"rack@nas\"\n"), "checks.toml:4:7: ups is the UPS's name"),
+        (format!("{ups}ups = \"rack\"\nmin_charge = \"50\"\n"), "checks.toml:5:14: write a share"),
+        (
+            format!("{ups}ups = \"rack\"\nmin_charge = \"50%\"\nwarn_charge = \"20%\"\n"),
+            "checks.toml:6:15: warn_charge (20%) is below min_charge (50%)",
+        ),
+        (format!("{ups}ups = \"rack\"\npassword = \"x\"\n"), "checks.toml:5:12: password needs a username"),
+        (
+            format!("{ups}ups = \"rack\"\nusername = \"m\"\npassword = \"${{NUT_PASSWORD}}\"\n"),
+            "checks.toml:6:12: this value is empty or holds a line break",
+        ),
+        (
+            "[[metrics]]\nname = \"m\"\nurl = \"http://h:9100/metrics\"\nexpect = []\n".to_owned(),
+            "checks.toml:4:10: expect needs at least one",
+        ),
+        (
+            "[[metrics]]\nname = \"m\"\nurl = \"http://h/\"\nexpect = [{ series = 'up{job=', min = 1 }]\n".to_owned(),
+            "checks.toml:4:22: series is a metric name",
+        ),
+        (
+            "[[metrics]]\nname = \"m\"\nurl = \"http://h/\"\nexpect = [{ series = 'up' }]\n".to_owned(),
+            "give equals, min or max",
+        ),
+        (
+            "[[metrics]]\nname = \"m\"\nurl = \"http://h/\"\nexpect = [{ series = 'up', min = \"lots\" }]\n".to_owned(),
+            "checks.toml:4:34: \"lots\" is not a number, a size",
+        ),
+    ];
+    for (toml, expected) in cases {
+        let (code, err) = validate(&toml);
+        assert_eq!(code, Some(3), "{toml}\n{err}");
+        assert!(err.contains(expected), "{toml}\nexpected {expected:?} in:\n{err}");
+        assert!(!err.contains("two\nlines") && !err.contains("two\\nlines"), "{err}");
+    }
 }
