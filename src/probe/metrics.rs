@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderValue, ACCEPT};
-use reqwest::Method;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -20,10 +19,9 @@ use crate::config::values::{HumanDuration, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::Outcome;
-use crate::probe::endpoint::{self, EndpointProbe};
+use crate::probe::endpoint::{Connection, EndpointProbe};
 use crate::probe::http::{parse_headers, parse_url, BodyJudge};
 use crate::probe::kind::{Budget, RunProbe};
-use crate::probe::legacy_tls::Legacy;
 
 /// A Windows server's windows_exporter with every collector is a few MiB; more is not one.
 const MAX_METRICS: u64 = 16 * 1024 * 1024;
@@ -71,24 +69,20 @@ impl Table for MetricsTable {
         }
         let (mut headers, secret_headers) = parse_headers(loader, &self.headers)?;
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static(TEXT_FORMAT));
-        let probe = EndpointProbe {
+        let connection = Connection::plan(
+            loader,
+            (self.trust_keys(), self.cert_keys()),
+            self.proxy.as_ref(),
+            self.min_tls.as_ref(),
+            self.check_revocation,
+        )?;
+        let probe = EndpointProbe::judged_get(
             url,
-            method: Method::GET,
-            expect_status: Some(vec![200]),
-            contains: None,
-            headers,
-            secret_headers,
-            max_redirects: endpoint::DEFAULT_MAX_REDIRECTS,
-            max_body: self.max_body.map_or(MAX_METRICS, |s| s.0),
-            warn_latency: self.warn_latency.map(|d| d.0),
-            trust: loader.trust(self.trust_keys())?,
-            proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(self.cert_keys())?,
-            body_judge: Some(Arc::new(Expectations(expectations))),
-            header_rules: Default::default(),
-            min_tls: Legacy::required(loader, self.min_tls.as_ref())?,
-            check_revocation: self.check_revocation,
-        };
+            (headers, secret_headers),
+            (self.max_body.map_or(MAX_METRICS, |s| s.0), Arc::new(Expectations(expectations))),
+            self.warn_latency.map(|d| d.0),
+            connection,
+        );
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();
         loader.single(&common, target, MetricsProbe { endpoint: probe })
@@ -123,8 +117,8 @@ impl Unit {
     fn show(self, value: f64) -> String {
         match self {
             _ if !value.is_finite() => format!("{value}"),
-            Unit::Bytes if value >= 0.0 && value < u64::MAX as f64 => human::size(value as u64),
-            Unit::Seconds if value >= 0.0 && value < 1e12 => human::duration(std::time::Duration::from_secs_f64(value)),
+            Unit::Bytes if (0.0..u64::MAX as f64).contains(&value) => human::size(value as u64),
+            Unit::Seconds if (0.0..1e12).contains(&value) => human::duration(std::time::Duration::from_secs_f64(value)),
             _ => format!("{value}"),
         }
     }
