@@ -380,3 +380,32 @@ fn ups_and_metrics_mistakes_are_config_errors_at_their_place() {
         assert!(!err.contains("two\nlines") && !err.contains("two\\nlines"), "{err}");
     }
 }
+
+#[test]
+fn metrics_with_a_password_from_a_variable_never_show_it() {
+    const PASSWORD: &str = "Exp0rter&Secret";
+    // node_exporter takes bcrypt hashes only; Python's crypt makes one (cost 4: fast).
+    let script = "import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))";
+    let hashed = Command::new("python3").args(["-c", script, PASSWORD]).output();
+    let hash = match hashed {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        _ => return support::skipped("needs python3 with the crypt module (3.12 or older)".into()).unwrap_or(()),
+    };
+    let config = tempfile::tempdir().expect("temp dir");
+    let web = config.path().join("web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  monitor: '{hash}'\n")).expect("web config");
+    let Some(exporter) = node_exporter(&clinic_prom(30 * GIB, 1), Some(&web)) else { return };
+    let expect = r#"{ series = 'windows_service_state{state="running"}', equals = 1 }"#;
+    let port = exporter.port;
+    let checks =
+        metrics_check("with", &format!("http://monitor:${{EXPORTER_PASSWORD}}@127.0.0.1:{port}/metrics"), expect, "")
+            + &metrics_check("without", &format!("http://127.0.0.1:{port}/metrics"), expect, "");
+    let inv = inventory(&checks);
+    let output = inv.rounds(&["--format", "json"]).env("EXPORTER_PASSWORD", PASSWORD).output().expect("run rounds");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    ends_with(&doc, "with", "pass", r#"windows_service_state{state="running"} = 1"#);
+    ends_with(&doc, "without", "fail", "401 Unauthorized, expected 200");
+    assert!(!stdout.contains(PASSWORD) && !stdout.contains("Exp0rter%26Secret"), "{stdout}");
+    assert!(stdout.contains("${EXPORTER_PASSWORD}"), "the target shows the URL as written: {stdout}");
+}
