@@ -127,10 +127,10 @@ fn ups_status_flags_charge_and_runtime_in_words() {
     let inv = inventory(&checks);
     let (doc, code) = inv.run_json(&[]);
     assert_eq!(verdict(&doc, "mains"), ("pass".into(), "on mains, charge 100%, 50 min left".into()));
-    assert_eq!(verdict(&doc, "battery"), ("warn".into(), "ON BATTERY, discharging, charge 90%, 30 min left".into()));
+    assert_eq!(verdict(&doc, "battery"), ("warn".into(), "on battery, discharging, charge 90%, 30 min left".into()));
     assert_eq!(
         verdict(&doc, "low"),
-        ("fail".into(), "ON BATTERY, battery low, charge 8% (below 50%), 90 s left (below 10 min)".into())
+        ("fail".into(), "on battery, battery low, charge 8% (below 50%), 90 s left (below 10 min)".into())
     );
     assert_eq!(
         verdict(&doc, "replace"),
@@ -153,7 +153,7 @@ fn a_ups_going_on_battery_is_seen_on_the_next_run() {
     let (doc, code) = inv.run_json(&[]);
     assert_eq!(
         verdict(&doc, "closet"),
-        ("fail".into(), "ON BATTERY, discharging, charge 40%, 7 min left (below 10 min)".into())
+        ("fail".into(), "on battery, discharging, charge 40%, 7 min left (below 10 min)".into())
     );
     assert_eq!(code, 2);
 }

@@ -245,7 +245,7 @@ impl UpsProbe {
 fn flag_words(flag: &str) -> (Status, Option<&'static str>) {
     match flag {
         "OL" => (Status::Pass, Some("on mains")),
-        "OB" => (Status::Warn, Some("ON BATTERY")),
+        "OB" => (Status::Warn, Some("on battery")),
         "LB" => (Status::Fail, Some("battery low")),
         "HB" => (Status::Pass, Some("battery high")),
         "RB" => (Status::Warn, Some("battery needs replacing")),
@@ -423,10 +423,10 @@ mod tests {
         let ok = p.judge(&vars(&[("ups.status", "OL"), ("battery.charge", "100"), ("battery.runtime", "3000")]));
         assert_eq!((ok.status, ok.detail.as_str()), (Status::Pass, "on mains, charge 100%, 50 min left"));
         let ob = p.judge(&vars(&[("ups.status", "OB DISCHRG"), ("battery.charge", "90"), ("battery.runtime", "1800")]));
-        assert_eq!((ob.status, ob.detail.as_str()), (Status::Warn, "ON BATTERY, discharging, charge 90%, 30 min left"));
+        assert_eq!((ob.status, ob.detail.as_str()), (Status::Warn, "on battery, discharging, charge 90%, 30 min left"));
         let low = p.judge(&vars(&[("ups.status", "OB LB"), ("battery.charge", "20"), ("battery.runtime", "120")]));
         assert_eq!(low.status, Status::Fail);
-        assert_eq!(low.detail, "ON BATTERY, battery low, charge 20% (below 50%), 2 min left (below 10 min)");
+        assert_eq!(low.detail, "on battery, battery low, charge 20% (below 50%), 2 min left (below 10 min)");
         let warn = p.judge(&vars(&[("ups.status", "OL RB"), ("battery.charge", "70"), ("battery.runtime", "900")]));
         assert_eq!(warn.status, Status::Warn);
         for flag in ["OVER", "BYPASS", "CAL", "OFF", "FSD"] {
