@@ -156,7 +156,9 @@ fn a_check_of_every_kind_matches_the_published_schema() {
          [[mirth]]\nname = \"mirth\"\nbase = \"https://127.0.0.1:{closed}\"\nusername = \"monitor\"\npassword = \"not-a-real-password\"\n\n\
          [[restic]]\nname = \"restic\"\nrepository = \"restic-repo\"\npassword_file = \"restic.pass\"\nmax_age = \"26h\"\n\n\
          [[borg]]\nname = \"borg\"\nrepository = \"borg-repo\"\npassphrase = \"not-a-real-passphrase\"\nmax_age = \"26h\"\n\n\
-         [[pgbackrest]]\nname = \"pgbackrest\"\nstanza = \"ehr\"\nmax_age = \"26h\"\n"
+         [[pgbackrest]]\nname = \"pgbackrest\"\nstanza = \"ehr\"\nmax_age = \"26h\"\n\n\
+         [[ups]]\nname = \"ups\"\nhost = \"127.0.0.1\"\nport = {closed}\nups = \"rack\"\n\n\
+         [[metrics]]\nname = \"metrics\"\nurl = \"http://127.0.0.1:{closed}/metrics\"\nexpect = [{{ series = \"up\", equals = 1 }}]\n"
     );
     let inv = inventory(&toml);
     std::fs::create_dir(inv.dir.path().join("backups")).unwrap();
