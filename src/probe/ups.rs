@@ -181,25 +181,24 @@ impl UpsProbe {
         let mut status = Status::Pass;
         let mut said: Vec<String> = Vec::new();
         let flags: Vec<&str> = vars.get("ups.status").map(|s| s.split_whitespace().collect()).unwrap_or_default();
+        let powered = flags.iter().any(|f| matches!(*f, "OL" | "OB"));
         let runtime = vars.get("battery.runtime").and_then(|r| r.trim().parse::<f64>().ok()).filter(|r| *r >= 0.0);
         if flags.is_empty() {
             status = Status::Warn;
             said.push("the UPS reports no status (ups.status)".into());
-        } else if !flags.iter().any(|f| matches!(*f, "OL" | "OB")) {
+        } else if !powered {
             status = Status::Warn;
             said.push(format!("neither on mains nor on battery (status {})", flags.join(" ")));
         }
         for flag in &flags {
             let (flag_status, words) = flag_words(flag);
             status = status.worst(flag_status);
-            if let Some(words) = words {
-                match *flag {
-                    "ALARM" => match vars.get("ups.alarm") {
-                        Some(alarm) => said.push(format!("alarm: {alarm}")),
-                        None => said.push(words.into()),
-                    },
-                    _ => said.push(words.into()),
-                }
+            match (words, vars.get("ups.alarm")) {
+                (Some("alarm"), Some(alarm)) => said.push(format!("alarm: {alarm}")),
+                (Some(words), _) => said.push(words.into()),
+                // Said once above already when the UPS is neither on mains nor on battery.
+                (None, _) if powered => said.push(format!("status flag {flag}, unknown to rounds")),
+                (None, _) => {}
             }
         }
         match vars.get("battery.charge").and_then(|c| c.trim().parse::<f64>().ok()) {
@@ -240,8 +239,8 @@ impl UpsProbe {
     }
 }
 
-/// A status flag (NUT's `ups.status` words) as a verdict and in words; `None` words for
-/// flags that say nothing a person needs.
+/// A status flag (NUT's `ups.status` words) as a verdict and in words; `None` for a flag
+/// rounds does not know, which warns: it cannot vouch for what it does not understand.
 fn flag_words(flag: &str) -> (Status, Option<&'static str>) {
     match flag {
         "OL" => (Status::Pass, Some("on mains")),
@@ -259,6 +258,8 @@ fn flag_words(flag: &str) -> (Status, Option<&'static str>) {
         "BOOST" => (Status::Pass, Some("boosting low mains voltage")),
         "FSD" => (Status::Fail, Some("forced shutdown under way")),
         "ALARM" => (Status::Warn, Some("alarm")),
+        "TEST" => (Status::Warn, Some("battery test under way")),
+        "NOCOMM" => (Status::Fail, Some("no communication with the UPS")),
         // WAIT (driver still connecting) and flags this version does not know.
         _ => (Status::Warn, None),
     }
@@ -440,7 +441,12 @@ mod tests {
     fn never_passes_what_it_cannot_see() {
         let p = probe();
         assert_eq!(p.judge(&vars(&[])).status, Status::Warn);
-        assert_eq!(p.judge(&vars(&[("ups.status", "WAIT")])).status, Status::Warn);
+        let wait = p.judge(&vars(&[("ups.status", "WAIT")]));
+        assert_eq!(wait.status, Status::Warn);
+        assert!(wait.detail.starts_with("neither on mains nor on battery (status WAIT), the UPS reports no battery"));
+        let odd = p.judge(&vars(&[("ups.status", "OL XYZ"), ("battery.charge", "100"), ("battery.runtime", "3000")]));
+        assert_eq!(odd.status, Status::Warn);
+        assert_eq!(odd.detail, "on mains, status flag XYZ, unknown to rounds, charge 100%, 50 min left");
         let no_charge = p.judge(&vars(&[("ups.status", "OL"), ("battery.runtime", "3000")]));
         assert_eq!(no_charge.status, Status::Warn);
         assert!(no_charge.detail.contains("no battery charge"), "{}", no_charge.detail);
