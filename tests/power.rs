@@ -182,6 +182,11 @@ fn upsd_that_is_not_there_or_not_nut_fails_in_words() {
     let (status, detail) = verdict(&doc, "closet");
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.contains("not NUT's"), "{detail}");
+    // A peer that takes the connection and never answers: the check ends in words, on time.
+    let silent = support::silent();
+    let inv = inventory(&ups_check("closet", "rack", silent.port(), "timeout = \"1s\""));
+    let (doc, _) = inv.run_json(&[]);
+    assert_eq!(verdict(&doc, "closet"), ("fail".into(), "connected, but upsd did not answer in 1 s".into()));
 }
 
 /// node_exporter with only its textfile collector, reading `*.prom` from its folder.
