@@ -160,7 +160,9 @@ fn a_check_of_every_kind_matches_the_published_schema() {
          [[borg]]\nname = \"borg\"\nrepository = \"borg-repo\"\npassphrase = \"not-a-real-passphrase\"\nmax_age = \"26h\"\n\n\
          [[pgbackrest]]\nname = \"pgbackrest\"\nstanza = \"ehr\"\nmax_age = \"26h\"\n\n\
          [[ntp]]\nname = \"ntp\"\nserver = \"127.0.0.1\"\nport = {closed}\n\n\
-         [[ldap]]\nname = \"ldap\"\nurl = \"ldap://127.0.0.1:{closed}\"\n"
+         [[ldap]]\nname = \"ldap\"\nurl = \"ldap://127.0.0.1:{closed}\"\n\n\
+         [[ups]]\nname = \"ups\"\nhost = \"127.0.0.1\"\nport = {closed}\nups = \"rack\"\n\n\
+         [[metrics]]\nname = \"metrics\"\nurl = \"http://127.0.0.1:{closed}/metrics\"\nexpect = [{{ series = \"up\", equals = 1 }}]\n"
     );
     let inv = inventory(&toml);
     std::fs::create_dir(inv.dir.path().join("backups")).unwrap();

@@ -16,6 +16,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::certs::{self, CertLimits, ClientSpec, HttpClient, Trust};
+use crate::config::common::TrustKeys;
+use crate::config::settings::CertKeys;
 use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
@@ -161,6 +163,66 @@ pub(crate) struct EndpointProbe {
     pub min_tls: Option<Vec<Legacy>>,
     /// Whether the last https hop's certificate is checked against its CRL.
     pub check_revocation: bool,
+}
+
+/// How a table `with certificate` connects, planned: whom it trusts, through which proxy,
+/// the certificate limits, the TLS versions the server must refuse, the revocation check.
+pub(crate) struct Connection {
+    pub trust: Arc<Trust>,
+    pub proxy: Proxy,
+    pub cert_limits: CertLimits,
+    pub min_tls: Option<Vec<Legacy>>,
+    pub check_revocation: bool,
+}
+
+impl Connection {
+    pub(crate) fn plan(
+        loader: &mut Loader,
+        (trust, certs): (TrustKeys<'_>, CertKeys<'_>),
+        proxy: Option<&Spanned<String>>,
+        min_tls: Option<&Spanned<String>>,
+        check_revocation: bool,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            trust: loader.trust(trust)?,
+            proxy: loader.proxy(proxy)?,
+            cert_limits: loader.cert_limits(certs)?,
+            min_tls: Legacy::required(loader, min_tls)?,
+            check_revocation,
+        })
+    }
+}
+
+impl EndpointProbe {
+    /// A GET that must answer 200 with a body `judge` accepts (read up to `max_body`),
+    /// everything else as on `[[endpoint]]`: how `[[fhir]]` and `[[metrics]]` build on it.
+    pub(crate) fn judged_get(
+        url: Url,
+        (headers, secret_headers): (HeaderMap, Vec<HeaderName>),
+        (max_body, judge): (u64, Arc<dyn BodyJudge>),
+        warn_latency: Option<Duration>,
+        connection: Connection,
+    ) -> Self {
+        let Connection { trust, proxy, cert_limits, min_tls, check_revocation } = connection;
+        EndpointProbe {
+            url,
+            method: Method::GET,
+            expect_status: Some(vec![200]),
+            contains: None,
+            headers,
+            secret_headers,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            max_body,
+            warn_latency,
+            trust,
+            proxy,
+            cert_limits,
+            body_judge: Some(judge),
+            header_rules: HeaderRules::default(),
+            min_tls,
+            check_revocation,
+        }
+    }
 }
 
 /// Written by hand so that no expanded secret can be printed by accident: the URL without

@@ -7,17 +7,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use reqwest::header::{HeaderValue, ACCEPT};
-use reqwest::Method;
 use serde_json::Value;
 use toml::Spanned;
 
 use crate::config::values::{HumanDuration, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::Outcome;
-use crate::probe::endpoint::{self, EndpointProbe};
+use crate::probe::endpoint::{Connection, EndpointProbe};
 use crate::probe::http::{parse_headers, parse_url, BodyJudge};
 use crate::probe::kind::{Budget, RunProbe};
-use crate::probe::legacy_tls::Legacy;
 
 /// CapabilityStatements of large servers run to a few MiB; more than this is not one.
 const MAX_CAPABILITY_STATEMENT: u64 = 16 * 1024 * 1024;
@@ -60,24 +58,23 @@ impl Table for FhirTable {
             base.join("metadata").map_err(|e| loader.error(self.base.span(), format!("invalid base URL: {e}")))?;
         let (mut headers, secret_headers) = parse_headers(loader, &self.headers)?;
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static("application/fhir+json"));
-        let probe = EndpointProbe {
+        let connection = Connection::plan(
+            loader,
+            (self.trust_keys(), self.cert_keys()),
+            self.proxy.as_ref(),
+            self.min_tls.as_ref(),
+            self.check_revocation,
+        )?;
+        let probe = EndpointProbe::judged_get(
             url,
-            method: Method::GET,
-            expect_status: Some(vec![200]),
-            contains: None,
-            headers,
-            secret_headers,
-            max_redirects: endpoint::DEFAULT_MAX_REDIRECTS,
-            max_body: self.max_body.map_or(MAX_CAPABILITY_STATEMENT, |s| s.0),
-            warn_latency: self.warn_latency.map(|d| d.0),
-            trust: loader.trust(self.trust_keys())?,
-            proxy: loader.proxy(self.proxy.as_ref())?,
-            cert_limits: loader.cert_limits(self.cert_keys())?,
-            body_judge: Some(Arc::new(CapabilityStatement { fhir_version: self.fhir_version })),
-            header_rules: Default::default(),
-            min_tls: Legacy::required(loader, self.min_tls.as_ref())?,
-            check_revocation: self.check_revocation,
-        };
+            (headers, secret_headers),
+            (
+                self.max_body.map_or(MAX_CAPABILITY_STATEMENT, |s| s.0),
+                Arc::new(CapabilityStatement { fhir_version: self.fhir_version }),
+            ),
+            self.warn_latency.map(|d| d.0),
+            connection,
+        );
         let target = self.base.get_ref().clone();
         let query = match &self.query {
             Some(q) => {

@@ -27,6 +27,7 @@ pub(crate) mod http;
 pub(crate) mod kind;
 pub(crate) mod ldap;
 pub(crate) mod legacy_tls;
+pub(crate) mod metrics;
 pub(crate) mod mirth;
 pub(crate) mod net;
 pub(crate) mod ntp;
@@ -38,6 +39,7 @@ pub(crate) mod restic;
 pub(crate) mod server;
 pub(crate) mod system;
 pub(crate) mod tls;
+pub(crate) mod ups;
 pub(crate) mod worklist;
 
 use std::future::Future;
@@ -152,6 +154,8 @@ kinds! {
     Pgbackrest: pgbackrest => pgbackrest::PgbackrestTable,
     Ntp: ntp => ntp::NtpTable,
     Ldap: ldap => ldap::LdapTable,
+    Ups: ups => ups::UpsTable,
+    Metrics: metrics => metrics::MetricsTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.
