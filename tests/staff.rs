@@ -280,6 +280,7 @@ fn page_inventory() -> Page {
          [[endpoint]]\nname = \"Printer\"\nurl = \"{ok}\"\n\n\
          [[endpoint]]\nname = \"Scanner\"\nurl = \"{ok}\"\ndepends_on = [\"Lab results\"]\n\n\
          [[endpoint]]\nname = \"Backend\"\nurl = \"{ok}\"\npublic = false\n\n\
+         [[endpoint]]\nname = \"Label printer\"\nurl = \"http://127.0.0.1:{closed}/labels\"\nseverity = \"warning\"\n\n\
          [[maintenance]]\nchecks = [\"Printer\"]\nfrom = \"{}\"\nuntil = \"{}\"\nreason = \"new toner <now>\"\n",
         moment(now - 600),
         moment(now + 3 * 3600),
@@ -368,7 +369,10 @@ fn the_status_page_says_each_state_in_plain_words() {
         "{printer:?}"
     );
     assert_eq!(row("Scanner")[1], "Not checked this time", "never green when not checked");
-    assert_eq!(lines.len(), 3 + 5, "hidden check left out: {lines:?}");
+    // Down, though its severity keeps it from failing the gate: never "Working".
+    let labels = row("Label printer");
+    assert!(labels[1].starts_with("Not working since "), "{labels:?}");
+    assert_eq!(lines.len(), 3 + 6, "hidden check left out: {lines:?}");
 }
 
 /// What headless Chromium asks a proxy for while it shows `page`: the proxy is the test's

@@ -73,10 +73,11 @@ struct Row<'a> {
 
 impl Row<'_> {
     /// The worst of its checks (the first of equals).
+    /// The worst check of the row; among warnings, a failure its severity softened first.
     fn worst(&self) -> &CheckResult {
         let mut worst = self.checks[0];
         for c in &self.checks[1..] {
-            if c.status.worst(worst.status) != worst.status {
+            if (c.status.rank(), c.failed_below_severity) > (worst.status.rank(), worst.failed_below_severity) {
                 worst = c;
             }
         }
@@ -162,6 +163,11 @@ fn row_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz:
     let find = |map: &BTreeMap<String, String>| row.checks.iter().find_map(|c| map.get(&c.meta.name)).cloned();
     let (class, symbol, sentence) = match worst.status.meaning().for_staff {
         ForStaff::Working => ("ok", "&#10003;", "Working".to_owned()),
+        // A failure its severity turned into a warning (a label printer that is down) is not
+        // working, whatever it costs the gate: the page never says so of what failed.
+        ForStaff::Warning if worst.failed_below_severity => {
+            ("down", "&#10007;", format!("Not working since {}", clock(since, now, tz)))
+        }
         ForStaff::Warning if slow(worst) => ("slow", "&#9684;", "Slow".to_owned()),
         ForStaff::Warning => ("ok", "&#10003;", "Working".to_owned()),
         ForStaff::NotWorking => ("down", "&#10007;", format!("Not working since {}", clock(since, now, tz))),

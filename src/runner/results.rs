@@ -23,6 +23,9 @@ pub(crate) struct CheckResult {
     pub facts: Facts,
     /// Interrupted before it finished: reported, but not remembered as a verdict.
     pub unfinished: bool,
+    /// The probe found a failure that the check's `severity = "warning"` shows as `Warn`:
+    /// still not a working system (the staff page never calls it "Working").
+    pub failed_below_severity: bool,
 }
 
 /// How a check's status compares with the previous run's.
@@ -60,6 +63,7 @@ impl Change {
 
 impl CheckResult {
     pub fn new(meta: &CheckMeta, kind: &'static str, outcome: Outcome, duration: Duration) -> Self {
+        let failed = outcome.status.is_failure();
         let outcome = outcome.with_severity(meta.severity);
         Self {
             meta: meta.clone(),
@@ -68,6 +72,7 @@ impl CheckResult {
             detail: outcome.detail,
             duration,
             trend: None,
+            failed_below_severity: failed && !outcome.status.is_failure(),
             facts: outcome.facts,
             unfinished: false,
         }
@@ -275,7 +280,17 @@ impl RunReport {
         for r in &mut self.results {
             // Taken apart field by field: a text added to a result, its metadata or the audit
             // does not compile until it is decided here.
-            let CheckResult { meta, kind: _, status: _, detail, duration: _, trend: _, facts: _, unfinished: _ } = r;
+            let CheckResult {
+                meta,
+                kind: _,
+                status: _,
+                detail,
+                duration: _,
+                trend: _,
+                facts: _,
+                unfinished: _,
+                failed_below_severity: _,
+            } = r;
             let CheckMeta {
                 name,
                 group,
@@ -367,6 +382,7 @@ pub mod tests {
             trend: None,
             facts: Facts::default(),
             unfinished: false,
+            failed_below_severity: false,
         }
     }
 
