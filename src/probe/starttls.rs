@@ -124,7 +124,9 @@ impl Plain<'_> {
     fn finished(self) -> Result<(), String> {
         match self.buf.is_empty() {
             true => Ok(()),
-            false => Err("the server sent plain text after agreeing to STARTTLS (refused: it could be injected)".into()),
+            false => {
+                Err("the server sent plain text after agreeing to STARTTLS (refused: it could be injected)".into())
+            }
         }
     }
 }
@@ -219,7 +221,9 @@ fn imap_greeting(line: &str) -> Result<(), String> {
     let (star, word, text) = (words.next(), words.next().map(str::to_ascii_uppercase), words.next().unwrap_or(""));
     match (star, word.as_deref()) {
         (Some("*"), Some("OK")) => Ok(()),
-        (Some("*"), Some("PREAUTH")) => Err("the server greets as already logged in, where STARTTLS is not allowed".into()),
+        (Some("*"), Some("PREAUTH")) => {
+            Err("the server greets as already logged in, where STARTTLS is not allowed".into())
+        }
         (Some("*"), Some("BYE")) => Err(format!("the server refused the session: {}", shown(text))),
         _ => Err(format!("not an IMAP greeting: {:?}", shown(line))),
     }
@@ -309,7 +313,10 @@ fn ldap_extended_response(message: &[u8]) -> Result<(u32, String), String> {
     };
     // messageID 0 is the server's Notice of Disconnection, not our answer.
     if id != [1] {
-        return Err(format!("the server ended the session (result {code}{})", if text.is_empty() { String::new() } else { format!(": {text}") }));
+        return Err(format!(
+            "the server ended the session (result {code}{})",
+            if text.is_empty() { String::new() } else { format!(": {text}") }
+        ));
     }
     Ok((code, text))
 }
@@ -326,8 +333,14 @@ async fn ldap(plain: &mut Plain<'_>) -> Result<(), String> {
     match ldap_extended_response(&message)? {
         (0, _) => Ok(()),
         // protocolError: the server does not know the StartTLS operation.
-        (2, text) => Err(format!("{NOT_OFFERED} (result 2{})", if text.is_empty() { String::new() } else { format!(": {text}") })),
-        (code, text) => Err(format!("the server refused StartTLS (result {code}{})", if text.is_empty() { String::new() } else { format!(": {text}") })),
+        (2, text) => Err(format!(
+            "{NOT_OFFERED} (result 2{})",
+            if text.is_empty() { String::new() } else { format!(": {text}") }
+        )),
+        (code, text) => Err(format!(
+            "the server refused StartTLS (result {code}{})",
+            if text.is_empty() { String::new() } else { format!(": {text}") }
+        )),
     }
 }
 
