@@ -10,63 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-use support::{inventory, pki, toml_path, verdict, wait_for_tcp, Child};
+use support::{inventory, pki, start_shared, toml_path, verdict, wait_for_tcp};
 
 // ---------------------------------------------------------------------------------------
-// Shared peers: started once per test binary, stopped when it exits.
-
-struct Shared {
-    child: Child,
-    /// The signal that makes the peer stop its own worker processes and reap them (dovecot,
-    /// postgres): killed outright, they would be left to init.
-    stop: libc::c_int,
-    _dir: tempfile::TempDir,
-}
-
-static SHARED: Mutex<Vec<Shared>> = Mutex::new(Vec::new());
-
-extern "C" fn stop_shared() {
-    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
-    for peer in shared.iter_mut() {
-        // SAFETY: signalling our own child, which has not been reaped yet.
-        unsafe { libc::kill(peer.child.id() as libc::pid_t, peer.stop) };
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    for peer in shared.iter_mut() {
-        while peer.child.0.try_wait().is_ok_and(|s| s.is_none()) && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-    // Dropping kills what is left and reaps it, then removes its folder.
-    shared.clear();
-}
-
-/// Starts `command` for the rest of this test binary, from a thread that lives as long as
-/// the binary, with PR_SET_PDEATHSIG: even a killed test binary leaves no process behind.
-fn start_shared(mut command: Command, dir: tempfile::TempDir, stop: libc::c_int) {
-    use std::os::unix::process::CommandExt;
-    static REGISTER: std::sync::Once = std::sync::Once::new();
-    REGISTER.call_once(|| {
-        // SAFETY: registering a plain `extern "C" fn` with the C library's exit handlers.
-        unsafe { libc::atexit(stop_shared) };
-    });
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(Child::spawn(&mut command));
-        loop {
-            std::thread::park();
-        }
-    });
-    let child = rx.recv().expect("peer spawned");
-    SHARED.lock().unwrap_or_else(|e| e.into_inner()).push(Shared { child, stop, _dir: dir });
-}
+// Shared peers (support::start_shared) and their ports.
 
 /// A TCP port on 127.0.0.1 below the ephemeral range, free for a plain bind now; the ports
 /// handed out are remembered so two peers never get the same one.

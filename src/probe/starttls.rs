@@ -187,7 +187,9 @@ async fn smtp(plain: &mut Plain<'_>, local: Option<IpAddr>) -> Result<(), String
     plain.send(format!("EHLO {}\r\n", ehlo_name(local)).as_bytes()).await?;
     let (code, texts) = smtp_reply(plain).await?;
     if code != 250 {
-        return Err(format!("the server refused EHLO: {code} {}", shown(texts.first().map_or("", String::as_str))));
+        // A server without ESMTP has no extensions, STARTTLS among them.
+        let text = shown(texts.first().map_or("", String::as_str));
+        return Err(format!("{NOT_OFFERED} (it refused EHLO: {code} {text})"));
     }
     if !ehlo_offers_starttls(&texts) {
         return Err(NOT_OFFERED.into());
@@ -273,9 +275,12 @@ async fn pop3(plain: &mut Plain<'_>) -> Result<(), String> {
 
 // --- LDAP (RFC 4511 section 4.14) ---
 
-/// One BER element at the start of `buf`: (tag, contents, rest). `Ok(None)`: more bytes
+/// A BER element: its tag, its contents, and what follows it.
+type Element<'a> = (u8, &'a [u8], &'a [u8]);
+
+/// One BER element at the start of `buf`. `Ok(None)`: more bytes
 /// are needed. Definite lengths of up to four bytes only, as LDAP uses.
-fn ber(buf: &[u8]) -> Result<Option<(u8, &[u8], &[u8])>, String> {
+fn ber(buf: &[u8]) -> Result<Option<Element<'_>>, String> {
     let (Some(&tag), Some(&first)) = (buf.first(), buf.get(1)) else { return Ok(None) };
     let (header, len) = if first < 0x80 {
         (2, usize::from(first))
