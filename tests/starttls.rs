@@ -346,3 +346,19 @@ fn starttls_keys_are_checked_at_load_time() {
     let err = error(&format!("{head}starttls = \"smtp\"\nmin_tls = \"1.2\"\n"));
     assert!(err.contains("checks.toml:6:11: min_tls is checked on a TLS port only, not with starttls"), "{err}");
 }
+
+#[test]
+fn settings_min_tls_leaves_starttls_checks_out() {
+    // [settings] min_tls does not reach a starttls check: its legacy probe would speak a bare
+    // ClientHello to the plain port and learn nothing.
+    let Some(port) = aiosmtpd(true) else { return };
+    let inv = inventory(&format!(
+        "[settings]\nmin_tls = \"1.2\"\n\n[[tls]]\nname = \"svc\"\nhost = \"localhost\"\nport = {port}\n\
+         starttls = \"smtp\"\ntimeout = \"10s\"\nca_file = \"{}\"\n",
+        toml_path(&ca().1)
+    ));
+    let (doc, code) = inv.run_json(&["--no-state"]);
+    let (status, detail) = verdict(&doc, "svc");
+    assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
+    assert!(!detail.contains("negotiated") && !detail.contains("TLS 1.0"), "{detail}");
+}

@@ -41,7 +41,11 @@ impl Table for TlsTable {
             // The legacy-version probe speaks a bare ClientHello, with no StartTLS before it.
             return Err(loader.error(v.span(), "min_tls is checked on a TLS port only, not with starttls"));
         }
-        let min_tls = Legacy::required(loader, self.min_tls.as_ref())?;
+        // [settings] min_tls is for TLS ports: a check with starttls is left out of it.
+        let min_tls = match starttls {
+            Some(_) => None,
+            None => Legacy::required(loader, self.min_tls.as_ref())?,
+        };
         let probe = TlsProbe {
             min_tls,
             starttls,
