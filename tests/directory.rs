@@ -11,56 +11,15 @@ mod support;
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::{inventory, pki, toml_path, verdict, wait_for_tcp, wait_until, Child, Inventory};
+use support::{inventory, pki, start_shared, toml_path, verdict, wait_for_tcp, wait_until, Inventory};
 
 const PASSWORD: &str = "svc-secret-123-do-not-show";
 
 // ---------------------------------------------------------------------------------------
 // Shared peers: started once per test binary, stopped when it exits.
-
-/// A peer process and its folder, kept until the test binary exits.
-struct Shared {
-    _child: Child,
-    _dir: tempfile::TempDir,
-}
-
-static SHARED: Mutex<Vec<Shared>> = Mutex::new(Vec::new());
-
-extern "C" fn stop_shared() {
-    // Dropping kills and reaps each process, then removes its folder.
-    SHARED.lock().unwrap_or_else(|e| e.into_inner()).clear();
-}
-
-/// Starts `command` for the rest of this test binary. It is spawned from a thread that
-/// lives as long as the binary, with PR_SET_PDEATHSIG, so even a killed test binary leaves
-/// no process behind; a normal exit kills and reaps it (atexit).
-fn start_shared(mut command: std::process::Command, dir: tempfile::TempDir) {
-    use std::os::unix::process::CommandExt;
-    static REGISTER: std::sync::Once = std::sync::Once::new();
-    REGISTER.call_once(|| {
-        // SAFETY: registering a plain `extern "C" fn` with the C library's exit handlers.
-        unsafe { libc::atexit(stop_shared) };
-    });
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(Child::spawn(&mut command));
-        loop {
-            std::thread::park();
-        }
-    });
-    let child = rx.recv().expect("peer spawned");
-    SHARED.lock().unwrap_or_else(|e| e.into_inner()).push(Shared { _child: child, _dir: dir });
-}
 
 /// A TCP port on 127.0.0.1 below the ephemeral range that a plain bind (no SO_REUSEADDR)
 /// gets now: slapd binds that way, and a port held in TIME-WAIT would refuse it.
@@ -242,7 +201,7 @@ ppolicy_use_lockout
         .arg(format!("ldap://127.0.0.1:{ldap}/ ldaps://127.0.0.1:{ldaps}/"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    start_shared(command, dir);
+    start_shared(command, dir, libc::SIGKILL);
     wait_for_tcp("slapd (ldap://)", ldap);
     wait_for_tcp("slapd (ldaps://)", ldaps);
     Slapd { ldap, ldaps, ca_file }
@@ -538,7 +497,7 @@ fn start_chronyd(mut command: std::process::Command) -> u16 {
         .arg(&conf)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    start_shared(command, dir);
+    start_shared(command, dir, libc::SIGKILL);
     wait_until("chronyd answering", || ntp_answers(port));
     port
 }

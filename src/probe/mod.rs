@@ -37,6 +37,7 @@ pub(crate) mod posture;
 pub(crate) mod process;
 pub(crate) mod restic;
 pub(crate) mod server;
+pub(crate) mod starttls;
 pub(crate) mod system;
 pub(crate) mod tls;
 pub(crate) mod ups;

@@ -1,4 +1,5 @@
-//! `[[tls]]`: the certificate of any TLS service (LDAPS, SMTPS, HL7 over TLS, ...).
+//! `[[tls]]`: the certificate of any TLS service (LDAPS, SMTPS, HL7 over TLS, ...), or of a
+//! plain one upgraded with `starttls` (SMTP, IMAP, POP3, LDAP, PostgreSQL).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -13,6 +14,7 @@ use crate::outcome::{Facts, Outcome};
 use crate::probe::crl::revocation_verdict;
 use crate::probe::kind::{Budget, RunProbe};
 use crate::probe::legacy_tls::{legacy_verdict, Legacy};
+use crate::probe::starttls::StartTls;
 
 check_table! {
     /// `[[tls]]` as written in the inventory.
@@ -20,6 +22,9 @@ check_table! {
         /// Host name (checked against the certificate, and sent as SNI) or IP address.
         host: Spanned<String>,
         port: Port,
+        /// smtp | imap | pop3 | ldap | postgres: speak the protocol in plain text up to
+        /// its StartTLS, then judge the certificate as on a TLS port.
+        starttls: Option<Spanned<String>>,
     }
 }
 
@@ -31,9 +36,19 @@ impl Table for TlsTable {
         let host = self.host.get_ref().trim().to_owned();
         let server_name = ServerName::try_from(host.clone())
             .map_err(|_| loader.error(self.host.span(), format!("{host:?} is not a valid host name or IP address")))?;
-        let min_tls = Legacy::required(loader, self.min_tls.as_ref())?;
+        let starttls = self.starttls.as_ref().map(|s| StartTls::parse(loader, s)).transpose()?;
+        if let Some(v) = self.min_tls.as_ref().filter(|_| starttls.is_some()) {
+            // The legacy-version probe speaks a bare ClientHello, with no StartTLS before it.
+            return Err(loader.error(v.span(), "min_tls is checked on a TLS port only, not with starttls"));
+        }
+        // [settings] min_tls is for TLS ports: a check with starttls is left out of it.
+        let min_tls = match starttls {
+            Some(_) => None,
+            None => Legacy::required(loader, self.min_tls.as_ref())?,
+        };
         let probe = TlsProbe {
             min_tls,
+            starttls,
             check_revocation: self.check_revocation,
             host: host.clone(),
             port: self.port.0,
@@ -41,7 +56,10 @@ impl Table for TlsTable {
             trust: loader.trust(self.trust_keys())?,
             limits: loader.cert_limits(self.cert_keys())?,
         };
-        let target = format!("{host}:{}", self.port.0);
+        let target = match starttls {
+            Some(protocol) => format!("{host}:{} (STARTTLS {})", self.port.0, protocol.name()),
+            None => format!("{host}:{}", self.port.0),
+        };
         loader.single(&common, target, probe)
     }
 }
@@ -50,6 +68,8 @@ impl Table for TlsTable {
 pub(crate) struct TlsProbe {
     /// The versions that must be refused (`min_tls`).
     pub min_tls: Option<Vec<Legacy>>,
+    /// The plain-text upgrade spoken first, if any.
+    pub starttls: Option<StartTls>,
     pub check_revocation: bool,
     pub host: String,
     pub port: u16,
@@ -64,10 +84,24 @@ impl RunProbe for TlsProbe {
     }
 
     async fn run(&self, budget: Budget) -> Outcome {
-        let stream = match super::net::connect_within(&self.host, self.port, budget).await {
+        let mut stream = match super::net::connect_within(&self.host, self.port, budget).await {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
         };
+        if let Some(protocol) = self.starttls {
+            let upgrade = protocol.upgrade(&mut stream);
+            match tokio::time::timeout_at(budget.step_deadline(), upgrade).await {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => return Outcome::fail(format!("{} STARTTLS: {why}", protocol.name())),
+                Err(_) => {
+                    return Outcome::fail(format!(
+                        "connected, but the {} STARTTLS exchange did not finish in {}",
+                        protocol.name(),
+                        budget.limit()
+                    ))
+                }
+            }
+        }
         let handshake = certs::handshake(&self.trust, stream, self.server_name.clone());
         let (seen, ended) = match tokio::time::timeout_at(budget.step_deadline(), handshake).await {
             Ok(Ok(result)) => result,

@@ -315,6 +315,61 @@ impl Drop for Child {
     }
 }
 
+/// A peer process started once for a whole test binary, and its folder.
+struct Shared {
+    child: Child,
+    stop: libc::c_int,
+    _dir: tempfile::TempDir,
+}
+
+static SHARED: std::sync::Mutex<Vec<Shared>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn stop_shared() {
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    for peer in shared.iter_mut() {
+        // SAFETY: signalling our own child, which has not been reaped yet.
+        unsafe { libc::kill(peer.child.id() as libc::pid_t, peer.stop) };
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for peer in shared.iter_mut() {
+        while peer.child.0.try_wait().is_ok_and(|s| s.is_none()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    // Dropping kills what is left and reaps it, then removes its folder.
+    shared.clear();
+}
+
+/// Starts `command` for the rest of this test binary, keeping `dir` until then. It is
+/// spawned from a thread that lives as long as the binary, with PR_SET_PDEATHSIG, so even a
+/// killed test binary leaves no process behind; a normal exit sends it `stop` (the signal
+/// that makes a peer with worker processes, like dovecot or postgres, stop and reap them),
+/// waits a moment, then kills and reaps it (atexit).
+pub fn start_shared(mut command: std::process::Command, dir: tempfile::TempDir, stop: libc::c_int) {
+    use std::os::unix::process::CommandExt;
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: registering a plain `extern "C" fn` with the C library's exit handlers.
+        unsafe { libc::atexit(stop_shared) };
+    });
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(Child::spawn(&mut command));
+        loop {
+            std::thread::park();
+        }
+    });
+    let child = rx.recv().expect("peer spawned");
+    SHARED.lock().unwrap_or_else(|e| e.into_inner()).push(Shared { child, stop, _dir: dir });
+}
+
 /// Polls `ready` every 50 ms until it holds; fails naming `what` after 20 s. Generous, so a
 /// loaded 2-core machine never turns a slow start into a failure.
 pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
