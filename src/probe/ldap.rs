@@ -131,7 +131,12 @@ impl Table for LdapTable {
                 trust: loader.trust(self.trust_keys())?,
                 limits: loader.cert_limits(self.cert_keys())?,
                 check_revocation: self.check_revocation,
-                min_tls: Legacy::required(loader, self.min_tls.as_ref())?,
+                // [settings] min_tls is for TLS ports: a legacy ClientHello sent to the plain
+                // port of a StartTLS server would learn nothing, and must not read as refused.
+                min_tls: match self.starttls {
+                    true => None,
+                    false => Legacy::required(loader, self.min_tls.as_ref())?,
+                },
                 sni: matches!(server_name, ServerName::DnsName(_)),
             })
         } else {
