@@ -147,6 +147,11 @@ impl State {
         }
     }
 
+    /// Notifications waiting to be delivered (`outbox`), as stored.
+    pub fn outbox(&self) -> Option<&serde_json::Value> {
+        self.more.get(OUTBOX)
+    }
+
     /// When the run that wrote this state started.
     pub fn last_run(&self) -> Option<SystemTime> {
         self.last_run.map(from_unix)
@@ -371,6 +376,39 @@ pub(crate) fn remember(
         warnings.push(warning_unless_refused(e, &format!("cannot write the run log {}", log.display()))?);
     }
     Ok(warnings)
+}
+
+/// The key of notifications waiting to be delivered, at the top of the state.
+const OUTBOX: &str = "outbox";
+
+/// Keeps `outbox` in the state at `path` (removes it when `None`), under the lock. Returns
+/// what went wrong, as warnings; a state that is not usable is left as it is.
+pub(crate) fn keep_outbox(path: &Path, outbox: Option<serde_json::Value>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let lock = match Locked::acquire(path, LOCK_PATIENCE) {
+        Ok(Some(lock)) => lock,
+        Ok(None) | Err(_) => {
+            warnings.push(format!("cannot keep undelivered notifications in {}", path.display()));
+            return warnings;
+        }
+    };
+    if let Ok(mut state) = load(path) {
+        if state.outbox().is_none() && outbox.is_none() {
+            return warnings;
+        }
+        match outbox {
+            Some(value) => state.more.insert(OUTBOX.into(), value),
+            None => state.more.remove(OUTBOX),
+        };
+        let written = serde_json::to_vec_pretty(&state)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| files::replace(path, &bytes, Access::Private));
+        if let Err(e) = written {
+            warnings.push(format!("cannot write the state file {}: {e}", path.display()));
+        }
+    }
+    drop(lock);
+    warnings
 }
 
 /// What the status page needs from the state at `path`: each check's days, and the usual

@@ -1,0 +1,299 @@
+//! Notifications (`[[notify]]`): after the report is out, each notifier is told what changed
+//! for its checks, in one message per run: Teams (an Adaptive Card for a Workflows webhook),
+//! Slack (blocks with a text fallback; Mattermost and Rocket.Chat take the same), ntfy, or a
+//! webhook that gets the JSON report, signed when it has a `secret`.
+//!
+//! What is news comes from the trends the state stage computed, after acknowledgements and
+//! maintenance: a new problem, a recovery, an acknowledgement that expired, and (with
+//! `still_failing`) a problem still open, at most every `remind_every`. Every text comes from
+//! the [`CleanReport`]: cleaned, without secrets. A notifier that fails or hangs costs one
+//! warning within its own timeout; its news waits in the state's `outbox` for the next run.
+//!
+//! Sits between the reporters and the app.
+
+mod payload;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::certs::{ClientSpec, Trust};
+use crate::config::Notifier;
+use crate::outcome::Severity;
+use crate::runner::results::{Change, CheckResult, CleanReport};
+
+/// One check's news, as a message says it. Kept in the outbox as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Item {
+    pub check: String,
+    /// "new", "recovered", "still failing" or "acknowledgement expired".
+    pub change: String,
+    /// The status as the report names it ("fail", "warn", "pass").
+    pub status: String,
+    /// "critical" or "warning".
+    pub severity: String,
+    /// When its current state began, "2026-11-24 22:10 UTC".
+    pub since: String,
+    pub detail: String,
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// A critical failure, for ntfy's priority.
+    #[serde(default)]
+    pub urgent: bool,
+}
+
+impl Item {
+
+    /// One line in plain words: "PACS: fail since 2026-11-24 22:10 UTC (new): refused. Hint: ..."
+    pub fn line(&self) -> String {
+        let mut line =
+            format!("{}: {} since {} ({}, {}): {}", self.check, self.status, self.since, self.change, self.severity, self.detail);
+        if let Some(hint) = &self.hint {
+            line.push_str(&format!(". Hint: {hint}"));
+        }
+        line
+    }
+}
+
+const NEW: &str = "new";
+const RECOVERED: &str = "recovered";
+const STILL_FAILING: &str = "still failing";
+const ACK_EXPIRED: &str = "acknowledgement expired";
+
+/// What is known of the run before this one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Before {
+    /// A previous run wrote the state: "new" can be told apart from "was already failing".
+    pub known: bool,
+    pub previous_run: Option<SystemTime>,
+}
+
+/// The news of this run for `notifier`, in report order.
+pub(crate) fn news(report: &CleanReport, notifier: &Notifier, before: Before) -> Vec<Item> {
+    let now = report.started_at();
+    report.results().iter().filter(|r| concerns(notifier, r)).filter_map(|r| item(r, notifier, before, now)).collect()
+}
+
+fn concerns(notifier: &Notifier, r: &CheckResult) -> bool {
+    let named = notifier.covers.as_ref().is_none_or(|names| names.contains(&r.meta.name));
+    let severe = matches!(notifier.min_severity, Severity::Warning) || matches!(r.meta.severity, Severity::Critical);
+    named && severe && !r.unfinished
+}
+
+fn item(r: &CheckResult, notifier: &Notifier, before: Before, now: SystemTime) -> Option<Item> {
+    let on = notifier.on;
+    let attention = r.status.meaning().needs_attention;
+    let trend = r.trend.as_ref();
+    let change = match trend.map(|t| (t.change, t.previous)) {
+        // Without a previous run nothing is known to be new.
+        _ if !before.known => (attention && on.still_failing).then_some(STILL_FAILING)?,
+        Some((Change::New, _)) => (attention && on.new).then_some(NEW)?,
+        // Acknowledged (or otherwise excused) before, a problem now: the excuse ended.
+        Some((Change::Ongoing, Some(previous))) if attention && !previous.meaning().needs_attention => {
+            on.new.then_some(ACK_EXPIRED)?
+        }
+        Some((Change::Ongoing, _)) => {
+            let since = trend.map_or(now, |t| t.since);
+            (attention && on.still_failing && reminder_due(notifier.remind_every, since, before.previous_run, now))
+                .then_some(STILL_FAILING)?
+        }
+        Some((Change::Recovered { .. }, Some(previous))) => {
+            (on.recovered && previous.meaning().needs_attention).then_some(RECOVERED)?
+        }
+        _ => return None,
+    };
+    Some(Item {
+        check: r.meta.name.clone(),
+        change: change.into(),
+        status: r.status.as_str().into(),
+        severity: r.meta.severity.as_str().into(),
+        since: crate::human::moment(trend.map_or(now, |t| t.since)),
+        detail: r.detail.clone(),
+        hint: r.meta.hint.clone(),
+        urgent: attention && r.status.meaning().exit_code > 1,
+    })
+}
+
+/// With `remind_every`, an open problem is told when a whole period has passed since the
+/// last run's reminder, counted from when it began.
+fn reminder_due(every: Option<Duration>, since: SystemTime, previous_run: Option<SystemTime>, now: SystemTime) -> bool {
+    let (Some(every), Some(previous)) = (every, previous_run) else { return true };
+    let periods = |t: SystemTime| t.duration_since(since).unwrap_or_default().as_secs() / every.as_secs().max(1);
+    periods(now) > periods(previous)
+}
+
+/// What waits for each notifier (by name), from the state's `outbox`.
+pub(crate) type Outbox = BTreeMap<String, Vec<Item>>;
+
+/// The outbox from its JSON in the state; anything unreadable is dropped.
+pub(crate) fn outbox_from(value: Option<&serde_json::Value>) -> Outbox {
+    value.and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
+}
+
+/// One message to send.
+pub(crate) struct Message {
+    pub notifier: Notifier,
+    pub title: String,
+    pub items: Vec<Item>,
+    /// The JSON report, for webhooks.
+    pub report_json: Vec<u8>,
+}
+
+/// This run's messages: each notifier's news, after what waited for it in the outbox
+/// (an older item about a check this run also tells of is superseded).
+pub(crate) fn prepare(
+    report: &CleanReport,
+    notifiers: &[Notifier],
+    before: Before,
+    mut waiting: Outbox,
+    report_json: &[u8],
+) -> Vec<Message> {
+    let host = &report.audit().host;
+    notifiers
+        .iter()
+        .filter_map(|n| {
+            let fresh = news(report, n, before);
+            let mut items: Vec<Item> = waiting.remove(&n.name).unwrap_or_default();
+            items.retain(|old| !fresh.iter().any(|f| f.check == old.check));
+            items.extend(fresh);
+            (!items.is_empty()).then(|| Message {
+                notifier: n.clone(),
+                title: title(&items, host),
+                items,
+                report_json: report_json.to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// "2 new problems, 1 recovered on rounds-01".
+fn title(items: &[Item], host: &str) -> String {
+    let count = |change: &str| items.iter().filter(|i| i.change == change).count();
+    let (new, expired, still, recovered) = (count(NEW), count(ACK_EXPIRED), count(STILL_FAILING), count(RECOVERED));
+    let mut parts = Vec::new();
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if new > 0 {
+        parts.push(plural(new, "new problem", "new problems"));
+    }
+    if expired > 0 {
+        parts.push(plural(expired, "acknowledgement expired", "acknowledgements expired"));
+    }
+    if still > 0 {
+        parts.push(plural(still, "problem still open", "problems still open"));
+    }
+    if recovered > 0 {
+        parts.push(format!("{recovered} recovered"));
+    }
+    let on = if host.is_empty() { String::new() } else { format!(" on {host}") };
+    format!("{}{on}", parts.join(", "))
+}
+
+/// A test message for `rounds notify --test`.
+pub(crate) fn test_message(notifier: &Notifier, host: &str) -> Message {
+    let on = if host.is_empty() { String::new() } else { format!(" from {host}") };
+    let title = format!("Test message{on}: rounds can reach {}", notifier.name);
+    let body = serde_json::json!({ "test": true, "notifier": notifier.name, "message": title });
+    Message {
+        notifier: notifier.clone(),
+        title,
+        items: Vec::new(),
+        report_json: serde_json::to_vec_pretty(&body).unwrap_or_default(),
+    }
+}
+
+/// What became of one message.
+pub(crate) struct Delivery {
+    pub name: String,
+    /// `Err(reason)`: not delivered (the reason never holds the URL).
+    pub result: Result<(), String>,
+    pub items: Vec<Item>,
+}
+
+/// Sends every message at once, each within its notifier's timeout and at most `limit`
+/// (what is left of `--deadline`).
+pub(crate) async fn deliver(messages: Vec<Message>, limit: Option<Duration>) -> Vec<Delivery> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, message) in messages.into_iter().enumerate() {
+        tasks.spawn(async move {
+            let timeout = limit.map_or(message.notifier.timeout, |l| l.min(message.notifier.timeout));
+            let result = match tokio::time::timeout(timeout, send(&message, timeout)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("no answer in {}", crate::human::limit(timeout))),
+            };
+            (index, Delivery { name: message.notifier.name.clone(), result, items: message.items })
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(delivery) => done.push(delivery),
+            // A panic inside a send is that notifier's failure only; its items are lost
+            // for this run (they are not known here) and said in a warning by the caller.
+            Err(e) => done.push((usize::MAX, Delivery { name: String::new(), result: Err(e.to_string()), items: vec![] })),
+        }
+    }
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, d)| d).collect()
+}
+
+async fn send(message: &Message, timeout: Duration) -> Result<(), String> {
+    let n = &message.notifier;
+    let (body, headers) = payload::render(message);
+    let trust = Arc::new(Trust::system());
+    let spec = ClientSpec {
+        proxy: n.proxy.clone(),
+        connect_timeout: Some(timeout),
+        timeout: Some(timeout),
+        ..ClientSpec::direct(format!("notify {}", n.name))
+    };
+    let (client, _) = trust.http_client(&spec)?;
+    let mut request = client.post(n.url.clone()).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    match request.send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("the service answered {}", r.status())),
+        Err(e) if e.is_timeout() => Err(format!("no answer in {}", crate::human::limit(timeout))),
+        // Without the URL: it is a secret.
+        Err(e) => Err(e.without_url().to_string()),
+    }
+}
+
+/// What undelivered news is kept for the next run (by notifier name), and the warnings.
+pub(crate) fn outcome(deliveries: Vec<Delivery>) -> (Outbox, Vec<String>) {
+    let mut kept = Outbox::new();
+    let mut warnings = Vec::new();
+    for d in deliveries {
+        if let Err(why) = d.result {
+            let n = d.items.len();
+            let keep = if n == 0 { String::new() } else { format!("; {n} item(s) kept for the next run") };
+            warnings.push(format!("notifier {:?} not reached ({why}){keep}", d.name));
+            if n > 0 {
+                kept.insert(d.name, d.items);
+            }
+        }
+    }
+    (kept, warnings)
+}
+
+/// Sends `messages` on a runtime of its own (the run's is gone by now) and says what became
+/// of them: what to keep for the next run, and one warning per notifier not reached.
+pub(crate) fn send_all(messages: Vec<Message>, limit: Option<Duration>) -> (Outbox, Vec<String>) {
+    if messages.is_empty() {
+        return (Outbox::new(), Vec::new());
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let kept = messages.into_iter().map(|m| (m.notifier.name, m.items)).collect();
+            return (kept, vec![format!("notifications not sent: cannot start the async runtime: {e}")]);
+        }
+    };
+    let deliveries = runtime.block_on(deliver(messages, limit));
+    // Nothing may outlive the run.
+    runtime.shutdown_background();
+    outcome(deliveries)
+}
