@@ -308,7 +308,14 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         // Cron mails only when something needs attention; machine formats still get a
         // whole (filtered) document.
         if args.format.is_for_people() && !report.needs_attention() {
-            send_news(news, &inventory.notifiers, &inventory.secrets, state_file.as_deref(), deadline, report.started_at());
+            send_news(
+                news,
+                &inventory.notifiers,
+                &inventory.secrets,
+                state_file.as_deref(),
+                deadline,
+                report.started_at(),
+            );
             return Ok(exit_code);
         }
         match args.format.is_for_people() {

@@ -119,17 +119,15 @@ impl NotifyTable {
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| loader.error(self.url.span(), "url is an http:// or https:// URL"))?;
         let mut on = On::default();
-        let written = self.on.unwrap_or_else(|| {
-            vec![Spanned::new(0..0, "new".to_owned()), Spanned::new(0..0, "recovered".to_owned())]
-        });
+        let written = self
+            .on
+            .unwrap_or_else(|| vec![Spanned::new(0..0, "new".to_owned()), Spanned::new(0..0, "recovered".to_owned())]);
         for item in &written {
             match item.get_ref().trim() {
                 "new" => on.new = true,
                 "recovered" => on.recovered = true,
                 "still_failing" => on.still_failing = true,
-                _ => {
-                    return Err(loader.error(item.span(), "on takes \"new\", \"recovered\" and \"still_failing\""))
-                }
+                _ => return Err(loader.error(item.span(), "on takes \"new\", \"recovered\" and \"still_failing\"")),
             }
         }
         let duration = |loader: &Loader, text: &Spanned<String>, max, words, key: &str| {

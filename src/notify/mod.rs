@@ -45,11 +45,12 @@ pub(crate) struct Item {
 }
 
 impl Item {
-
     /// One line in plain words: "PACS: fail since 2026-11-24 22:10 UTC (new): refused. Hint: ..."
     pub fn line(&self) -> String {
-        let mut line =
-            format!("{}: {} since {} ({}, {}): {}", self.check, self.status, self.since, self.change, self.severity, self.detail);
+        let mut line = format!(
+            "{}: {} since {} ({}, {}): {}",
+            self.check, self.status, self.since, self.change, self.severity, self.detail
+        );
         if let Some(hint) = &self.hint {
             line.push_str(&format!(". Hint: {hint}"));
         }
@@ -231,7 +232,9 @@ pub(crate) async fn deliver(messages: Vec<Message>, limit: Option<Duration>) -> 
             Ok(delivery) => done.push(delivery),
             // A panic inside a send is that notifier's failure only; its items are lost
             // for this run (they are not known here) and said in a warning by the caller.
-            Err(e) => done.push((usize::MAX, Delivery { name: String::new(), result: Err(e.to_string()), items: vec![] })),
+            Err(e) => {
+                done.push((usize::MAX, Delivery { name: String::new(), result: Err(e.to_string()), items: vec![] }))
+            }
         }
     }
     done.sort_by_key(|(index, _)| *index);
