@@ -42,10 +42,19 @@ type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A real HTTP/1.1 server that records each request with its body and answers `status`.
 fn recorder(status: u16) -> (Server, Log) {
+    recording(status, None)
+}
+
+/// The same over TLS with `identity`'s certificate.
+fn recorder_tls(status: u16, identity: &support::pki::Identity) -> (Server, Log) {
+    recording(status, Some(tokio_rustls::TlsAcceptor::from(identity.server_config())))
+}
+
+fn recording(status: u16, tls: Option<tokio_rustls::TlsAcceptor>) -> (Server, Log) {
     let log: Log = Arc::default();
     let kept = log.clone();
     let server = support::raw(move |stream| {
-        let log = kept.clone();
+        let (log, tls) = (kept.clone(), tls.clone());
         Box::pin(async move {
             let service = service_fn(move |req: Request<Incoming>| {
                 let log = log.clone();
@@ -57,7 +66,17 @@ fn recorder(status: u16) -> (Server, Log) {
                     Ok::<Response<Full<Bytes>>, Infallible>(reply(status, "ok"))
                 }
             });
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            match tls {
+                None => {
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                }
+                // A client that rejects the certificate aborts the handshake: nothing to serve.
+                Some(acceptor) => {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
+                    }
+                }
+            }
         })
     });
     (server, log)
@@ -266,4 +285,25 @@ fn a_notify_table_with_a_mistake_is_an_error_at_its_place() {
         assert_eq!(out.status.code(), Some(3), "{extra}: {stderr}");
         assert!(stderr.contains(wanted) && stderr.contains("checks.toml:"), "{extra}: {stderr}");
     }
+}
+
+#[test]
+fn an_https_service_of_a_private_ca_is_reached_with_its_ca_file_and_only_so() {
+    let ca = support::pki::Ca::root("clinic CA");
+    let (peer, log) = recorder_tls(200, &ca.leaf(&["localhost"], -1, 90));
+    let url = peer.https_url("localhost", "/alerts");
+    let (endpoint, _status) = switchable();
+    let toml = checks(&endpoint)
+        + &notifier("trusted", "ntfy", &url, "ca_file = \"ca.pem\"")
+        + &notifier("untrusted", "ntfy", &url, "");
+    let inv = inventory(&toml);
+    inv.write("ca.pem", &ca.pem);
+    let out = inv.rounds(&["notify", "--test"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("sent a test message to \"trusted\""), "{stdout}");
+    assert!(stdout.contains("not sent: notifier \"untrusted\" not reached"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1));
+    let got = seen(&log, "/alerts");
+    assert_eq!(got.len(), 1, "the untrusted one never finished its handshake");
+    assert_eq!(got[0].header("tags"), "test_tube,rounds");
 }

@@ -36,6 +36,8 @@ pub(crate) struct NotifyTable {
     proxy: Option<Spanned<String>>,
     token: Option<Spanned<String>>,
     secret: Option<Spanned<String>>,
+    /// A private CA the service's certificate is issued by (a self-hosted ntfy).
+    ca_file: Option<Spanned<String>>,
 }
 
 /// Which service a notifier speaks to.
@@ -76,6 +78,8 @@ pub(crate) struct Notifier {
     pub proxy: Proxy,
     pub token: Option<String>,
     pub secret: Option<String>,
+    /// The system's CAs, plus `ca_file`'s.
+    pub trust: std::sync::Arc<crate::certs::Trust>,
 }
 
 /// Written by hand: the URL, token and secret are secrets.
@@ -159,6 +163,7 @@ impl NotifyTable {
             .map(|text| Selector::spanned(text).map_err(|why| loader.error(text.span(), why)))
             .collect::<Result<_, _>>()?;
         let proxy = loader.proxy(self.proxy.as_ref())?;
+        let trust = loader.trust(super::common::TrustKeys { ca_file: self.ca_file.as_ref(), pin: None })?;
         let mut only_for = |value: &Option<Spanned<String>>, wanted: NotifyKind, key: &str| match value {
             Some(v) if kind != wanted => Err(loader.error(v.span(), format!("{key} is for kind {wanted:?} only"))),
             Some(v) => loader.expand(v).map(Some),
@@ -179,6 +184,7 @@ impl NotifyTable {
             proxy,
             token,
             secret,
+            trust,
         })
     }
 }

@@ -14,12 +14,11 @@
 mod payload;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::certs::{ClientSpec, Trust};
+use crate::certs::ClientSpec;
 use crate::config::Notifier;
 use crate::outcome::Severity;
 use crate::runner::results::{Change, CheckResult, CleanReport};
@@ -244,14 +243,13 @@ pub(crate) async fn deliver(messages: Vec<Message>, limit: Option<Duration>) -> 
 async fn send(message: &Message, timeout: Duration) -> Result<(), String> {
     let n = &message.notifier;
     let (body, headers) = payload::render(message);
-    let trust = Arc::new(Trust::system());
     let spec = ClientSpec {
         proxy: n.proxy.clone(),
         connect_timeout: Some(timeout),
         timeout: Some(timeout),
         ..ClientSpec::direct(format!("notify {}", n.name))
     };
-    let (client, _) = trust.http_client(&spec)?;
+    let (client, _) = n.trust.http_client(&spec)?;
     let mut request = client.post(n.url.clone()).body(body);
     for (name, value) in headers {
         request = request.header(name, value);
