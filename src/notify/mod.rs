@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::certs::ClientSpec;
-use crate::config::Notifier;
+use crate::config::{Notifier, On};
 use crate::outcome::Severity;
 use crate::runner::results::{Change, CheckResult, CleanReport};
 
@@ -83,7 +83,7 @@ fn concerns(notifier: &Notifier, r: &CheckResult) -> bool {
 }
 
 fn item(r: &CheckResult, notifier: &Notifier, before: Before, now: SystemTime) -> Option<Item> {
-    let on = notifier.on;
+    let on: On = notifier.on;
     let attention = r.status.meaning().needs_attention;
     let trend = r.trend.as_ref();
     let change = match trend.map(|t| (t.change, t.previous)) {
@@ -297,4 +297,106 @@ pub(crate) fn send_all(messages: Vec<Message>, limit: Option<Duration>) -> (Outb
     // Nothing may outlive the run.
     runtime.shutdown_background();
     outcome(deliveries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CheckMeta, NotifyKind};
+    use crate::outcome::{Outcome, Status};
+    use crate::runner::results::Trend;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn notifier(on: On) -> Notifier {
+        Notifier {
+            name: "chat".into(),
+            kind: NotifyKind::Slack,
+            url: reqwest::Url::parse("http://127.0.0.1:9/").unwrap(),
+            on,
+            remind_every: None,
+            checks: Vec::new(),
+            covers: None,
+            min_severity: Severity::Warning,
+            timeout: HOUR,
+            proxy: crate::certs::Proxy::Direct,
+            token: None,
+            secret: None,
+            trust: std::sync::Arc::new(crate::certs::Trust::system()),
+        }
+    }
+
+    fn result(severity: Severity, outcome: Outcome, trend: Option<(Change, Option<Status>)>) -> CheckResult {
+        let meta = CheckMeta { name: "PACS".into(), severity, ..CheckMeta::default() };
+        let mut r = CheckResult::new(&meta, "endpoint", outcome, Duration::ZERO);
+        r.trend = trend.map(|(change, previous)| Trend { previous, since: SystemTime::UNIX_EPOCH, change });
+        r
+    }
+
+    const KNOWN: Before = Before { known: true, previous_run: None };
+    const ALL: On = On { new: true, recovered: true, still_failing: true };
+
+    fn change(r: &CheckResult, n: &Notifier, before: Before) -> Option<String> {
+        item(r, n, before, SystemTime::UNIX_EPOCH + HOUR).map(|i| i.change)
+    }
+
+    #[test]
+    fn an_acknowledgement_that_expires_is_news_and_an_acknowledged_problem_is_not() {
+        let n = notifier(On { new: true, ..On::default() });
+        let expired = result(Severity::Critical, Outcome::fail("down"), Some((Change::Ongoing, Some(Status::Ack))));
+        assert_eq!(change(&expired, &n, KNOWN).as_deref(), Some(ACK_EXPIRED));
+        let mut acked = result(Severity::Critical, Outcome::fail("down"), Some((Change::New, None)));
+        acked.status = Status::Ack;
+        assert_eq!(change(&acked, &n, KNOWN), None);
+        let ongoing = result(Severity::Critical, Outcome::fail("down"), Some((Change::Ongoing, Some(Status::Fail))));
+        assert_eq!(change(&ongoing, &n, KNOWN), None, "still failing is not asked for");
+        assert_eq!(change(&ongoing, &notifier(ALL), KNOWN).as_deref(), Some(STILL_FAILING));
+    }
+
+    #[test]
+    fn a_first_run_tells_only_what_is_still_failing_and_only_when_asked() {
+        let failing = result(Severity::Critical, Outcome::fail("down"), Some((Change::New, None)));
+        let unknown = Before { known: false, previous_run: None };
+        assert_eq!(change(&failing, &notifier(On { new: true, recovered: true, ..On::default() }), unknown), None);
+        assert_eq!(change(&failing, &notifier(ALL), unknown).as_deref(), Some(STILL_FAILING));
+    }
+
+    #[test]
+    fn min_severity_critical_leaves_warning_checks_out_and_recoveries_need_a_problem_before() {
+        let mut n = notifier(ALL);
+        n.min_severity = Severity::Critical;
+        let minor = result(Severity::Warning, Outcome::fail("full"), Some((Change::New, None)));
+        assert!(!concerns(&n, &minor));
+        let recovered = Change::Recovered { down_for: HOUR };
+        let back = result(Severity::Critical, Outcome::pass("ok"), Some((recovered, Some(Status::Fail))));
+        assert_eq!(change(&back, &n, KNOWN).as_deref(), Some(RECOVERED));
+        let was_acked = result(Severity::Critical, Outcome::pass("ok"), Some((recovered, Some(Status::Ack))));
+        assert_eq!(change(&was_acked, &n, KNOWN), None, "an acknowledged problem was never told");
+    }
+
+    #[test]
+    fn a_reminder_comes_once_per_period_since_the_problem_began() {
+        let since = SystemTime::UNIX_EPOCH;
+        let every = Some(4 * HOUR);
+        assert!(reminder_due(every, since, Some(since + 3 * HOUR), since + 5 * HOUR));
+        assert!(!reminder_due(every, since, Some(since + 5 * HOUR), since + 6 * HOUR));
+        assert!(reminder_due(None, since, Some(since + 5 * HOUR), since + 6 * HOUR), "every run without remind_every");
+        assert!(reminder_due(every, since, None, since + HOUR));
+    }
+
+    #[test]
+    fn the_title_groups_the_changes() {
+        let it = |change: &str| Item {
+            check: "x".into(),
+            change: change.into(),
+            status: "fail".into(),
+            severity: "critical".into(),
+            since: String::new(),
+            detail: String::new(),
+            hint: None,
+            urgent: false,
+        };
+        let items = [it(NEW), it(NEW), it(RECOVERED)];
+        assert_eq!(title(&items, "rounds-01"), "2 new problems, 1 recovered on rounds-01");
+    }
 }
