@@ -11,56 +11,19 @@
 //!
 //! Sits between the reporters and the app.
 
+mod message;
 mod payload;
+
+pub(crate) use self::message::{Item, Message};
+use self::message::{ACK_EXPIRED, NEW, RECOVERED, STILL_FAILING};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
-
-use serde::{Deserialize, Serialize};
 
 use crate::certs::ClientSpec;
 use crate::config::{Notifier, On};
 use crate::outcome::Severity;
 use crate::runner::results::{Change, CheckResult, CleanReport};
-
-/// One check's news, as a message says it. Kept in the outbox as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Item {
-    pub check: String,
-    /// "new", "recovered", "still failing" or "acknowledgement expired".
-    pub change: String,
-    /// The status as the report names it ("fail", "warn", "pass").
-    pub status: String,
-    /// "critical" or "warning".
-    pub severity: String,
-    /// When its current state began, "2026-11-24 22:10 UTC".
-    pub since: String,
-    pub detail: String,
-    #[serde(default)]
-    pub hint: Option<String>,
-    /// A critical failure, for ntfy's priority.
-    #[serde(default)]
-    pub urgent: bool,
-}
-
-impl Item {
-    /// One line in plain words: "PACS: fail since 2026-11-24 22:10 UTC (new): refused. Hint: ..."
-    pub fn line(&self) -> String {
-        let mut line = format!(
-            "{}: {} since {} ({}, {}): {}",
-            self.check, self.status, self.since, self.change, self.severity, self.detail
-        );
-        if let Some(hint) = &self.hint {
-            line.push_str(&format!(". Hint: {hint}"));
-        }
-        line
-    }
-}
-
-const NEW: &str = "new";
-const RECOVERED: &str = "recovered";
-const STILL_FAILING: &str = "still failing";
-const ACK_EXPIRED: &str = "acknowledgement expired";
 
 /// What is known of the run before this one.
 #[derive(Debug, Clone, Copy)]
@@ -130,15 +93,6 @@ pub(crate) type Outbox = BTreeMap<String, Vec<Item>>;
 /// The outbox from its JSON in the state; anything unreadable is dropped.
 pub(crate) fn outbox_from(value: Option<&serde_json::Value>) -> Outbox {
     value.and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default()
-}
-
-/// One message to send.
-pub(crate) struct Message {
-    pub notifier: Notifier,
-    pub title: String,
-    pub items: Vec<Item>,
-    /// The JSON report, for webhooks.
-    pub report_json: Vec<u8>,
 }
 
 /// This run's messages: each notifier's news, after what waited for it in the outbox

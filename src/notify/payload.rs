@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Message, RECOVERED};
+use super::message::{Message, RECOVERED};
 use crate::config::NotifyKind;
 
 /// Slack allows 50 blocks per message; Teams cards grow long: the rest is counted.
