@@ -302,6 +302,7 @@ fn an_https_service_of_a_private_ca_is_reached_with_its_ca_file_and_only_so() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("sent a test message to \"trusted\""), "{stdout}");
     assert!(stdout.contains("not sent: notifier \"untrusted\" not reached"), "{stdout}");
+    assert!(stdout.contains("certificate"), "the reason, not reqwest's \"error sending request\": {stdout}");
     assert_eq!(out.status.code(), Some(1));
     let got = seen(&log, "/alerts");
     assert_eq!(got.len(), 1, "the untrusted one never finished its handshake");

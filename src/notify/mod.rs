@@ -212,8 +212,8 @@ async fn send(message: &Message, timeout: Duration) -> Result<(), String> {
         Ok(r) if r.status().is_success() => Ok(()),
         Ok(r) => Err(format!("the service answered {}", r.status())),
         Err(e) if e.is_timeout() => Err(format!("no answer in {}", crate::human::limit(timeout))),
-        // Without the URL: it is a secret.
-        Err(e) => Err(e.without_url().to_string()),
+        // The reason at the end of the chain, never the URL (a secret; redacted anyway).
+        Err(e) => Err(crate::probe::http::describe_reqwest(&e.without_url())),
     }
 }
 
