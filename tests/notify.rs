@@ -179,6 +179,11 @@ fn a_new_problem_and_its_recovery_reach_every_kind_in_its_published_shape() {
     let slack = seen(&log, "/slack");
     assert_eq!(slack.len(), 2);
     assert!(slack[1].json()["text"].as_str().unwrap().starts_with("1 recovered"), "{}", slack[1].text());
+    assert!(
+        slack[1].text().contains("PACS: pass since ") && slack[1].text().contains("(recovered after "),
+        "{}",
+        slack[1].text()
+    );
     assert_eq!(seen(&log, "/rounds")[1].header("priority"), "default");
 }
 

@@ -19,6 +19,9 @@ pub(crate) struct Item {
     pub detail: String,
     #[serde(default)]
     pub hint: Option<String>,
+    /// How long a recovered check was down, "2 h 10 min".
+    #[serde(default)]
+    pub down_for: Option<String>,
     /// A critical failure, for ntfy's priority.
     #[serde(default)]
     pub urgent: bool,
@@ -27,8 +30,9 @@ pub(crate) struct Item {
 impl Item {
     /// One line in plain words: "PACS: fail since 2026-11-24 22:10 UTC (new): refused. Hint: ..."
     pub fn line(&self) -> String {
+        let down = self.down_for.as_ref().map(|d| format!(" after {d} down")).unwrap_or_default();
         let mut line = format!(
-            "{}: {} since {} ({}, {}): {}",
+            "{}: {} since {} ({}{down}, {}): {}",
             self.check, self.status, self.since, self.change, self.severity, self.detail
         );
         if let Some(hint) = &self.hint {

@@ -75,6 +75,10 @@ fn item(r: &CheckResult, notifier: &Notifier, before: Before, now: SystemTime) -
         since: crate::human::moment(trend.map_or(now, |t| t.since)),
         detail: r.detail.clone(),
         hint: r.meta.hint.clone(),
+        down_for: match trend.map(|t| t.change) {
+            Some(Change::Recovered { down_for }) => Some(crate::human::span(down_for)),
+            _ => None,
+        },
         urgent: attention && r.status.meaning().exit_code > 1,
     })
 }
@@ -348,6 +352,7 @@ mod tests {
             since: String::new(),
             detail: String::new(),
             hint: None,
+            down_for: None,
             urgent: false,
         };
         let items = [it(NEW), it(NEW), it(RECOVERED)];
