@@ -313,3 +313,19 @@ fn an_https_service_of_a_private_ca_is_reached_with_its_ca_file_and_only_so() {
     assert_eq!(got.len(), 1, "the untrusted one never finished its handshake");
     assert_eq!(got[0].header("tags"), "test_tube,rounds");
 }
+
+#[test]
+fn a_hung_notifier_is_given_up_within_the_runs_deadline() {
+    let (endpoint, status) = switchable();
+    let hung = support::silent();
+    let inv = inventory(&(checks(&endpoint) + &notifier("chat", "slack", &hung.url("/s"), "timeout = \"2m\"")));
+    inv.rounds(&[]).output().unwrap();
+    status.store(500, Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let out = inv.rounds(&["--deadline", "2s"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("\"chat\" not reached (no answer in"), "{stderr}");
+    // Far below the notifier's own 2 minutes, with room for a loaded machine.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+}
