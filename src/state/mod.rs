@@ -16,7 +16,7 @@
 //! saved there. Records a later version adds go in new keys that an older reader keeps
 //! untouched when it rewrites the file (`more`): `days` in each check's entry (the compact
 //! per-day record of the status page) came so, and `outbox` at the top (notifications waiting
-//! to be delivered) is planned so. A run log line records the run's `stopped` signal and its `unfinished`
+//! to be delivered, [`keep_outbox`]) came so. A run log line records the run's `stopped` signal and its `unfinished`
 //! checks when it was interrupted.
 //!
 //! Sits above the runner (it annotates a [`RunReport`]) and below the app; reporters only
