@@ -54,7 +54,7 @@ pub enum Command {
     Note(NoteArgs),
     /// Acknowledge a known problem until a date, list acknowledgements, or remove one.
     Ack(AckArgs),
-    /// Notifiers ([[notify]]): `--test` sends a test message to each (or one) and says what
+    /// Notifiers (`[[notify]]`): `--test` sends a test message to each (or one) and says what
     /// happened.
     Notify(NotifyArgs),
     /// Write a commented starter inventory to PATH (default: the --config path); never
