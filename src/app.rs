@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Some(Command::History(args)) => history(&cli.config, cli.state(), args),
         Some(Command::Ack(args)) => ack(&cli.config, cli.acks(), args),
         Some(Command::Note(args)) => note(&cli.config, cli.state(), args),
+        Some(Command::Notify(args)) => notify_test(&cli.config, args),
         Some(Command::Handover(args)) => handover(&cli, args),
         Some(Command::Init { path }) => init(path.as_deref().unwrap_or(&cli.config)),
         Some(Command::Completions { shell }) => {
@@ -223,6 +224,7 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         retry_delay: inventory.settings.retry_delay,
         deadline: args.deadline.or(inventory.settings.deadline),
     };
+    let deadline = options.deadline;
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
@@ -300,10 +302,20 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         report::PageInput::gather(page, state, &acks.acks, &inventory.windows, &inventory.secrets, known::now())
     });
     write_outputs(&report, &args.output, args.wide, page.as_ref())?;
+    // 8. notify (after the report is out): each notifier's news, made now from the whole report.
+    let news = news(&report, &inventory.notifiers, previous.as_ref(), state_file.is_some());
     if args.quiet {
         // Cron mails only when something needs attention; machine formats still get a
         // whole (filtered) document.
         if args.format.is_for_people() && !report.needs_attention() {
+            send_news(
+                news,
+                &inventory.notifiers,
+                &inventory.secrets,
+                state_file.as_deref(),
+                deadline,
+                report.started_at(),
+            );
             return Ok(exit_code);
         }
         match args.format.is_for_people() {
@@ -312,7 +324,7 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         }
     }
     let is_terminal = std::io::stdout().is_terminal();
-    let options = ReportOptions {
+    let report_options = ReportOptions {
         color: is_terminal && !args.no_color && !no_color_env(),
         summary_first: !is_terminal,
         // Wrapping follows where the output goes, not --no-color.
@@ -320,8 +332,84 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         wide: args.wide,
         quiet: args.quiet,
     };
-    write_out(&report::reporter_for(args.format, options).render(&report))?;
+    write_out(&report::reporter_for(args.format, report_options).render(&report))?;
+    send_news(news, &inventory.notifiers, &inventory.secrets, state_file.as_deref(), deadline, report.started_at());
     Ok(exit_code)
+}
+
+/// `rounds notify --test [NAME]`: a test message to each notifier (or the one named); exit
+/// code 1 when one was not reached.
+fn notify_test(path: &Path, args: &crate::cli::NotifyArgs) -> Result<u8> {
+    if !args.test {
+        anyhow::bail!("rounds notify sends only test messages: add --test");
+    }
+    let inventory = load(path)?;
+    let chosen: Vec<_> =
+        inventory.notifiers.iter().filter(|n| args.name.as_deref().is_none_or(|name| n.name == name.trim())).collect();
+    if chosen.is_empty() {
+        match &args.name {
+            Some(name) => anyhow::bail!("no notifier is named {name:?} in {}", path.display()),
+            None => anyhow::bail!("{} has no [[notify]] table", path.display()),
+        }
+    }
+    let host = host_name().unwrap_or_default();
+    let messages = chosen.iter().map(|n| crate::notify::test_message(n, &host)).collect();
+    let (_, warnings) = crate::notify::send_all(messages, None);
+    for n in &chosen {
+        let line = match warnings.iter().find(|w| w.starts_with(&format!("notifier {:?} ", n.name))) {
+            Some(why) => format!("not sent: {why}"),
+            None => format!("sent a test message to {:?} ({:?})", n.name, n.kind),
+        };
+        write_out(format!("{}\n", clean_text(&line, &inventory.secrets, usize::MAX)).as_bytes())?;
+    }
+    Ok(u8::from(!warnings.is_empty()))
+}
+
+/// Each notifier's message for this run, with what waited in the outbox; none without state
+/// (nothing is known to be new), said once.
+fn news(
+    report: &runner::results::CleanReport,
+    notifiers: &[crate::config::Notifier],
+    previous: Option<&State>,
+    keeping_state: bool,
+) -> Vec<crate::notify::Message> {
+    if notifiers.is_empty() || matches!(report.stopped(), Some(Stop::Signal(_))) {
+        return Vec::new();
+    }
+    if !keeping_state {
+        eprintln!("note: no notifications are sent without state (--no-state): nothing is known to be new");
+        return Vec::new();
+    }
+    let before = crate::notify::Before {
+        known: previous.is_some_and(|s| s.last_run().is_some()),
+        previous_run: previous.and_then(State::last_run),
+    };
+    let waiting = crate::notify::outbox_from(previous.and_then(State::outbox));
+    let json = match notifiers.iter().any(|n| matches!(n.kind, crate::config::NotifyKind::Webhook)) {
+        true => report::reporter_for(report::Format::Json, ReportOptions::default()).render(report),
+        false => Vec::new(),
+    };
+    crate::notify::prepare(report, notifiers, before, waiting, &json)
+}
+
+/// Sends the run's messages within what is left of `--deadline`; what was not delivered
+/// waits in the state's outbox. Costs warnings at most, never the exit code.
+fn send_news(
+    news: Vec<crate::notify::Message>,
+    notifiers: &[crate::config::Notifier],
+    secrets: &crate::secrets::Secrets,
+    state_file: Option<&Path>,
+    deadline: Option<std::time::Duration>,
+    started: std::time::SystemTime,
+) {
+    let Some(file) = state_file.filter(|_| !notifiers.is_empty() || !news.is_empty()) else { return };
+    let left = deadline.map(|d| d.saturating_sub(started.elapsed().unwrap_or_default()));
+    let (kept, mut warnings) = crate::notify::send_all(news, left);
+    let kept = (!kept.is_empty()).then(|| serde_json::to_value(&kept).unwrap_or_default());
+    warnings.extend(state::keep_outbox(file, kept));
+    for warning in warnings {
+        eprintln!("warning: {}", clean_text(&warning, secrets, usize::MAX));
+    }
 }
 
 /// `--output`: every file gets the whole report (not the `--quiet` selection), written

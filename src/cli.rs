@@ -54,6 +54,9 @@ pub enum Command {
     Note(NoteArgs),
     /// Acknowledge a known problem until a date, list acknowledgements, or remove one.
     Ack(AckArgs),
+    /// Notifiers (`[[notify]]`): `--test` sends a test message to each (or one) and says what
+    /// happened.
+    Notify(NotifyArgs),
     /// Write a commented starter inventory to PATH (default: the --config path); never
     /// overwrites a file.
     Init {
@@ -178,6 +181,15 @@ pub struct HandoverArgs {
     pub state: StateArg,
     #[command(flatten)]
     pub acks: AcksArg,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Send a test message (required: nothing else is sent from here).
+    #[arg(long)]
+    pub test: bool,
+    /// Only the notifier of this name [default: every one].
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

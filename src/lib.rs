@@ -34,6 +34,7 @@ pub(crate) mod inventory;
 pub(crate) mod known;
 pub(crate) mod limits;
 pub(crate) mod manual;
+pub(crate) mod notify;
 pub mod outcome;
 pub(crate) mod probe;
 pub(crate) mod progress;

@@ -78,8 +78,9 @@ fn lay_out(dir: &Path, block: &str) -> PathBuf {
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, "[[disk]]\nname = \"included example\"\npath = \"/\"\n").unwrap();
     }
-    let kinds_with_checks =
-        parsed.iter().filter(|(key, value)| *key != "settings" && *key != "maintenance" && value.is_array());
+    let kinds_with_checks = parsed
+        .iter()
+        .filter(|(key, value)| !["settings", "maintenance", "notify"].contains(&key.as_str()) && value.is_array());
     let mut text = block.to_owned();
     if kinds_with_checks.count() == 0 && parsed.get("include").is_none() {
         text.push_str("\n[[disk]]\nname = \"docs example disk\"\npath = \"/\"\n");
@@ -118,7 +119,11 @@ fn every_inventory_example_in_the_docs_validates() {
                 Example::Acks => command.arg("validate").arg("-c").arg(acks_with_their_checks(dir.path(), &block)),
             };
             for name in variables(&block) {
-                command.env(name, "docs-example-value-0123");
+                // A notifier's `${..._URL}` holds a whole URL.
+                match name.ends_with("_URL") {
+                    true => command.env(name, "https://hooks.example.invalid/docs-example-value-0123"),
+                    false => command.env(name, "docs-example-value-0123"),
+                };
             }
             let output = command.output().unwrap();
             if !output.status.success() {

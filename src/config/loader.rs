@@ -142,7 +142,7 @@ impl<'a> Loader<'a> {
         self.secrets.add_basic_auth(user, password);
     }
 
-    fn remember_secret(&mut self, name: &str, value: &str) {
+    pub fn remember_secret(&mut self, name: &str, value: &str) {
         if self.secrets.add(value) && !self.warned.iter().any(|w| w.contains(&format!("${{{name}}}"))) {
             self.warned.push(format!(
                 "${{{name}}} is shorter than {MIN_SUBSTRING_SECRET} characters: it is hidden in reports only \

@@ -36,6 +36,8 @@ pub(crate) struct Inventory {
     pub windows: Vec<Window>,
     /// `[status_page]`.
     pub status_page: crate::config::StatusPage,
+    /// `[[notify]]`: who is told of changes.
+    pub notifiers: Vec<crate::config::Notifier>,
 }
 
 /// Reads and validates the inventory at `path`, taking `${VAR}` values from the process
@@ -117,6 +119,7 @@ fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Invento
     // file's), sharing the top file's settings; secrets and warnings are gathered.
     let mut planned: Vec<(usize, Planned<Probe>)> = Vec::new();
     let mut windows = Vec::new();
+    let mut notifiers = Vec::new();
     let mut secrets = crate::secrets::Secrets::default();
     let mut warnings = Vec::new();
     let mut missing = Vec::new();
@@ -126,6 +129,9 @@ fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Invento
         let mut loader = Loader::new(&source.path, &source.text, env, settings.clone());
         for table in std::mem::take(&mut file.maintenance) {
             windows.push((index, table.window(&loader)?));
+        }
+        for table in std::mem::take(&mut file.notify) {
+            notifiers.push((index, table.notifier(&mut loader)?));
         }
         let plan = file.plan(&mut loader).and_then(|p| {
             let beat_timeout = loader.settings.heartbeat_timeout.unwrap_or(crate::heartbeat::DEFAULT_TIMEOUT);
@@ -162,6 +168,10 @@ fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Invento
         .into_iter()
         .map(|(file, window)| cover(&files[file], window, planned.iter().map(|(_, p)| &p.meta)))
         .collect::<Result<_, _>>()?;
+    let notifiers = notifiers
+        .into_iter()
+        .map(|(file, notifier)| notify_covers(&files[file], notifier, planned.iter().map(|(_, p)| &p.meta)))
+        .collect::<Result<_, _>>()?;
     let checks = planned
         .into_iter()
         .zip(deps)
@@ -180,6 +190,7 @@ fn parse_with(path: &Path, source: &str, env: Env, vars: Vars) -> Result<Invento
         heartbeat,
         windows,
         status_page,
+        notifiers,
     })
 }
 
@@ -212,6 +223,34 @@ fn unset_variables(files: &[Source], mut missing: Vec<(usize, Range<usize>, Stri
         n => format!("{n} environment variables are not set: {}", places.join(", ")),
     };
     files[*first_file].error(first_span.clone(), message)
+}
+
+/// The names of the checks a notifier's selectors name (none written: every check); one that
+/// names nothing is an error at its place.
+fn notify_covers<'a, I>(
+    file: &Source,
+    mut notifier: crate::config::Notifier,
+    checks: I,
+) -> Result<crate::config::Notifier, ConfigError>
+where
+    I: IntoIterator<Item = &'a crate::config::CheckMeta>,
+    I::IntoIter: Clone,
+{
+    if notifier.checks.is_empty() {
+        return Ok(notifier);
+    }
+    let checks = checks.into_iter();
+    let mut covers = Vec::new();
+    for selector in &notifier.checks {
+        let found = selector.select(checks.clone());
+        if found.is_empty() {
+            let why = selector.nothing_selected(checks.clone(), "the notifier's");
+            return Err(file.error(selector.span.clone().unwrap_or_default(), why));
+        }
+        covers.extend(found.into_iter().filter_map(|i| checks.clone().nth(i)).map(|c| c.name.clone()));
+    }
+    notifier.covers = Some(covers);
+    Ok(notifier)
 }
 
 /// The names of the checks a maintenance window's selectors name; one that names nothing is

@@ -82,6 +82,9 @@ macro_rules! kinds {
             /// Windows in which checks are shown `maint` (not a kind: they name checks).
             #[serde(default)]
             pub maintenance: Vec<MaintenanceTable>,
+            /// `[[notify]]`: who is told of changes (not a kind: they name checks).
+            #[serde(default)]
+            pub notify: Vec<$crate::config::NotifyTable>,
             /// `[status_page]` (top file only): the page `--output html:PATH` writes.
             pub status_page: Option<toml::Spanned<$crate::config::StatusPageTable>>,
             /// Other inventory files to merge: globs relative to this file.

@@ -16,7 +16,7 @@
 //! saved there. Records a later version adds go in new keys that an older reader keeps
 //! untouched when it rewrites the file (`more`): `days` in each check's entry (the compact
 //! per-day record of the status page) came so, and `outbox` at the top (notifications waiting
-//! to be delivered) is planned so. A run log line records the run's `stopped` signal and its `unfinished`
+//! to be delivered, [`keep_outbox`]) came so. A run log line records the run's `stopped` signal and its `unfinished`
 //! checks when it was interrupted.
 //!
 //! Sits above the runner (it annotates a [`RunReport`]) and below the app; reporters only
@@ -145,6 +145,11 @@ impl State {
                 matches!(unusable, Unusable::Damaged(_)).then(State::default)
             }
         }
+    }
+
+    /// Notifications waiting to be delivered (`outbox`), as stored.
+    pub fn outbox(&self) -> Option<&serde_json::Value> {
+        self.more.get(OUTBOX)
     }
 
     /// When the run that wrote this state started.
@@ -373,6 +378,39 @@ pub(crate) fn remember(
         warnings.push(warning_unless_refused(e, &format!("cannot write the run log {}", log.display()))?);
     }
     Ok(warnings)
+}
+
+/// The key of notifications waiting to be delivered, at the top of the state.
+const OUTBOX: &str = "outbox";
+
+/// Keeps `outbox` in the state at `path` (removes it when `None`), under the lock. Returns
+/// what went wrong, as warnings; a state that is not usable is left as it is.
+pub(crate) fn keep_outbox(path: &Path, outbox: Option<serde_json::Value>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let lock = match Locked::acquire(path, LOCK_PATIENCE) {
+        Ok(Some(lock)) => lock,
+        Ok(None) | Err(_) => {
+            warnings.push(format!("cannot keep undelivered notifications in {}", path.display()));
+            return warnings;
+        }
+    };
+    if let Ok(mut state) = load(path) {
+        if state.outbox().is_none() && outbox.is_none() {
+            return warnings;
+        }
+        match outbox {
+            Some(value) => state.more.insert(OUTBOX.into(), value),
+            None => state.more.remove(OUTBOX),
+        };
+        let written = serde_json::to_vec_pretty(&state)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| files::replace(path, &bytes, Access::Private));
+        if let Err(e) = written {
+            warnings.push(format!("cannot write the state file {}: {e}", path.display()));
+        }
+    }
+    drop(lock);
+    warnings
 }
 
 /// What the status page needs from the state at `path`: each check's days, and the usual
