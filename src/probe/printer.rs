@@ -322,14 +322,19 @@ fn findings(answer: &Answer, limits: &Limits) -> Vec<(Severity, String)> {
     }
     found.extend(supplies(answer, limits));
     match (answer.integers("queued-job-count").as_deref(), limits.max_queued) {
-        (Some([n]), Some(max)) if i64::from(*n) > max as i64 => {
-            found.push((Severity::Warn, format!("{n} jobs queued, more than {max}")))
+        (Some([n]), Some(max)) if i64::from(*n) > i64::try_from(max).unwrap_or(i64::MAX) => {
+            found.push((Severity::Warn, format!("{} queued, more than {max}", jobs(*n))))
         }
-        (Some([n]), _) => found.push((Severity::Fine, format!("{n} job{} queued", if *n == 1 { "" } else { "s" }))),
+        (Some([n]), _) => found.push((Severity::Fine, format!("{} queued", jobs(*n)))),
         (_, Some(_)) => found.push((Severity::Warn, "queued-job-count not reported".to_owned())),
         (_, None) => {}
     }
     found
+}
+
+/// "1 job", "3 jobs".
+fn jobs(n: i32) -> String {
+    format!("{n} job{}", if n == 1 { "" } else { "s" })
 }
 
 /// Each supply's level ("black toner 6%"); waste containers count the other way.
