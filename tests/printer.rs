@@ -13,15 +13,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use support::pki::Ca;
-use support::{closed_port, inventory, verdict, wait_for_tcp, wait_until, Child, Inventory};
+use support::{closed_port, inventory, verdict, wait_until, Child, Inventory};
 
 /// ippeveprinter and the bus it needs, in the test's folder.
 struct Printer {
+    // Fields drop in order: the printer is killed first, then its bus, then `dir` goes.
+    _processes: Vec<Child>,
     dir: tempfile::TempDir,
     port: u16,
     ipptool: PathBuf,
-    // Killed before `dir` goes: the printer first, then its bus.
-    processes: Vec<Child>,
 }
 
 /// The print command: reports `attrs` and `state` like a CUPS filter, then holds the job
@@ -88,7 +88,7 @@ fn printer(attrs: &str, state: &str) -> Option<Printer> {
     });
     let log = std::fs::read_to_string(dir.path().join("ippeveprinter.log")).unwrap_or_default();
     assert!(!exited, "ippeveprinter exited: {log}");
-    Some(Printer { dir, port, ipptool, processes })
+    Some(Printer { _processes: processes, dir, port, ipptool })
 }
 
 impl Printer {
@@ -154,7 +154,8 @@ fn an_idle_printer_passes_and_a_busy_one_is_judged_in_words() {
     let (status, detail) = verdict(&doc, "lab");
     assert_eq!(status, "fail", "{detail}");
     assert_ne!(code, 0);
-    for words in ["out of paper", "toner low", "Black toner 6%", "Waste toner 97% full", "1 job queued, more than 0", "printing"]
+    for words in
+        ["out of paper", "toner low", "Black toner 6%", "Waste toner 97% full", "1 job queued, more than 0", "printing"]
     {
         assert!(detail.contains(words), "{detail}\nexpected {words:?}");
     }

@@ -14,7 +14,6 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use toml::Spanned;
 
-
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::outcome::Outcome;
 use crate::probe::endpoint::{Connection, EndpointProbe};
@@ -415,7 +414,7 @@ impl BodyJudge for Limits {
         }
         let mut found = findings(&answer, self);
         // The worst first, so a cut-short line still says what matters.
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         let worst = found.first().map_or(Severity::Fine, |f| f.0);
         let text = found.into_iter().map(|(_, words)| words).collect::<Vec<_>>().join(", ");
         match worst {
@@ -526,7 +525,10 @@ mod tests {
         ])
         .unwrap();
         assert!(low.1);
-        assert_eq!(low.0.as_deref(), Some("toner low, 0 supply names for 1 levels, queued-job-count not reported, idle, supply 1 50%"));
+        assert_eq!(
+            low.0.as_deref(),
+            Some("toner low, 0 supply names for 1 levels, queued-job-count not reported, idle, supply 1 50%")
+        );
         let odd = judged(&[(0x23, "printer-state", &int(3)), (0x44, "printer-state-reasons", b"fuser-over-temp")]);
         assert!(odd.unwrap().0.unwrap().contains("unknown state reason \"fuser-over-temp\""));
     }
@@ -569,10 +571,16 @@ mod tests {
             (0x21, "marker-levels", &int(80)),
             (0x21, "queued-job-count", &int(0)),
         ]);
-        assert_eq!(collection.unwrap().0.as_deref(), Some("0 supply names for 1 levels, idle, supply 1 80%, 0 jobs queued"));
+        assert_eq!(
+            collection.unwrap().0.as_deref(),
+            Some("0 supply names for 1 levels, idle, supply 1 80%, 0 jobs queued")
+        );
         let mut refused = answer_bytes(&[]);
         refused[2..4].copy_from_slice(&0x0406u16.to_be_bytes());
-        assert_eq!(LIMITS.judge_warning(&refused).unwrap_err(), "the printer answered IPP status 0x0406 client-error-not-found");
+        assert_eq!(
+            LIMITS.judge_warning(&refused).unwrap_err(),
+            "the printer answered IPP status 0x0406 client-error-not-found"
+        );
         assert!(parse_response(b"<html>").unwrap_err().contains("not IPP"));
         assert!(parse_response(&answer_bytes(&[])[..12]).is_err());
     }
