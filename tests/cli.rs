@@ -250,7 +250,7 @@ fn the_shipped_inventories_are_valid() {
         .env("LDAP_PASSWORD", "example-password")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 33 checks"));
+        .stdout(predicate::str::contains("OK, 34 checks"));
     rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
     rounds()
         .args(["validate", "-c"])

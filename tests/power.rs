@@ -26,11 +26,11 @@ fn free_low_port() -> u16 {
 
 /// upsd with one dummy-ups driver per UPS, all in the test's folder.
 struct Nut {
+    // Fields drop in declaration order: upsd and the drivers are killed before `dir` goes.
+    processes: Vec<Child>,
     dir: tempfile::TempDir,
     port: u16,
     upsc: PathBuf,
-    // Killed before `dir` goes: upsd first, then the drivers.
-    processes: Vec<Child>,
 }
 
 fn dev(status: &str, charge: u32, runtime: u32) -> String {

@@ -122,6 +122,7 @@ impl Table for EndpointTable {
             trust,
             proxy: loader.proxy(self.proxy.as_ref())?,
             cert_limits,
+            request_body: None,
         };
         // The target is the URL as written: `${TOKEN}` stays a placeholder.
         let target = self.url.get_ref().clone();
@@ -163,6 +164,9 @@ pub(crate) struct EndpointProbe {
     pub min_tls: Option<Vec<Legacy>>,
     /// Whether the last https hop's certificate is checked against its CRL.
     pub check_revocation: bool,
+    /// What a POST sends (an IPP request for `[[printer]]`); never sent once a 303 turns
+    /// the request into a GET.
+    pub request_body: Option<Vec<u8>>,
 }
 
 /// How a table `with certificate` connects, planned: whom it trusts, through which proxy,
@@ -221,6 +225,7 @@ impl EndpointProbe {
             header_rules: HeaderRules::default(),
             min_tls,
             check_revocation,
+            request_body: None,
         }
     }
 }
@@ -332,7 +337,11 @@ impl EndpointProbe {
         loop {
             let url = hops.last().cloned().unwrap_or_else(|| self.url.clone());
             let (client, recorder) = self.client_for(&url, budget)?;
-            let request = client.request(method.clone(), url.clone()).headers(headers.clone()).send();
+            let mut request = client.request(method.clone(), url.clone()).headers(headers.clone());
+            if let Some(body) = self.request_body.as_ref().filter(|_| method == Method::POST) {
+                request = request.body(body.clone());
+            }
+            let request = request.send();
             let response = match tokio::time::timeout_at(budget.step_deadline(), request).await {
                 Err(_) => return Err(no_answer()),
                 Ok(Err(e)) => return Err(self.request_failed(&e, &url, &headers, budget).await),
@@ -458,6 +467,7 @@ impl EndpointProbe {
             return Outcome::fail(format!("{text}, but {why}"));
         }
         let body = &answer.body;
+        let mut warns = false;
         if let Some(needle) = &self.contains {
             if !contains(&body.kept, needle.as_bytes()) {
                 return Outcome::fail(match body.cut {
@@ -476,16 +486,20 @@ impl EndpointProbe {
                     human::size(self.max_body)
                 ));
             }
-            match judge.judge(&body.kept) {
+            match judge.judge_warning(&body.kept) {
                 Err(why) => return Outcome::fail(format!("{text}, but {why}")),
-                Ok(Some(extra)) => text = format!("{text}: {extra}"),
-                Ok(None) => {}
+                Ok((Some(extra), warned)) => {
+                    text = format!("{text}: {extra}");
+                    warns |= warned;
+                }
+                Ok((None, warned)) => warns |= warned,
             }
         }
         match self.warn_latency {
             Some(limit) if answer.elapsed > limit => {
                 Outcome::warn(format!("{text}, slower than {}", human::limit(limit)))
             }
+            _ if warns => Outcome::warn(text),
             _ => Outcome::pass(text),
         }
     }

@@ -65,6 +65,11 @@ pub(crate) trait BodyJudge: std::fmt::Debug + Send + Sync {
     /// `Ok(Some(text))` adds to the detail line; `Err(why)` fails the check.
     fn judge(&self, body: &[u8]) -> Result<Option<String>, String>;
 
+    /// As `judge`, and whether what holds is still worth a warning (a printer's low toner).
+    fn judge_warning(&self, body: &[u8]) -> Result<(Option<String>, bool), String> {
+        self.judge(body).map(|text| (text, false))
+    }
+
     /// What the body of an answer with an unexpected status says about why, if the kind
     /// knows how to read it (a FHIR OperationOutcome's diagnostics).
     fn explain_error(&self, _body: &[u8]) -> Option<String> {

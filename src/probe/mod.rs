@@ -34,6 +34,7 @@ pub(crate) mod ntp;
 pub(crate) mod pgbackrest;
 pub(crate) mod ping;
 pub(crate) mod posture;
+pub(crate) mod printer;
 pub(crate) mod process;
 pub(crate) mod restic;
 pub(crate) mod server;
@@ -160,6 +161,7 @@ kinds! {
     Ldap: ldap => ldap::LdapTable,
     Ups: ups => ups::UpsTable,
     Metrics: metrics => metrics::MetricsTable,
+    Printer: printer => printer::PrinterTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.
