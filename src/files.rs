@@ -201,6 +201,25 @@ pub(crate) fn read_own(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     read_regular(path, File::from(fd), cap)
 }
 
+/// The last `last` bytes of rounds' own file at `path` (all of it when it is shorter), under
+/// the same rules as [`read_own`]: for the newest lines of a log without reading all of it.
+/// Returns the bytes and whether the file began earlier (the first line may be cut).
+pub(crate) fn read_own_tail(path: &Path, last: u64) -> io::Result<(Vec<u8>, bool)> {
+    use std::io::{Seek, SeekFrom};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| own_error(path, e))?;
+    let mut file = File::from(fd);
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(refused(path, kind_in_words(meta.file_type())));
+    }
+    let start = meta.len().saturating_sub(last);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(last).read_to_end(&mut bytes)?;
+    Ok((bytes, start > 0))
+}
+
 /// ELOOP from `O_NOFOLLOW` means a link is there: say so in words.
 fn own_error(path: &Path, e: rustix::io::Errno) -> io::Error {
     if e == rustix::io::Errno::LOOP {

@@ -211,7 +211,23 @@ pub(crate) struct Runs {
 /// Every run in the log that this rounds can read, migrated to [`VERSION`], oldest first.
 pub(crate) fn read(log: &Path) -> io::Result<Runs> {
     let bytes = files::read_own(log, MAX_READ_BYTES)?;
-    let text = String::from_utf8_lossy(&bytes);
+    Ok(parse(&String::from_utf8_lossy(&bytes)))
+}
+
+/// The newest records only, from the last `bytes` of the log: for what needs the recent
+/// runs (the status page's usual interval) without parsing 30 days of them.
+pub(crate) fn read_recent(log: &Path, bytes: u64) -> io::Result<Runs> {
+    let (tail, cut) = files::read_own_tail(log, bytes)?;
+    let text = String::from_utf8_lossy(&tail);
+    // A tail that begins inside a line: that line is not whole, and is left out.
+    let whole = match cut {
+        true => text.split_once('\n').map_or("", |(_, rest)| rest),
+        false => &text,
+    };
+    Ok(parse(whole))
+}
+
+fn parse(text: &str) -> Runs {
     let mut runs = Runs::default();
     #[derive(Deserialize)]
     struct Kind {
@@ -232,7 +248,7 @@ pub(crate) fn read(log: &Path) -> io::Result<Runs> {
     }
     runs.records.sort_by_key(|r| r.at);
     runs.marks.sort_by_key(|m| m.at);
-    Ok(runs)
+    runs
 }
 
 impl Runs {
@@ -384,6 +400,21 @@ mod tests {
         let ended = |name: &str| all.iter().find(|e| e.check == name).map(|e| e.ended);
         assert_eq!(ended("PACS"), Some(None));
         assert_eq!(ended("EHR"), Some(Some(400)), "ended by the next completed run that saw it pass");
+    }
+
+    /// The newest runs come from the log's tail alone, whole lines only.
+    #[test]
+    fn the_recent_runs_are_read_from_the_tail_in_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("st.log.jsonl");
+        let lines: String = (0..1000u64).map(|i| serde_json::to_string(&run(i * 300, &[])).unwrap() + "\n").collect();
+        std::fs::write(&log, &lines).unwrap();
+        let recent = read_recent(&log, 4096).unwrap();
+        assert!(recent.records.len() > 20 && recent.records.len() < 100, "{}", recent.records.len());
+        assert_eq!(recent.passed_over, 0, "the cut first line is left out, not counted as damaged");
+        assert_eq!(recent.records.last().map(|r| r.at), Some(999 * 300));
+        let all = read_recent(&log, 1 << 30).unwrap();
+        assert_eq!(all.records.len(), 1000, "a short file is read whole");
     }
 
     /// The run log of rounds 0.1 (tests/data/state-v1) is read and migrated; rotation keeps

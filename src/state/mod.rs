@@ -420,7 +420,8 @@ pub(crate) fn page_record(path: &Path) -> PageRecord {
     let days = State::read(path, &mut warnings)
         .map(|s| s.checks.into_iter().map(|(name, e)| (name, e.days)).collect())
         .unwrap_or_default();
-    let runs = history::read(&history::log_path(path)).map(|r| r.records).unwrap_or_default();
+    // The last 20 gaps are in the newest lines: 64 KiB holds hundreds of runs.
+    let runs = history::read_recent(&history::log_path(path), 64 * 1024).map(|r| r.records).unwrap_or_default();
     let starts: Vec<u64> = runs.iter().filter(|r| r.only.is_none()).map(|r| r.at).collect();
     let mut gaps: Vec<u64> = starts.windows(2).rev().take(20).map(|w| w[1].saturating_sub(w[0])).collect();
     gaps.sort_unstable();
