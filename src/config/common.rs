@@ -96,6 +96,18 @@ macro_rules! check_table {
             fn trust_keys(&self) -> $crate::config::common::TrustKeys<'_> {
                 $crate::config::common::TrustKeys { ca_file: self.ca_file.as_ref(), pin: self.pin.as_ref() }
             }
+
+            /// Every certificate key as written, for a kind that connects as `[[endpoint]]`
+            /// does (`Connection::plan`); kinds with a handshake of their own take the parts.
+            #[allow(dead_code)]
+            fn certificate_keys(&self) -> $crate::config::common::CertificateKeys<'_> {
+                $crate::config::common::CertificateKeys {
+                    trust: self.trust_keys(),
+                    certs: self.cert_keys(),
+                    min_tls: self.min_tls.as_ref(),
+                    check_revocation: self.check_revocation,
+                }
+            }
         }
     };
     (
@@ -175,6 +187,14 @@ pub(crate) struct ProtocolTlsKeys<'a> {
 pub(crate) struct TrustKeys<'a> {
     pub ca_file: Option<&'a Spanned<String>>,
     pub pin: Option<&'a Spanned<PinsWritten>>,
+}
+
+/// The `with certificate` keys of one table, as written (see `certificate_keys`).
+pub(crate) struct CertificateKeys<'a> {
+    pub trust: TrustKeys<'a>,
+    pub certs: crate::config::settings::CertKeys<'a>,
+    pub min_tls: Option<&'a Spanned<String>>,
+    pub check_revocation: bool,
 }
 
 /// `pin = "sha256//..."`, or a list of them (the next key alongside the current one, while

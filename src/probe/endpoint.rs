@@ -16,8 +16,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::certs::{self, CertLimits, ClientSpec, HttpClient, Trust};
-use crate::config::common::TrustKeys;
-use crate::config::settings::CertKeys;
+use crate::config::common::CertificateKeys;
 use crate::config::values::{HumanDuration, Proxy, Size};
 use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
@@ -182,17 +181,15 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn plan(
         loader: &mut Loader,
-        (trust, certs): (TrustKeys<'_>, CertKeys<'_>),
+        keys: CertificateKeys<'_>,
         proxy: Option<&Spanned<String>>,
-        min_tls: Option<&Spanned<String>>,
-        check_revocation: bool,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            trust: loader.trust(trust)?,
+            trust: loader.trust(keys.trust)?,
             proxy: loader.proxy(proxy)?,
-            cert_limits: loader.cert_limits(certs)?,
-            min_tls: Legacy::required(loader, min_tls)?,
-            check_revocation,
+            cert_limits: loader.cert_limits(keys.certs)?,
+            min_tls: Legacy::required(loader, keys.min_tls)?,
+            check_revocation: keys.check_revocation,
         })
     }
 }

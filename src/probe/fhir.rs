@@ -58,13 +58,7 @@ impl Table for FhirTable {
             base.join("metadata").map_err(|e| loader.error(self.base.span(), format!("invalid base URL: {e}")))?;
         let (mut headers, secret_headers) = parse_headers(loader, &self.headers)?;
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static("application/fhir+json"));
-        let connection = Connection::plan(
-            loader,
-            (self.trust_keys(), self.cert_keys()),
-            self.proxy.as_ref(),
-            self.min_tls.as_ref(),
-            self.check_revocation,
-        )?;
+        let connection = Connection::plan(loader, self.certificate_keys(), self.proxy.as_ref())?;
         let probe = EndpointProbe::judged_get(
             url,
             (headers, secret_headers),

@@ -69,13 +69,7 @@ impl Table for MetricsTable {
         }
         let (mut headers, secret_headers) = parse_headers(loader, &self.headers)?;
         headers.entry(ACCEPT).or_insert(HeaderValue::from_static(TEXT_FORMAT));
-        let connection = Connection::plan(
-            loader,
-            (self.trust_keys(), self.cert_keys()),
-            self.proxy.as_ref(),
-            self.min_tls.as_ref(),
-            self.check_revocation,
-        )?;
+        let connection = Connection::plan(loader, self.certificate_keys(), self.proxy.as_ref())?;
         let probe = EndpointProbe::judged_get(
             url,
             (headers, secret_headers),

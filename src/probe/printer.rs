@@ -68,13 +68,7 @@ impl Table for PrinterTable {
             min_level: min_level.unwrap_or(0.0),
             max_queued: self.max_queued.as_ref().map(|m| *m.get_ref()),
         };
-        let connection = Connection::plan(
-            loader,
-            (self.trust_keys(), self.cert_keys()),
-            self.proxy.as_ref(),
-            self.min_tls.as_ref(),
-            self.check_revocation,
-        )?;
+        let connection = Connection::plan(loader, self.certificate_keys(), self.proxy.as_ref())?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/ipp"));
         let get = EndpointProbe::judged_get(
