@@ -315,8 +315,13 @@ pub struct Outcome {
 pub struct Facts {
     /// When the served certificate (the leaf, or the soonest in the chain) expires.
     pub cert_not_after: Option<std::time::SystemTime>,
+    /// When that certificate starts to warn, by the check's own limits (`cert_warn_days` or
+    /// `cert_warn`): what "expires within its warning days" means at a handover.
+    pub cert_warns_from: Option<std::time::SystemTime>,
     /// The age of the newest backup file.
     pub backup_age: Option<std::time::Duration>,
+    /// The age at which that backup fails (`max_age`): how close it is to its limit.
+    pub backup_max_age: Option<std::time::Duration>,
     /// Free space as a share of the filesystem (0 to 1).
     pub disk_free_ratio: Option<f64>,
     /// `warn_latency`, for performance data thresholds.

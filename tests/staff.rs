@@ -117,7 +117,15 @@ fn a_shift(inv: &Inventory) {
     let checks = serde_json::json!({
         "EHR portal": {"status": "pass", "since": NOW_SECS, "cert_not_after": NOW_SECS + 5 * 24 * HOUR},
         "PACS:104": {"status": "fail", "since": NOW_SECS - 4 * HOUR, "cert_not_after": NOW_SECS + 200 * 24 * HOUR},
-        "root": {"status": "pass", "since": NOW_SECS, "backup_age": 30 * HOUR},
+        "root": {"status": "pass", "since": NOW_SECS, "backup_age": 30 * HOUR, "backup_max_age": 100 * HOUR},
+        // Its own warning time (60 days) has begun; a 45-day certificate under the default
+        // 30 days would not be shown.
+        "lab portal": {"status": "warn", "since": NOW_SECS, "cert_not_after": NOW_SECS + 45 * 24 * HOUR,
+                       "cert_warns_from": NOW_SECS - 15 * 24 * HOUR},
+        "billing": {"status": "pass", "since": NOW_SECS, "cert_not_after": NOW_SECS + 45 * 24 * HOUR,
+                    "cert_warns_from": NOW_SECS + 15 * 24 * HOUR},
+        // Younger than root's backup, but nearer its own limit: shown first.
+        "NAS": {"status": "pass", "since": NOW_SECS, "backup_age": 20 * HOUR, "backup_max_age": 22 * HOUR},
     });
     let state = serde_json::json!({"format": "rounds-state", "version": 2, "inventory": "x", "last_run": NOW_SECS, "checks": checks});
     inv.write("s.json", &state.to_string());
@@ -158,9 +166,17 @@ fn the_handover_says_what_is_open_what_happened_what_comes_and_the_runs() {
     let ack = coming.find("Acknowledgement of PACS:104: ends 2026-12-04 12:00 UTC").expect(coming);
     let cert = coming.find("EHR portal: certificate expires 2026-12-08 12:00 UTC, in 5 days").expect(coming);
     let maint = coming.find("Maintenance of root: from 2026-12-03 20:00 UTC until 2026-12-03 22:30 UTC").expect(coming);
-    let backup = coming.find("root: newest backup 30 h old at the last run").expect(coming);
-    assert!(maint < ack && ack < cert && cert < backup, "soonest first, backups last:\n{coming}");
-    assert!(!coming.contains("next month") && !coming.contains("PACS:104: certificate"), "not within reach:\n{coming}");
+    let own_days = coming.find("lab portal: certificate expires 2027-01-17 12:00 UTC, in 45 days").expect(coming);
+    let nas = coming.find("NAS: newest backup 20 h old, limit 22 h (91% of it) at the last run").expect(coming);
+    let backup = coming.find("root: newest backup 30 h old, limit 100 h (30% of it) at the last run").expect(coming);
+    assert!(
+        maint < ack && ack < cert && cert < own_days && own_days < nas && nas < backup,
+        "soonest first, backups last:\n{coming}"
+    );
+    assert!(
+        !coming.contains("next month") && !coming.contains("PACS:104: certificate") && !coming.contains("billing"),
+        "not within reach:\n{coming}"
+    );
     let notes = section(&text, "Notes", "Runs");
     assert!(notes.contains("2026-12-03 12:00 UTC anna on PACS:104: PACS vendor called back"), "{notes}");
     let runs = section(&text, "Runs", "\u{0}");

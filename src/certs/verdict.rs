@@ -94,14 +94,22 @@ pub(crate) struct CertVerdict {
     /// When the soonest-expiring certificate of the chain (the leaf or an intermediate)
     /// expires, when it could be read.
     pub not_after: Option<SystemTime>,
+    /// When that certificate starts to warn under the check's limits.
+    pub warns_from: Option<SystemTime>,
 }
 
 impl CertVerdict {
     /// A protocol's outcome over this TLS connection, with the certificate's verdict after
     /// it: the worse status of the two, both details, and when the certificate expires.
     pub fn joined_to(self, outcome: Outcome) -> Outcome {
-        let facts = Facts { cert_not_after: self.not_after, ..outcome.facts };
+        let facts = self.facts(outcome.facts);
         Outcome::new(outcome.status.worst(self.status), format!("{}; {}", outcome.detail, self.text)).with_facts(facts)
+    }
+
+    /// `base` with when the certificate expires and when it starts to warn, for the state
+    /// (a handover's "coming up") and the metrics.
+    pub fn facts(&self, base: Facts) -> Facts {
+        Facts { cert_not_after: self.not_after, cert_warns_from: self.warns_from, ..base }
     }
 }
 
@@ -119,6 +127,7 @@ pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime)
             text: weak.join("; "),
             days_left,
             not_after: leaf.as_ref().map(|l| l.not_after),
+            warns_from: leaf.as_ref().map(|l| warns_from(l, limits)),
         };
     }
     if let Some(error) = &handshake.error {
@@ -127,6 +136,7 @@ pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime)
             text: describe_error(error, leaf.as_ref(), handshake, now),
             days_left,
             not_after: leaf.as_ref().map(|l| l.not_after),
+            warns_from: leaf.as_ref().map(|l| warns_from(l, limits)),
         };
     }
     let Some(leaf) = leaf else {
@@ -135,21 +145,35 @@ pub(crate) fn assess(handshake: &Handshake, limits: CertLimits, now: SystemTime)
             text: "certificate could not be read".into(),
             days_left,
             not_after: None,
+            warns_from: None,
         };
     };
     let (mut status, mut text) = judge_days(&leaf, "certificate", limits, now);
     let soonest = handshake.chain.iter().skip(1).filter_map(CertInfo::parse).min_by_key(|c| c.not_after);
-    let mut not_after = leaf.not_after;
+    let (mut not_after, mut warns) = (leaf.not_after, warns_from(&leaf, limits));
     if let Some(inter) = soonest.filter(|i| i.not_after < leaf.not_after) {
         let (inter_status, inter_text) = judge_days(&inter, &format!("intermediate {:?}", inter.subject), limits, now);
         status = status.worst(inter_status);
         text = format!("{text}; {inter_text}");
-        not_after = inter.not_after;
+        (not_after, warns) = (inter.not_after, warns_from(&inter, limits));
     }
     if let Some(how) = handshake.trusted_as {
         text = format!("{text}; {how}");
     }
-    CertVerdict { status, text, days_left, not_after: Some(not_after) }
+    CertVerdict { status, text, days_left, not_after: Some(not_after), warns_from: Some(warns) }
+}
+
+/// When `cert` starts to warn under `limits`, as `judge_days` judges it: the warning share
+/// of its lifetime (or the failing share, when only that is set), else the warning days.
+fn warns_from(cert: &CertInfo, limits: CertLimits) -> SystemTime {
+    let before = match limits.warn_percent.or(limits.crit_percent) {
+        Some(share) => {
+            let lifetime = seconds_between(cert.not_before, cert.not_after).max(1) as f64;
+            Duration::from_secs_f64((lifetime * share / 100.0).max(0.0))
+        }
+        None => Duration::from_secs(u64::from(limits.warn_days.max(limits.crit_days)) * 86_400),
+    };
+    cert.not_after.checked_sub(before).unwrap_or(UNIX_EPOCH)
 }
 
 fn judge_days(cert: &CertInfo, what: &str, limits: CertLimits, now: SystemTime) -> (Status, String) {
@@ -380,6 +404,26 @@ mod tests {
             "hostname mismatch: the certificate lists 127.0.0.1 as a DNS name, not as an IP address \
              (a client connecting to 127.0.0.1 needs IP:127.0.0.1 in its subjectAltName)"
         );
+    }
+
+    /// A handover shows a certificate from when its own check starts to warn: the warning
+    /// days, or the warning share of its lifetime; and that moment agrees with the verdict.
+    #[test]
+    fn a_certificate_warns_from_its_own_limits() {
+        let day = Duration::from_secs(86_400);
+        let h = handshake(vec![cert(&["ehr.clinic.local"], (2027, 1, 1))], None);
+        let expires = UNIX_EPOCH + Duration::from_secs(1_798_761_600); // 2027-01-01
+        let by_days = CertLimits { warn_days: 60, ..CertLimits::default() };
+        let v = assess(&h, by_days, now());
+        assert_eq!((v.status, v.warns_from), (Status::Warn, Some(expires - 60 * day)));
+        assert_eq!(v.facts(Facts::default()).cert_warns_from, Some(expires - 60 * day));
+        let default = assess(&h, CertLimits::default(), now());
+        assert_eq!((default.status, default.warns_from), (Status::Pass, Some(expires - 30 * day)));
+        // A year-long certificate warned at 25% of its life: 91.25 days before it ends.
+        let shares = CertLimits { warn_percent: Some(25.0), ..CertLimits::default() };
+        let v = assess(&h, shares, now());
+        assert_eq!(v.status, Status::Warn);
+        assert_eq!(v.warns_from, Some(expires - Duration::from_secs(365 * 86_400 / 4)));
     }
 
     /// What a person reads for each kind of certificate trouble, pinned in one snapshot.

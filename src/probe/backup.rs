@@ -271,7 +271,7 @@ impl BackupProbe {
 
     fn judge(&self, newest: &Newest, now: SystemTime) -> Outcome {
         let age = now.duration_since(newest.modified).unwrap_or(Duration::ZERO);
-        let facts = Facts { backup_age: Some(age), ..Facts::default() };
+        let facts = Facts { backup_age: Some(age), backup_max_age: Some(self.max_age), ..Facts::default() };
         self.judge_age(newest, age).with_facts(facts)
     }
 

@@ -277,7 +277,7 @@ impl RunProbe for EndpointProbe {
         let http = self.judge_answer(&answer);
         let outcome = match judge_certificates(&answer.shown, self.cert_limits) {
             Some(cert) => Outcome::new(http.status.worst(cert.status), format!("{}; {}", http.detail, cert.text))
-                .with_facts(Facts { cert_not_after: cert.not_after, ..http.facts }),
+                .with_facts(cert.facts(http.facts)),
             None => http,
         };
         let outcome = match self.check_revocation {
@@ -314,14 +314,14 @@ impl EndpointProbe {
     /// Its connect timeout is a little shorter than the check's, so "no connection in 3 s"
     /// (reqwest's connect timeout) and "connected, but no answer in 3 s" (ours, later) can
     /// be told apart.
-    fn client_for(&self, url: &Url, budget: Budget) -> Result<HttpClient, Outcome> {
+    fn client_for(&self, url: &Url, budget: Budget) -> Result<HttpClient, String> {
         let spec = ClientSpec {
             server: url.origin().ascii_serialization(),
             proxy: self.proxy.clone(),
             connect_timeout: Some(budget.timeout.mul_f32(0.8)),
             timeout: None,
         };
-        self.trust.http_client(&spec).map_err(Outcome::fail)
+        self.trust.http_client(&spec)
     }
 
     async fn fetch(&self, budget: Budget) -> Result<Answer, Outcome> {
@@ -333,7 +333,7 @@ impl EndpointProbe {
         let mut headers = self.headers.clone();
         loop {
             let url = hops.last().cloned().unwrap_or_else(|| self.url.clone());
-            let (client, recorder) = self.client_for(&url, budget)?;
+            let (client, recorder) = self.client_for(&url, budget).map_err(Outcome::fail)?;
             let mut request = client.request(method.clone(), url.clone()).headers(headers.clone());
             if let Some(body) = self.request_body.as_ref().filter(|_| method == Method::POST) {
                 request = request.body(body.clone());

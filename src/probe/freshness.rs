@@ -15,7 +15,7 @@ pub(crate) fn judge_age(
     max: Duration,
     warn: Option<Duration>,
 ) -> Outcome {
-    let facts = Facts { backup_age: now.duration_since(time).ok(), ..Facts::default() };
+    let facts = Facts { backup_age: now.duration_since(time).ok(), backup_max_age: Some(max), ..Facts::default() };
     let Ok(age) = now.duration_since(time) else {
         let ahead = time.duration_since(now).unwrap_or_default();
         return Outcome::warn(format!("newest {what} is dated {} in the future: clock skew?", human::age(ahead)))

@@ -255,6 +255,7 @@ pub(crate) fn judge_certificates(shown: &[Shown], limits: CertLimits) -> Option<
                     .into(),
                 days_left: None,
                 not_after: None,
+                warns_from: None,
             });
         }
         for mut verdict in hop_verdicts {

@@ -116,11 +116,11 @@ impl RunProbe for TlsProbe {
             return Outcome::fail(format!("TLS handshake failed: {why}"));
         };
         let verdict = certs::assess(&handshake, self.limits, SystemTime::now());
+        let facts = verdict.facts(Facts::default());
         let detail = match handshake.chain.first().and_then(CertInfo::parse) {
             Some(leaf) if !verdict.status.is_failure() => format!("issued by {:?}, {}", leaf.issuer, verdict.text),
             Some(_) | None => verdict.text,
         };
-        let facts = Facts { cert_not_after: verdict.not_after, ..Facts::default() };
         let negotiated = match (ended, verdict.status) {
             (Err(e), status) if !status.is_failure() => {
                 return Outcome::fail(format!("TLS handshake failed: {}", super::net::describe_io(&e)))

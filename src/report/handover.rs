@@ -32,9 +32,10 @@ pub enum HandoverFormat {
 const ACKS_AHEAD: Duration = Duration::from_secs(2 * 86_400);
 /// How far ahead maintenance is shown.
 const MAINTENANCE_AHEAD: Duration = Duration::from_secs(86_400);
-/// Certificates expiring this soon are shown: the default warning days of a certificate.
+/// When a state written before rounds kept each check's warning time: certificates expiring
+/// this soon are shown (the default warning days).
 const CERTS_AHEAD: Duration = Duration::from_secs(30 * 86_400);
-/// How many backups, oldest first.
+/// How many backups, those closest to their age limit first.
 const BACKUPS_SHOWN: usize = 3;
 
 /// Everything a handover is made of; the app reads the files, this decides what to say.
@@ -251,8 +252,8 @@ fn still_open(s: &Sources, until: u64) -> Vec<Item> {
         .collect()
 }
 
-/// Acknowledgements that end soon, maintenance soon, certificates that expire soon, the
-/// oldest backups: soonest first, backups last.
+/// Acknowledgements that end soon, maintenance soon, certificates within their check's
+/// warning time, the backups closest to their age limit: soonest first, backups last.
 fn coming_up(s: &Sources) -> Vec<Item> {
     let now = to_timestamp(s.now);
     let mut dated: Vec<(u64, Item)> = Vec::new();
@@ -274,10 +275,9 @@ fn coming_up(s: &Sources) -> Vec<Item> {
         let label = format!("Maintenance of {}", w.covers.join(", "));
         dated.push((secs(start), Item::new(label, format!("{when}: {}", w.reason))));
     }
-    let until = crate::state::to_unix(s.now + CERTS_AHEAD);
+    let now_secs = crate::state::to_unix(s.now);
     for seen in &s.seen {
-        let Some(expires) = seen.cert_not_after.filter(|t| *t <= until) else { continue };
-        let now_secs = crate::state::to_unix(s.now);
+        let Some(expires) = seen.cert_not_after.filter(|_| within_warning(seen, now_secs)) else { continue };
         let text = if expires <= now_secs {
             format!("certificate expired {} (seen at the last run)", moment(expires))
         } else {
@@ -287,13 +287,34 @@ fn coming_up(s: &Sources) -> Vec<Item> {
     }
     dated.sort_by_key(|(at, _)| *at);
     let mut backups: Vec<&Seen> = s.seen.iter().filter(|b| b.backup_age.is_some()).collect();
-    backups.sort_by_key(|b| std::cmp::Reverse(b.backup_age));
+    backups.sort_by(|a, b| nearness_to_limit(b).total_cmp(&nearness_to_limit(a)));
     let backups = backups.into_iter().take(BACKUPS_SHOWN).map(|b| {
-        let age = human::age(b.backup_age.unwrap_or_default());
-        let text = format!("newest backup {age} old at the last run ({})", b.status.as_str());
+        let age = b.backup_age.unwrap_or_default();
+        let limit = match b.backup_max_age {
+            Some(max) => format!(", limit {} ({:.0}% of it)", human::limit(max), nearness_to_limit(b) * 100.0),
+            None => String::new(),
+        };
+        let text = format!("newest backup {} old{limit} at the last run ({})", human::age(age), b.status.as_str());
         Item::new(b.name, text)
     });
     dated.into_iter().map(|(_, item)| item).chain(backups).collect()
+}
+
+/// Whether the certificate the last run saw is within its check's own warning time now.
+fn within_warning(seen: &Seen, now: u64) -> bool {
+    let ahead = CERTS_AHEAD.as_secs();
+    let warns_from = seen.cert_warns_from.or_else(|| seen.cert_not_after.map(|t| t.saturating_sub(ahead)));
+    warns_from.is_some_and(|from| from <= now)
+}
+
+/// How much of its age limit a backup has used (1.0 is at the limit); without a known
+/// limit, its age in days, so old backups still come first among those.
+fn nearness_to_limit(seen: &Seen) -> f64 {
+    let age = seen.backup_age.unwrap_or_default().as_secs_f64();
+    match seen.backup_max_age.filter(|m| !m.is_zero()) {
+        Some(max) => age / max.as_secs_f64(),
+        None => age / 86_400.0,
+    }
 }
 
 fn secs(t: jiff::Timestamp) -> u64 {

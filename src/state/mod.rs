@@ -106,6 +106,12 @@ struct Entry {
     cert_not_after: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     backup_age: Option<u64>,
+    /// When that certificate starts to warn (Unix seconds) and the backup's age limit
+    /// (seconds), by the check's own settings: how near each is to trouble.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cert_warns_from: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backup_max_age: Option<u64>,
     /// Per local day ("2026-12-03"), for the status page: the seconds it was checked and
     /// the seconds of those it worked ([`Day`]); the last [`DAYS_KEPT`] days.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -170,7 +176,9 @@ impl State {
             name,
             status: e.status,
             cert_not_after: e.cert_not_after,
+            cert_warns_from: e.cert_warns_from,
             backup_age: e.backup_age.map(Duration::from_secs),
+            backup_max_age: e.backup_max_age.map(Duration::from_secs),
         })
     }
 
@@ -225,6 +233,8 @@ impl State {
                 counted_at,
                 cert_not_after: facts.cert_not_after.map(to_unix),
                 backup_age: facts.backup_age.map(|age| age.as_secs()),
+                cert_warns_from: facts.cert_warns_from.map(to_unix),
+                backup_max_age: facts.backup_max_age.map(|age| age.as_secs()),
                 days,
                 more,
             };
@@ -245,7 +255,10 @@ pub(crate) struct Seen<'a> {
     pub status: Status,
     /// Unix seconds.
     pub cert_not_after: Option<u64>,
+    /// Unix seconds; `None` in a state written before rounds kept it.
+    pub cert_warns_from: Option<u64>,
     pub backup_age: Option<Duration>,
+    pub backup_max_age: Option<Duration>,
 }
 
 /// Why a state file is not used as it stands.
@@ -486,6 +499,8 @@ mod tests {
             counted_at: None,
             cert_not_after: None,
             backup_age: None,
+            cert_warns_from: None,
+            backup_max_age: None,
             days: BTreeMap::new(),
             more: Default::default(),
         }
@@ -546,6 +561,28 @@ mod tests {
         let state = run(state, 3_000, counted(Status::Maint, Some(9)));
         assert_eq!(state.recall("engine").map(|r| (r.at, r.counters["errors a"])), Some((from_unix(3_000), 9)));
         assert_eq!(state.recall("other"), None);
+    }
+
+    /// What a handover needs of certificates and backups is kept with the limits of the
+    /// check that saw them, and read back as it was written.
+    #[test]
+    fn certificates_and_backups_are_kept_with_their_own_limits() {
+        let mut result = counted(Status::Pass, None);
+        result.facts.cert_not_after = Some(from_unix(9_000));
+        result.facts.cert_warns_from = Some(from_unix(5_000));
+        result.facts.backup_age = Some(HOUR);
+        result.facts.backup_max_age = Some(26 * HOUR);
+        let state = State::default().updated(
+            &RunReport::new(from_unix(1_000), Duration::ZERO, vec![result]),
+            Path::new("checks.toml"),
+            true,
+        );
+        let text = serde_json::to_string(&state).unwrap();
+        let read: State = serde_json::from_str(&text).unwrap();
+        let seen: Vec<Seen> = read.seen().collect();
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].cert_not_after, seen[0].cert_warns_from), (Some(9_000), Some(5_000)));
+        assert_eq!((seen[0].backup_age, seen[0].backup_max_age), (Some(HOUR), Some(26 * HOUR)));
     }
 
     /// Each run adds the time since the run before (at most an hour) to today: as working
