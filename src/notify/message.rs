@@ -52,6 +52,8 @@ pub(crate) struct Message {
     pub notifier: Notifier,
     pub title: String,
     pub items: Vec<Item>,
-    /// The JSON report, for webhooks.
+    /// The JSON report of the checks this notifier concerns, for webhooks.
     pub report_json: Vec<u8>,
+    /// This machine's name, for email's EHLO.
+    pub host: String,
 }

@@ -1,7 +1,7 @@
 //! Notifications (`[[notify]]`): after the report is out, each notifier is told what changed
 //! for its checks, in one message per run: Teams (an Adaptive Card for a Workflows webhook),
 //! Slack (blocks with a text fallback; Mattermost and Rocket.Chat take the same), ntfy, or a
-//! webhook that gets the JSON report, signed when it has a `secret`.
+//! webhook that gets the JSON report of its checks, signed when it has a `secret`, or email.
 //!
 //! What is news comes from the trends the state stage computed, after acknowledgements and
 //! maintenance: a new problem, a recovery, an acknowledgement that expired, and (with
@@ -11,6 +11,7 @@
 //!
 //! Sits between the reporters and the app.
 
+mod email;
 mod message;
 mod payload;
 
@@ -21,7 +22,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::certs::ClientSpec;
-use crate::config::{Notifier, On};
+use crate::config::{Notifier, NotifyKind, On, Target};
 use crate::outcome::Severity;
 use crate::runner::results::{Change, CheckResult, CleanReport};
 
@@ -40,9 +41,26 @@ pub(crate) fn news(report: &CleanReport, notifier: &Notifier, before: Before) ->
 }
 
 fn concerns(notifier: &Notifier, r: &CheckResult) -> bool {
+    selected(notifier, r) && !r.unfinished
+}
+
+/// Whether `r` is one of the checks `notifier` is about: its `checks` and `min_severity`.
+fn selected(notifier: &Notifier, r: &CheckResult) -> bool {
     let named = notifier.covers.as_ref().is_none_or(|names| names.contains(&r.meta.name));
     let severe = matches!(notifier.min_severity, Severity::Warning) || matches!(r.meta.severity, Severity::Critical);
-    named && severe && !r.unfinished
+    named && severe
+}
+
+/// The JSON report (`--format json`'s schema) of only the checks `notifier` is about, for a
+/// webhook; nothing for the other kinds.
+fn report_json_for(report: &CleanReport, notifier: &Notifier) -> Vec<u8> {
+    if notifier.kind != NotifyKind::Webhook {
+        return Vec::new();
+    }
+    let mut share = report.clone();
+    share.keep_only(|r| selected(notifier, r));
+    let json = crate::report::Format::Json;
+    crate::report::reporter_for(json, crate::report::ReportOptions::default()).render(&share)
 }
 
 fn item(r: &CheckResult, notifier: &Notifier, before: Before, now: SystemTime) -> Option<Item> {
@@ -106,7 +124,6 @@ pub(crate) fn prepare(
     notifiers: &[Notifier],
     before: Before,
     mut waiting: Outbox,
-    report_json: &[u8],
 ) -> Vec<Message> {
     let host = &report.audit().host;
     notifiers
@@ -120,7 +137,8 @@ pub(crate) fn prepare(
                 notifier: n.clone(),
                 title: title(&items, host),
                 items,
-                report_json: report_json.to_vec(),
+                report_json: report_json_for(report, n),
+                host: host.clone(),
             })
         })
         .collect()
@@ -158,6 +176,7 @@ pub(crate) fn test_message(notifier: &Notifier, host: &str) -> Message {
         title,
         items: Vec::new(),
         report_json: serde_json::to_vec_pretty(&body).unwrap_or_default(),
+        host: host.to_owned(),
     }
 }
 
@@ -200,6 +219,15 @@ pub(crate) async fn deliver(messages: Vec<Message>, limit: Option<Duration>) -> 
 
 async fn send(message: &Message, timeout: Duration) -> Result<(), String> {
     let n = &message.notifier;
+    match &n.target {
+        Target::Http(url) => post(message, url, timeout).await,
+        Target::Email(mail) => email::send(message, mail, &n.trust, timeout).await,
+    }
+}
+
+/// Teams, Slack, ntfy, webhook: one POST.
+async fn post(message: &Message, url: &reqwest::Url, timeout: Duration) -> Result<(), String> {
+    let n = &message.notifier;
     let (body, headers) = payload::render(message);
     let spec = ClientSpec {
         proxy: n.proxy.clone(),
@@ -208,7 +236,7 @@ async fn send(message: &Message, timeout: Duration) -> Result<(), String> {
         ..ClientSpec::direct(format!("notify {}", n.name))
     };
     let (client, _) = n.trust.http_client(&spec)?;
-    let mut request = client.post(n.url.clone()).body(body);
+    let mut request = client.post(url.clone()).body(body);
     for (name, value) in headers {
         request = request.header(name, value);
     }
@@ -270,7 +298,7 @@ mod tests {
         Notifier {
             name: "chat".into(),
             kind: NotifyKind::Slack,
-            url: reqwest::Url::parse("http://127.0.0.1:9/").unwrap(),
+            target: Target::Http(reqwest::Url::parse("http://127.0.0.1:9/").unwrap()),
             on,
             remind_every: None,
             checks: Vec::new(),

@@ -351,6 +351,14 @@ impl CleanReport {
             |r: &CheckResult| r.trend.as_ref().is_some_and(|t| matches!(t.change, Change::Recovered { .. }));
         self.0.results.retain(|r| r.status.meaning().shown_when_quiet || recovered(r));
     }
+
+    /// A notifier's share of the run: only the checks `keep` picks, counted alone (a webhook
+    /// for the lab is told nothing of the other checks, not even how many failed).
+    pub fn keep_only(&mut self, keep: impl Fn(&CheckResult) -> bool) {
+        self.0.results.retain(|r| keep(r));
+        self.0.summary = Summary::of(&self.0.results);
+        self.0.exit_codes = exit_codes(&self.0.results);
+    }
 }
 
 #[cfg(test)]
