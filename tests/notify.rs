@@ -676,3 +676,33 @@ fn an_ntfy_title_beyond_ascii_arrives_as_encoded_words_that_decode_to_it() {
     let decoded = support::python(decode, &[std::ffi::OsStr::new(&title)]);
     assert!(decoded.trim_end().ends_with("rounds can reach Röntgen Küche"), "{decoded}");
 }
+
+#[test]
+fn a_problem_still_open_when_its_maintenance_window_ends_is_news_again_once() {
+    let (endpoint, status) = switchable();
+    let (peer, log) = recorder(200);
+    let window = "[[maintenance]]\nchecks = [\"PACS\"]\nfrom = \"2026-11-29T01:00:00Z\"\n\
+                  until = \"2026-11-29T03:00:00Z\"\nreason = \"PACS upgrade\"\n\n";
+    let inv = inventory(&(checks(&endpoint) + window + &notifier("chat", "slack", &peer.url("/s"), "")));
+    // The window is judged by ROUNDS_NOW; everything else by the real clock.
+    let run = |now: &str| inv.rounds(&[]).env("ROUNDS_NOW", now).output().expect("run").status.code();
+    let texts = || seen(&log, "/s").iter().map(|s| s.json()["text"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(run("2026-11-29T00:00:00Z"), Some(0));
+    status.store(500, Ordering::SeqCst);
+    assert_eq!(run("2026-11-29T00:30:00Z"), Some(2));
+    assert_eq!(texts().len(), 1, "new: {:?}", texts());
+    // Inside the window: maint, not news, the state keeps "fail".
+    assert_eq!(run("2026-11-29T02:00:00Z"), Some(0));
+    assert_eq!(texts().len(), 1, "{:?}", texts());
+    // The window is over and the PACS still fails: told once more.
+    assert_eq!(run("2026-11-29T04:00:00Z"), Some(2));
+    let all = texts();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[1].starts_with("1 still failing after maintenance"), "{all:?}");
+    assert!(
+        all[1].contains("PACS: fail since") && all[1].contains("(still failing after maintenance, critical)"),
+        "{all:?}"
+    );
+    assert_eq!(run("2026-11-29T05:00:00Z"), Some(2));
+    assert_eq!(texts().len(), 2, "an ongoing problem is not news again");
+}

@@ -8,7 +8,8 @@ use crate::config::Notifier;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Item {
     pub check: String,
-    /// "new", "recovered", "still failing" or "acknowledgement expired".
+    /// "new", "recovered", "still failing", "acknowledgement expired" or "still failing
+    /// after maintenance".
     pub change: String,
     /// The status as the report names it ("fail", "warn", "pass").
     pub status: String,
@@ -46,6 +47,7 @@ pub(super) const NEW: &str = "new";
 pub(super) const RECOVERED: &str = "recovered";
 pub(super) const STILL_FAILING: &str = "still failing";
 pub(super) const ACK_EXPIRED: &str = "acknowledgement expired";
+pub(super) const AFTER_MAINTENANCE: &str = "still failing after maintenance";
 
 /// One message to send.
 pub(crate) struct Message {

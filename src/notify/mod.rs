@@ -4,7 +4,8 @@
 //! webhook that gets the JSON report of its checks, signed when it has a `secret`, or email.
 //!
 //! What is news comes from the trends the state stage computed, after acknowledgements and
-//! maintenance: a new problem, a recovery, an acknowledgement that expired, and (with
+//! maintenance: a new problem, a recovery, an acknowledgement that expired, a problem still
+//! open when its maintenance window ended, and (with
 //! `still_failing`) a problem still open, at most every `remind_every`. Every text comes from
 //! the [`CleanReport`]: cleaned, without secrets. A notifier that fails or hangs costs one
 //! warning within its own timeout; its news waits in the state's `outbox` for the next run.
@@ -16,7 +17,7 @@ mod message;
 mod payload;
 
 pub(crate) use self::message::{Item, Message};
-use self::message::{ACK_EXPIRED, NEW, RECOVERED, STILL_FAILING};
+use self::message::{ACK_EXPIRED, AFTER_MAINTENANCE, NEW, RECOVERED, STILL_FAILING};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -71,6 +72,11 @@ fn item(r: &CheckResult, notifier: &Notifier, before: Before, now: SystemTime) -
         // Without a previous run nothing is known to be new.
         _ if !before.known => (attention && on.still_failing).then_some(STILL_FAILING)?,
         Some((Change::New, _)) => (attention && on.new).then_some(NEW)?,
+        // Open before a maintenance window and still open after it: the window excused it,
+        // and it ended.
+        Some((Change::Ongoing, _)) if attention && trend.is_some_and(|t| t.after_maintenance) => {
+            on.new.then_some(AFTER_MAINTENANCE)?
+        }
         // Acknowledged (or otherwise excused) before, a problem now: the excuse ended.
         Some((Change::Ongoing, Some(previous))) if attention && !previous.meaning().needs_attention => {
             on.new.then_some(ACK_EXPIRED)?
@@ -155,6 +161,10 @@ fn title(items: &[Item], host: &str) -> String {
     }
     if expired > 0 {
         parts.push(plural(expired, "acknowledgement expired", "acknowledgements expired"));
+    }
+    let after_maintenance = count(AFTER_MAINTENANCE);
+    if after_maintenance > 0 {
+        parts.push(format!("{after_maintenance} still failing after maintenance"));
     }
     if still > 0 {
         parts.push(plural(still, "problem still open", "problems still open"));
@@ -315,7 +325,12 @@ mod tests {
     fn result(severity: Severity, outcome: Outcome, trend: Option<(Change, Option<Status>)>) -> CheckResult {
         let meta = CheckMeta { name: "PACS".into(), severity, ..CheckMeta::default() };
         let mut r = CheckResult::new(&meta, "endpoint", outcome, Duration::ZERO);
-        r.trend = trend.map(|(change, previous)| Trend { previous, since: SystemTime::UNIX_EPOCH, change });
+        r.trend = trend.map(|(change, previous)| Trend {
+            previous,
+            since: SystemTime::UNIX_EPOCH,
+            change,
+            after_maintenance: false,
+        });
         r
     }
 
@@ -337,6 +352,29 @@ mod tests {
         let ongoing = result(Severity::Critical, Outcome::fail("down"), Some((Change::Ongoing, Some(Status::Fail))));
         assert_eq!(change(&ongoing, &n, KNOWN), None, "still failing is not asked for");
         assert_eq!(change(&ongoing, &notifier(ALL), KNOWN).as_deref(), Some(STILL_FAILING));
+    }
+
+    #[test]
+    fn a_problem_still_open_when_its_maintenance_window_ends_is_news_once() {
+        let n = notifier(On { new: true, recovered: true, ..On::default() });
+        let mut after = result(Severity::Critical, Outcome::fail("down"), Some((Change::Ongoing, Some(Status::Fail))));
+        assert_eq!(change(&after, &n, KNOWN), None, "an ongoing problem is not news");
+        after.trend.as_mut().unwrap().after_maintenance = true;
+        assert_eq!(change(&after, &n, KNOWN).as_deref(), Some(AFTER_MAINTENANCE));
+        let mut fixed = result(
+            Severity::Critical,
+            Outcome::pass("ok"),
+            Some((Change::Recovered { down_for: HOUR }, Some(Status::Fail))),
+        );
+        fixed.trend.as_mut().unwrap().after_maintenance = true;
+        assert_eq!(change(&fixed, &n, KNOWN).as_deref(), Some(RECOVERED), "fixed in the window: recovered");
+        let mut inside = result(Severity::Critical, Outcome::fail("down"), Some((Change::Steady, Some(Status::Fail))));
+        inside.status = Status::Maint;
+        inside.trend.as_mut().unwrap().after_maintenance = true;
+        assert_eq!(change(&inside, &n, KNOWN), None, "inside the window: not news");
+        let items =
+            [Item { change: AFTER_MAINTENANCE.into(), ..item(&after, &n, KNOWN, SystemTime::UNIX_EPOCH).unwrap() }];
+        assert_eq!(title(&items, "rounds-01"), "1 still failing after maintenance on rounds-01");
     }
 
     #[test]

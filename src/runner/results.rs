@@ -35,6 +35,9 @@ pub(crate) struct Trend {
     /// When the current state began: the first failing run of a problem, the recovery.
     pub since: SystemTime,
     pub change: Change,
+    /// The run before saw the check in a maintenance window (the state kept the verdict from
+    /// before it): a problem still open now is news again, "still failing after maintenance".
+    pub after_maintenance: bool,
 }
 
 /// What a person on the next shift needs to know first.
