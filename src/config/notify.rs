@@ -91,6 +91,15 @@ pub(crate) struct On {
     pub still_failing: bool,
 }
 
+/// Each kind as it is written: the one list.
+const KINDS: [(&str, NotifyKind); 5] = [
+    ("teams", NotifyKind::Teams),
+    ("slack", NotifyKind::Slack),
+    ("ntfy", NotifyKind::Ntfy),
+    ("webhook", NotifyKind::Webhook),
+    ("email", NotifyKind::Email),
+];
+
 /// A validated `[[notify]]`.
 #[derive(Clone)]
 pub(crate) struct Notifier {
@@ -135,18 +144,12 @@ impl NotifyTable {
         if name.is_empty() {
             return Err(loader.error(self.name.span(), "a notifier needs a name"));
         }
-        let kind = match self.kind.get_ref().trim() {
-            "teams" => NotifyKind::Teams,
-            "slack" => NotifyKind::Slack,
-            "ntfy" => NotifyKind::Ntfy,
-            "webhook" => NotifyKind::Webhook,
-            "email" => NotifyKind::Email,
-            other => {
-                return Err(loader.error(
-                    self.kind.span(),
-                    format!("unknown notifier kind {other:?}: teams, slack, ntfy, webhook or email"),
-                ))
-            }
+        let written = self.kind.get_ref().trim();
+        let Some(&(_, kind)) = KINDS.iter().find(|(word, _)| *word == written) else {
+            let words: Vec<_> = KINDS.iter().map(|(word, _)| *word).collect();
+            return Err(
+                loader.error(self.kind.span(), format!("unknown notifier kind {written:?}: {}", words.join(", ")))
+            );
         };
         let target = match kind {
             NotifyKind::Email => Target::Email(self.email(loader)?),
@@ -265,8 +268,11 @@ impl NotifyTable {
             (Some(user), Some(password)) => {
                 let user = loader.expand(user)?.trim().to_owned();
                 let secret = loader.expand(password)?;
-                // Written in the inventory itself, it is hidden all the same.
-                loader.remember_secret("password", &secret);
+                // Written in the inventory itself, it is hidden all the same (a `${VAR}` is
+                // remembered by `expand`).
+                if !password.get_ref().contains("${") {
+                    loader.remember_secret("password", &secret);
+                }
                 Some((user, secret))
             }
             (Some(user), None) => {
@@ -324,13 +330,7 @@ fn mailbox(loader: &mut Loader, written: &Spanned<String>, key: &str) -> Result<
 
 /// The word a notifier kind is written as.
 fn kind_word(kind: NotifyKind) -> &'static str {
-    match kind {
-        NotifyKind::Teams => "teams",
-        NotifyKind::Slack => "slack",
-        NotifyKind::Ntfy => "ntfy",
-        NotifyKind::Webhook => "webhook",
-        NotifyKind::Email => "email",
-    }
+    KINDS.iter().find(|(_, k)| *k == kind).map_or("", |(word, _)| word)
 }
 
 #[cfg(test)]
