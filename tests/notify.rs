@@ -706,3 +706,46 @@ fn a_problem_still_open_when_its_maintenance_window_ends_is_news_again_once() {
     assert_eq!(run("2026-11-29T05:00:00Z"), Some(2));
     assert_eq!(texts().len(), 2, "an ongoing problem is not news again");
 }
+
+/// A stand-in for a mail server behind an attacker (RFC 3207 section 4 and CVE-2011-0411's
+/// client side): plain text queued right behind "220 go ahead", which a client that reads
+/// it after the handshake would take for the server's first answer inside TLS. No real
+/// server does this on request, so the few lines are written here from the RFC.
+#[test]
+fn plain_text_injected_behind_the_starttls_go_ahead_is_refused_before_any_login() {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let heard = Arc::new(Mutex::new(Vec::<String>::new()));
+    let kept = heard.clone();
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = listener.accept() else { return };
+        let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+        let mut writer = stream;
+        let mut line = String::new();
+        let _ = writer.write_all(b"220 mail ESMTP\r\n");
+        for answer in [&b"250-mail\r\n250 STARTTLS\r\n"[..], b"220 go ahead\r\n250-forged\r\n250 AUTH XOAUTH2\r\n"] {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            kept.lock().unwrap().push(line.trim_end().to_owned());
+            let _ = writer.write_all(answer);
+        }
+        // Whatever comes next (a TLS ClientHello, or nothing) is recorded by its first bytes.
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
+        kept.lock().unwrap().push(format!("{} more bytes", rest.len()));
+    });
+    let (endpoint, _status) = switchable();
+    let inv = inventory(&(checks(&endpoint) + &email_notifier("practice manager", "smtp", port, "")));
+    inv.write("ca.pem", &support::pki::Ca::root("Mail Test CA").pem);
+    let out = inv.rounds(&["notify", "--test"]).env("SMTP_PASSWORD", SMTP_PASSWORD).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("plain text after agreeing to STARTTLS"), "{stdout}");
+    support::wait_until("the stand-in to see the connection close", || heard.lock().unwrap().len() == 3);
+    let heard = heard.lock().unwrap().clone();
+    assert!(heard[0].starts_with("EHLO ") && heard[1] == "STARTTLS", "{heard:?}");
+    assert_eq!(heard[2], "0 more bytes", "no handshake, no login: {heard:?}");
+}

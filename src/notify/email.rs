@@ -2,31 +2,122 @@
 //! (multipart/alternative), over SMTP with STARTTLS or implicit TLS, never in plain text.
 //!
 //! lettre writes the message (RFC 5322 headers, RFC 2047 for a non-ASCII subject, MIME parts
-//! in quoted-printable or base64, so no server needs 8BITMIME) and speaks SMTP. With
-//! `smtp://`, STARTTLS is required: a server that does not offer it gets EHLO and nothing
-//! else, no AUTH, no mail. Certificates are judged against the system's CAs plus `ca_file`.
+//! in quoted-printable or base64, so no server needs 8BITMIME) and speaks SMTP inside TLS.
+//! The plain-text part of `smtp://` is ours ([`StartTls::Smtp`], as `[[tls]] starttls`
+//! speaks it): a server that does not offer STARTTLS gets EHLO and nothing else, and plain
+//! text queued behind the server's go-ahead is refused (lettre would read it as the server's
+//! first answer inside TLS). The handshake is ours too: certificates are judged against the
+//! system's CAs plus `ca_file`, as every other TLS connection of rounds.
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 use super::message::Message;
 use super::payload;
 use crate::certs::Trust;
 use crate::config::Email;
+use crate::probe::starttls::{StartTls, NOT_OFFERED};
 
-/// Sends `message` to `email`'s server within `timeout` (each step; the caller bounds the
-/// whole). The error says why in words, never with the password.
-pub(super) async fn send(message: &Message, email: &Email, trust: &Trust, timeout: Duration) -> Result<(), String> {
+/// Sends `message` to `email`'s server; the caller bounds it in time (`timeout` is for the
+/// words). The error says why in words, never with the password.
+pub(super) async fn send(
+    message: &Message,
+    email: &Email,
+    trust: &Arc<Trust>,
+    timeout: Duration,
+) -> Result<(), String> {
     let mail = compose(message, email)?;
-    let transport = transport(email, trust, &message.host, timeout)?;
-    match transport.send(mail).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(describe(&e, email, timeout)),
+    let server = format!("the mail server {}:{}", email.host, email.port);
+    let session = secure_session(email, trust, &server).await?;
+    let hello = hello_name(&message.host);
+    let smtp_error = |e: lettre::transport::smtp::Error| describe(&e, &server, timeout);
+    let mut connection =
+        AsyncSmtpConnection::connect_with_transport(Box::new(session), &hello).await.map_err(smtp_error)?;
+    if let Some((user, password)) = &email.login {
+        let credentials = Credentials::new(user.clone(), password.clone());
+        connection.auth(&[Mechanism::Plain, Mechanism::Login], &credentials).await.map_err(smtp_error)?;
+    }
+    connection.send(mail.envelope(), &mail.formatted()).await.map_err(smtp_error)?;
+    // Delivered once the server took the message; a lost QUIT changes nothing.
+    let _ = connection.quit().await;
+    Ok(())
+}
+
+/// A TCP connection to the server, made TLS (after STARTTLS for `smtp://`), its
+/// certificate judged by `trust`.
+async fn secure_session(email: &Email, trust: &Arc<Trust>, server: &str) -> Result<Session, String> {
+    let mut tcp = TcpStream::connect((email.host.as_str(), email.port))
+        .await
+        .map_err(|e| format!("{server}: {}", crate::probe::net::describe_io(&e)))?;
+    if !email.implicit_tls {
+        StartTls::Smtp.upgrade(&mut tcp).await.map_err(|why| match why.starts_with(NOT_OFFERED) {
+            true => format!(
+                "{server} does not offer STARTTLS: nothing was sent (rounds never sends a password or mail in \
+                 plain text; use smtps:// if the server takes TLS from the start){}",
+                why.strip_prefix(NOT_OFFERED).unwrap_or_default()
+            ),
+            false => format!("{server}: {why}"),
+        })?;
+    }
+    let (config, _recorder) = trust.recording_config()?;
+    let name = rustls::pki_types::ServerName::try_from(email.host.clone())
+        .map_err(|_| format!("{server}: {:?} is not a host name TLS can check", email.host))?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS with {server} failed: {}", handshake_words(&e)))?;
+    // After STARTTLS the server does not greet again; lettre waits for a greeting first.
+    let greeting = if email.implicit_tls { Vec::new() } else { b"220 TLS is up\r\n".to_vec() };
+    Ok(Session { greeting, inner: tls })
+}
+
+/// The TLS session lettre speaks SMTP in, after a greeting of ours when the server's came
+/// before STARTTLS.
+#[derive(Debug)]
+struct Session {
+    greeting: Vec<u8>,
+    inner: TlsStream<TcpStream>,
+}
+
+impl AsyncRead for Session {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if !self.greeting.is_empty() {
+            let n = self.greeting.len().min(buf.remaining());
+            buf.put_slice(&self.greeting[..n]);
+            self.greeting.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Session {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Session {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.inner.get_ref().0.peer_addr()
     }
 }
 
@@ -71,31 +162,6 @@ fn html(message: &Message) -> String {
     )
 }
 
-/// The SMTP client: STARTTLS required or implicit TLS, our trust, the login if any.
-fn transport(
-    email: &Email,
-    trust: &Trust,
-    host: &str,
-    timeout: Duration,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    let mut tls = TlsParameters::builder(email.host.clone());
-    for ca in trust.extra_cas() {
-        let ca = Certificate::from_der(ca.to_vec()).map_err(|e| format!("ca_file: {e}"))?;
-        tls = tls.add_root_certificate(ca);
-    }
-    let tls = tls.build_rustls().map_err(|e| format!("TLS could not be set up: {e}"))?;
-    let tls = if email.implicit_tls { Tls::Wrapper(tls) } else { Tls::Required(tls) };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(email.host.as_str())
-        .port(email.port)
-        .tls(tls)
-        .timeout(Some(timeout))
-        .hello_name(hello_name(host));
-    if let Some((user, password)) = &email.login {
-        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-    }
-    Ok(builder.build())
-}
-
 /// EHLO names this machine when its name is a plain host name, else an address literal.
 fn hello_name(host: &str) -> ClientId {
     let plain = !host.is_empty()
@@ -107,16 +173,15 @@ fn hello_name(host: &str) -> ClientId {
     }
 }
 
-/// An SMTP failure in the words a person needs: refused login, refused relay, no
-/// STARTTLS, an untrusted certificate, a closed port, no answer.
-fn describe(error: &lettre::transport::smtp::Error, email: &Email, timeout: Duration) -> String {
-    let server = format!("the mail server {}:{}", email.host, email.port);
+/// An SMTP failure inside TLS in the words a person needs: a refused login, a refused
+/// sender or recipient, no login method in common, no answer.
+fn describe(error: &lettre::transport::smtp::Error, server: &str, timeout: Duration) -> String {
     if let Some(code) = error.status() {
         let said = reply_text(error);
         return match u16::from(code) {
             535 => format!("{server} refused the username or password (535{said})"),
-            530 | 534 | 538 => format!("{server} wants another login or TLS first ({}{said})", u16::from(code)),
-            550 | 551 | 553 | 554 => format!("{server} refused the sender or a recipient ({}{said})", u16::from(code)),
+            code @ (530 | 534 | 538) => format!("{server} wants another login first ({code}{said})"),
+            code @ (550 | 551 | 553 | 554) => format!("{server} refused the sender or a recipient ({code}{said})"),
             other => format!("{server} answered {other}{said}"),
         };
     }
@@ -124,27 +189,12 @@ fn describe(error: &lettre::transport::smtp::Error, email: &Email, timeout: Dura
         return format!("no answer from {server} in {}", crate::human::limit(timeout));
     }
     let chain = crate::probe::net::causes(error);
-    if let Some(tls) = chain.iter().find_map(|c| c.downcast_ref::<rustls::Error>()) {
-        return format!("TLS with {server} failed: {}", tls_words(tls));
-    }
     if let Some(io) = chain.iter().find_map(|c| c.downcast_ref::<std::io::Error>()) {
-        if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-            return format!("TLS with {server} failed: {}", tls_words(tls));
-        }
-        if io.kind() == std::io::ErrorKind::TimedOut {
-            return format!("no answer from {server} in {}", crate::human::limit(timeout));
-        }
         return format!("{server}: {}", crate::probe::net::describe_io(io));
     }
     let words = error.to_string();
-    if words.contains("STARTTLS is not supported") {
-        return format!(
-            "{server} does not offer STARTTLS: nothing was sent (rounds never sends a password or mail in \
-             plain text; use smtps:// if the server takes TLS from the start)"
-        );
-    }
     if words.contains("No compatible authentication mechanism") {
-        return format!("{server} offers no login method rounds knows (PLAIN or LOGIN over TLS)");
+        return format!("{server} offers no login method rounds knows (PLAIN or LOGIN)");
     }
     format!("{server}: {words}")
 }
@@ -156,6 +206,14 @@ fn reply_text(error: &lettre::transport::smtp::Error) -> String {
     match words.split_once("): ") {
         Some((_, text)) if !text.trim().is_empty() => format!(": {}", text.trim()),
         _ => String::new(),
+    }
+}
+
+/// Why the TLS handshake failed: the certificate's problem, else the socket's.
+fn handshake_words(error: &std::io::Error) -> String {
+    match error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(tls) => tls_words(tls),
+        None => crate::probe::net::describe_io(error),
     }
 }
 
