@@ -749,3 +749,19 @@ fn plain_text_injected_behind_the_starttls_go_ahead_is_refused_before_any_login(
     assert!(heard[0].starts_with("EHLO ") && heard[1] == "STARTTLS", "{heard:?}");
     assert_eq!(heard[2], "0 more bytes", "no handshake, no login: {heard:?}");
 }
+
+#[test]
+fn a_mail_server_that_never_greets_is_given_up_within_the_notifiers_timeout() {
+    let silent = support::silent();
+    let (endpoint, _status) = switchable();
+    let notifier =
+        email_notifier("practice manager", "smtp", silent.port(), "").replace("timeout = \"20s\"", "timeout = \"1s\"");
+    let inv = inventory(&(checks(&endpoint) + &notifier));
+    inv.write("ca.pem", &support::pki::Ca::root("Mail Test CA").pem);
+    let started = std::time::Instant::now();
+    let out = inv.rounds(&["notify", "--test"]).env("SMTP_PASSWORD", SMTP_PASSWORD).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("\"practice manager\" not reached (no answer in 1 s)"), "{stdout}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+}
