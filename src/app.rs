@@ -385,11 +385,7 @@ fn news(
         previous_run: previous.and_then(State::last_run),
     };
     let waiting = crate::notify::outbox_from(previous.and_then(State::outbox));
-    let json = match notifiers.iter().any(|n| matches!(n.kind, crate::config::NotifyKind::Webhook)) {
-        true => report::reporter_for(report::Format::Json, ReportOptions::default()).render(report),
-        false => Vec::new(),
-    };
-    crate::notify::prepare(report, notifiers, before, waiting, &json)
+    crate::notify::prepare(report, notifiers, before, waiting)
 }
 
 /// Sends the run's messages within what is left of `--deadline`; what was not delivered

@@ -27,7 +27,7 @@ pub(crate) use self::common::{check_table, CheckMeta, ProtocolTlsKeys};
 pub(crate) use self::error::ConfigError;
 pub(crate) use self::loader::{Env, Loader, Planned, Table};
 pub(crate) use self::maintenance::{to_system_time, to_timestamp, MaintenanceTable, Window};
-pub(crate) use self::notify::{Notifier, NotifyKind, NotifyTable, On};
+pub(crate) use self::notify::{Email, Notifier, NotifyKind, NotifyTable, On, Target};
 pub(crate) use self::selector::Selector;
 pub(crate) use self::settings::{Settings, SettingsTable};
 pub(crate) use self::status_page::{StatusPage, StatusPageTable};

@@ -8,7 +8,8 @@ use crate::config::Notifier;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Item {
     pub check: String,
-    /// "new", "recovered", "still failing" or "acknowledgement expired".
+    /// "new", "recovered", "still failing", "acknowledgement expired" or "still failing
+    /// after maintenance".
     pub change: String,
     /// The status as the report names it ("fail", "warn", "pass").
     pub status: String,
@@ -46,12 +47,15 @@ pub(super) const NEW: &str = "new";
 pub(super) const RECOVERED: &str = "recovered";
 pub(super) const STILL_FAILING: &str = "still failing";
 pub(super) const ACK_EXPIRED: &str = "acknowledgement expired";
+pub(super) const AFTER_MAINTENANCE: &str = "still failing after maintenance";
 
 /// One message to send.
 pub(crate) struct Message {
     pub notifier: Notifier,
     pub title: String,
     pub items: Vec<Item>,
-    /// The JSON report, for webhooks.
+    /// The JSON report of the checks this notifier concerns, for webhooks.
     pub report_json: Vec<u8>,
+    /// This machine's name, for email's EHLO.
+    pub host: String,
 }

@@ -1,27 +1,29 @@
 //! Notifications (`[[notify]]`): after the report is out, each notifier is told what changed
 //! for its checks, in one message per run: Teams (an Adaptive Card for a Workflows webhook),
 //! Slack (blocks with a text fallback; Mattermost and Rocket.Chat take the same), ntfy, or a
-//! webhook that gets the JSON report, signed when it has a `secret`.
+//! webhook that gets the JSON report of its checks, signed when it has a `secret`, or email.
 //!
 //! What is news comes from the trends the state stage computed, after acknowledgements and
-//! maintenance: a new problem, a recovery, an acknowledgement that expired, and (with
+//! maintenance: a new problem, a recovery, an acknowledgement that expired, a problem still
+//! open when its maintenance window ended, and (with
 //! `still_failing`) a problem still open, at most every `remind_every`. Every text comes from
 //! the [`CleanReport`]: cleaned, without secrets. A notifier that fails or hangs costs one
 //! warning within its own timeout; its news waits in the state's `outbox` for the next run.
 //!
 //! Sits between the reporters and the app.
 
+mod email;
 mod message;
 mod payload;
 
 pub(crate) use self::message::{Item, Message};
-use self::message::{ACK_EXPIRED, NEW, RECOVERED, STILL_FAILING};
+use self::message::{ACK_EXPIRED, AFTER_MAINTENANCE, NEW, RECOVERED, STILL_FAILING};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::certs::ClientSpec;
-use crate::config::{Notifier, On};
+use crate::config::{Notifier, NotifyKind, On, Target};
 use crate::outcome::Severity;
 use crate::runner::results::{Change, CheckResult, CleanReport};
 
@@ -40,9 +42,26 @@ pub(crate) fn news(report: &CleanReport, notifier: &Notifier, before: Before) ->
 }
 
 fn concerns(notifier: &Notifier, r: &CheckResult) -> bool {
+    selected(notifier, r) && !r.unfinished
+}
+
+/// Whether `r` is one of the checks `notifier` is about: its `checks` and `min_severity`.
+fn selected(notifier: &Notifier, r: &CheckResult) -> bool {
     let named = notifier.covers.as_ref().is_none_or(|names| names.contains(&r.meta.name));
     let severe = matches!(notifier.min_severity, Severity::Warning) || matches!(r.meta.severity, Severity::Critical);
-    named && severe && !r.unfinished
+    named && severe
+}
+
+/// The JSON report (`--format json`'s schema) of only the checks `notifier` is about, for a
+/// webhook; nothing for the other kinds.
+fn report_json_for(report: &CleanReport, notifier: &Notifier) -> Vec<u8> {
+    if notifier.kind != NotifyKind::Webhook {
+        return Vec::new();
+    }
+    let mut share = report.clone();
+    share.keep_only(|r| selected(notifier, r));
+    let json = crate::report::Format::Json;
+    crate::report::reporter_for(json, crate::report::ReportOptions::default()).render(&share)
 }
 
 fn item(r: &CheckResult, notifier: &Notifier, before: Before, now: SystemTime) -> Option<Item> {
@@ -53,6 +72,11 @@ fn item(r: &CheckResult, notifier: &Notifier, before: Before, now: SystemTime) -
         // Without a previous run nothing is known to be new.
         _ if !before.known => (attention && on.still_failing).then_some(STILL_FAILING)?,
         Some((Change::New, _)) => (attention && on.new).then_some(NEW)?,
+        // Open before a maintenance window and still open after it: the window excused it,
+        // and it ended.
+        Some((Change::Ongoing, _)) if attention && trend.is_some_and(|t| t.after_maintenance) => {
+            on.new.then_some(AFTER_MAINTENANCE)?
+        }
         // Acknowledged (or otherwise excused) before, a problem now: the excuse ended.
         Some((Change::Ongoing, Some(previous))) if attention && !previous.meaning().needs_attention => {
             on.new.then_some(ACK_EXPIRED)?
@@ -106,7 +130,6 @@ pub(crate) fn prepare(
     notifiers: &[Notifier],
     before: Before,
     mut waiting: Outbox,
-    report_json: &[u8],
 ) -> Vec<Message> {
     let host = &report.audit().host;
     notifiers
@@ -120,7 +143,8 @@ pub(crate) fn prepare(
                 notifier: n.clone(),
                 title: title(&items, host),
                 items,
-                report_json: report_json.to_vec(),
+                report_json: report_json_for(report, n),
+                host: host.clone(),
             })
         })
         .collect()
@@ -137,6 +161,10 @@ fn title(items: &[Item], host: &str) -> String {
     }
     if expired > 0 {
         parts.push(plural(expired, "acknowledgement expired", "acknowledgements expired"));
+    }
+    let after_maintenance = count(AFTER_MAINTENANCE);
+    if after_maintenance > 0 {
+        parts.push(format!("{after_maintenance} still failing after maintenance"));
     }
     if still > 0 {
         parts.push(plural(still, "problem still open", "problems still open"));
@@ -158,6 +186,7 @@ pub(crate) fn test_message(notifier: &Notifier, host: &str) -> Message {
         title,
         items: Vec::new(),
         report_json: serde_json::to_vec_pretty(&body).unwrap_or_default(),
+        host: host.to_owned(),
     }
 }
 
@@ -200,6 +229,15 @@ pub(crate) async fn deliver(messages: Vec<Message>, limit: Option<Duration>) -> 
 
 async fn send(message: &Message, timeout: Duration) -> Result<(), String> {
     let n = &message.notifier;
+    match &n.target {
+        Target::Http(url) => post(message, url, timeout).await,
+        Target::Email(mail) => email::send(message, mail, &n.trust, timeout).await,
+    }
+}
+
+/// Teams, Slack, ntfy, webhook: one POST.
+async fn post(message: &Message, url: &reqwest::Url, timeout: Duration) -> Result<(), String> {
+    let n = &message.notifier;
     let (body, headers) = payload::render(message);
     let spec = ClientSpec {
         proxy: n.proxy.clone(),
@@ -208,7 +246,7 @@ async fn send(message: &Message, timeout: Duration) -> Result<(), String> {
         ..ClientSpec::direct(format!("notify {}", n.name))
     };
     let (client, _) = n.trust.http_client(&spec)?;
-    let mut request = client.post(n.url.clone()).body(body);
+    let mut request = client.post(url.clone()).body(body);
     for (name, value) in headers {
         request = request.header(name, value);
     }
@@ -270,7 +308,7 @@ mod tests {
         Notifier {
             name: "chat".into(),
             kind: NotifyKind::Slack,
-            url: reqwest::Url::parse("http://127.0.0.1:9/").unwrap(),
+            target: Target::Http(reqwest::Url::parse("http://127.0.0.1:9/").unwrap()),
             on,
             remind_every: None,
             checks: Vec::new(),
@@ -287,7 +325,12 @@ mod tests {
     fn result(severity: Severity, outcome: Outcome, trend: Option<(Change, Option<Status>)>) -> CheckResult {
         let meta = CheckMeta { name: "PACS".into(), severity, ..CheckMeta::default() };
         let mut r = CheckResult::new(&meta, "endpoint", outcome, Duration::ZERO);
-        r.trend = trend.map(|(change, previous)| Trend { previous, since: SystemTime::UNIX_EPOCH, change });
+        r.trend = trend.map(|(change, previous)| Trend {
+            previous,
+            since: SystemTime::UNIX_EPOCH,
+            change,
+            after_maintenance: false,
+        });
         r
     }
 
@@ -309,6 +352,29 @@ mod tests {
         let ongoing = result(Severity::Critical, Outcome::fail("down"), Some((Change::Ongoing, Some(Status::Fail))));
         assert_eq!(change(&ongoing, &n, KNOWN), None, "still failing is not asked for");
         assert_eq!(change(&ongoing, &notifier(ALL), KNOWN).as_deref(), Some(STILL_FAILING));
+    }
+
+    #[test]
+    fn a_problem_still_open_when_its_maintenance_window_ends_is_news_once() {
+        let n = notifier(On { new: true, recovered: true, ..On::default() });
+        let mut after = result(Severity::Critical, Outcome::fail("down"), Some((Change::Ongoing, Some(Status::Fail))));
+        assert_eq!(change(&after, &n, KNOWN), None, "an ongoing problem is not news");
+        after.trend.as_mut().unwrap().after_maintenance = true;
+        assert_eq!(change(&after, &n, KNOWN).as_deref(), Some(AFTER_MAINTENANCE));
+        let mut fixed = result(
+            Severity::Critical,
+            Outcome::pass("ok"),
+            Some((Change::Recovered { down_for: HOUR }, Some(Status::Fail))),
+        );
+        fixed.trend.as_mut().unwrap().after_maintenance = true;
+        assert_eq!(change(&fixed, &n, KNOWN).as_deref(), Some(RECOVERED), "fixed in the window: recovered");
+        let mut inside = result(Severity::Critical, Outcome::fail("down"), Some((Change::Steady, Some(Status::Fail))));
+        inside.status = Status::Maint;
+        inside.trend.as_mut().unwrap().after_maintenance = true;
+        assert_eq!(change(&inside, &n, KNOWN), None, "inside the window: not news");
+        let items =
+            [Item { change: AFTER_MAINTENANCE.into(), ..item(&after, &n, KNOWN, SystemTime::UNIX_EPOCH).unwrap() }];
+        assert_eq!(title(&items, "rounds-01"), "1 still failing after maintenance on rounds-01");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(super) fn render(message: &Message) -> (Vec<u8>, Vec<(&'static str, String)>
         NotifyKind::Ntfy => {
             let mut headers = vec![
                 ("content-type", "text/plain; charset=utf-8".to_owned()),
-                ("title", ascii(&message.title)),
+                ("title", header_text(&message.title)),
                 ("priority", priority(message).to_owned()),
                 ("tags", tags(message).to_owned()),
             ];
@@ -35,6 +35,8 @@ pub(super) fn render(message: &Message) -> (Vec<u8>, Vec<(&'static str, String)>
             }
             (body, headers)
         }
+        // Never sent over HTTP: email goes through `super::email`.
+        NotifyKind::Email => (text(message).into_bytes(), Vec::new()),
     }
 }
 
@@ -50,7 +52,7 @@ fn to_bytes(value: &Value) -> Vec<u8> {
 }
 
 /// The lines of the message, at most [`MAX_ITEMS_SHOWN`], then how many more.
-fn lines(message: &Message) -> Vec<String> {
+pub(super) fn lines(message: &Message) -> Vec<String> {
     let mut lines: Vec<String> = message.items.iter().take(MAX_ITEMS_SHOWN).map(|i| i.line()).collect();
     let more = message.items.len().saturating_sub(MAX_ITEMS_SHOWN);
     if more > 0 {
@@ -60,7 +62,7 @@ fn lines(message: &Message) -> Vec<String> {
 }
 
 /// Plain text: the title, then one line per check.
-fn text(message: &Message) -> String {
+pub(super) fn text(message: &Message) -> String {
     let mut text = message.title.clone();
     for line in lines(message) {
         text.push('\n');
@@ -125,7 +127,47 @@ fn tags(message: &Message) -> &'static str {
     }
 }
 
-/// An HTTP header holds visible ASCII only: anything else becomes `?`.
-fn ascii(text: &str) -> String {
-    text.chars().map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' }).collect()
+/// An HTTP header holds visible ASCII only: other text travels as RFC 2047 encoded words
+/// (`=?UTF-8?B?...?=`), which ntfy decodes ("Röntgen" arrives as "Röntgen"); a control
+/// character becomes `?` either way.
+fn header_text(text: &str) -> String {
+    let text: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    if text.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+        return text;
+    }
+    encoded_words(&text)
+}
+
+/// Whole characters per word, at most 45 bytes each: 60 base64 characters and the 12 of
+/// `=?UTF-8?B??=`, within RFC 2047's 75. Decoders join adjacent words without the space.
+fn encoded_words(text: &str) -> String {
+    const MAX_BYTES: usize = 45;
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in text.chars() {
+        if chunk.len() + c.len_utf8() > MAX_BYTES {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    words.iter().map(|w| format!("=?UTF-8?B?{}?=", crate::secrets::base64(w.as_bytes()))).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_titles_stay_and_others_become_encoded_words() {
+        assert_eq!(header_text("1 new problem on rounds-01"), "1 new problem on rounds-01");
+        assert_eq!(header_text("Küche"), "=?UTF-8?B?S8O8Y2hl?=");
+        assert_eq!(header_text("a\u{1b}b"), "a?b");
+        let long = "Röntgen ".repeat(20);
+        let encoded = header_text(&long);
+        assert!(encoded.split(' ').all(|w| w.len() <= 75 && w.starts_with("=?UTF-8?B?")), "{encoded}");
+        assert!(encoded.is_ascii());
+    }
 }

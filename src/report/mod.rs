@@ -18,7 +18,7 @@ mod table;
 mod wrap;
 
 pub use self::handover::HandoverFormat;
-pub(crate) use self::handover::{Handover, Sources};
+pub(crate) use self::handover::{html_escape, Handover, Sources};
 pub(crate) use self::html::{status_page, PageInput};
 pub(crate) use self::reporter::{summary_line, ReportOptions, Reporter};
 pub use self::shift::HistoryFormat;

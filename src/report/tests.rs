@@ -28,7 +28,7 @@ fn morning() -> CleanReport {
     let start = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
     let hour = Duration::from_secs(3600);
     let with = |mut r: crate::runner::results::CheckResult, previous: Option<Status>, since: u32, change: Change| {
-        r.trend = Some(Trend { previous, since: start - hour * since, change });
+        r.trend = Some(Trend { previous, since: start - hour * since, change, after_maintenance: false });
         r
     };
     let mut report = RunReport::new(
@@ -268,7 +268,8 @@ fn every_format_over_every_status() {
                 &format!("seen {}: \u{1b}[2Jnote\u{7}\nFAKE: PASS \u{202e}txt.exe\u{fffe}", status.as_str()),
             );
             let change = if status.meaning().is_problem { Change::New } else { Change::Steady };
-            r.trend = Some(Trend { previous: Some(Status::Pass), since: start - hour, change });
+            r.trend =
+                Some(Trend { previous: Some(Status::Pass), since: start - hour, change, after_maintenance: false });
             r.meta.hint = Some("call\rext. 4411".into());
             r
         })

@@ -35,6 +35,9 @@ pub(crate) struct Trend {
     /// When the current state began: the first failing run of a problem, the recovery.
     pub since: SystemTime,
     pub change: Change,
+    /// The run before saw the check in a maintenance window (the state kept the verdict from
+    /// before it): a problem still open now is news again, "still failing after maintenance".
+    pub after_maintenance: bool,
 }
 
 /// What a person on the next shift needs to know first.
@@ -350,6 +353,14 @@ impl CleanReport {
         let recovered =
             |r: &CheckResult| r.trend.as_ref().is_some_and(|t| matches!(t.change, Change::Recovered { .. }));
         self.0.results.retain(|r| r.status.meaning().shown_when_quiet || recovered(r));
+    }
+
+    /// A notifier's share of the run: only the checks `keep` picks, counted alone (a webhook
+    /// for the lab is told nothing of the other checks, not even how many failed).
+    pub fn keep_only(&mut self, keep: impl Fn(&CheckResult) -> bool) {
+        self.0.results.retain(|r| keep(r));
+        self.0.summary = Summary::of(&self.0.results);
+        self.0.exit_codes = exit_codes(&self.0.results);
     }
 }
 

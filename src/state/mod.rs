@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::{Recall, Status};
+use crate::outcome::{ForStaff, Recall, Status};
 use crate::runner::results::{Change, RunReport, Trend};
 
 pub(crate) use self::store::{from_unix, to_unix, Locked, VERSION};
@@ -116,6 +116,10 @@ struct Entry {
     /// the seconds of those it worked ([`Day`]); the last [`DAYS_KEPT`] days.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     days: BTreeMap<String, Day>,
+    /// The last run saw the check in a maintenance window (`status` is still the verdict
+    /// from before it): the first run after the window tells a problem still open.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    in_maintenance: bool,
     /// Records of a later version, kept as they are.
     #[serde(flatten)]
     more: serde_json::Map<String, serde_json::Value>,
@@ -204,6 +208,10 @@ impl State {
         for result in report.results() {
             // Skipped, in maintenance or interrupted: nothing new is known about the check.
             if result.status.meaning().keeps_previous_verdict || result.unfinished {
+                let in_maintenance = matches!(result.status.meaning().for_staff, ForStaff::Maintenance);
+                if let Some(entry) = self.checks.get_mut(&result.meta.name).filter(|_| in_maintenance) {
+                    entry.in_maintenance = true;
+                }
                 // But what a check in maintenance counted is its count: errors made during
                 // the work are not news after it.
                 let entry = self.checks.get_mut(&result.meta.name);
@@ -236,6 +244,7 @@ impl State {
                 cert_warns_from: facts.cert_warns_from.map(to_unix),
                 backup_max_age: facts.backup_max_age.map(|age| age.as_secs()),
                 days,
+                in_maintenance: false,
                 more,
             };
             self.checks.insert(result.meta.name.clone(), entry);
@@ -472,6 +481,7 @@ fn trend(before: Option<&Entry>, status: Status, now: SystemTime) -> Trend {
     let previous = before.map(|e| e.status);
     let was_problem = before.is_some_and(|e| is_problem(e.status));
     let since_before = before.map_or(now, |e| from_unix(e.since));
+    let after_maintenance = before.is_some_and(|e| e.in_maintenance);
     let (change, since) = match (was_problem, status) {
         (_, Status::Skip | Status::Maint) => (Change::Steady, since_before),
         (false, Status::Warn | Status::Fail | Status::Ack) => (Change::New, now),
@@ -481,7 +491,7 @@ fn trend(before: Option<&Entry>, status: Status, now: SystemTime) -> Trend {
         }
         (false, Status::Pass) => (Change::Steady, if before.is_some() { since_before } else { now }),
     };
-    Trend { previous, since, change }
+    Trend { previous, since, change, after_maintenance }
 }
 
 #[cfg(test)]
@@ -502,6 +512,7 @@ mod tests {
             cert_warns_from: None,
             backup_max_age: None,
             days: BTreeMap::new(),
+            in_maintenance: false,
             more: Default::default(),
         }
     }
@@ -519,6 +530,30 @@ mod tests {
         assert_eq!(trend(Some(&entry(Status::Pass, earlier)), Status::Pass, now).since, earlier);
         let skipped = trend(Some(&entry(Status::Fail, earlier)), Status::Skip, now);
         assert_eq!((skipped.change, skipped.since), (Change::Steady, earlier));
+    }
+
+    /// Failing, then in a maintenance window (the verdict kept), then failing after it: the
+    /// first run after the window says so once; a skip is no maintenance.
+    #[test]
+    fn a_problem_open_through_a_maintenance_window_is_marked_after_it() {
+        let path = Path::new("checks.toml");
+        let run = |state: State, at: u64, status: Status| {
+            let report = RunReport::new(from_unix(at), Duration::ZERO, vec![counted(status, None)]);
+            let mark = trend(state.checks.get("engine"), status, from_unix(at)).after_maintenance;
+            (state.updated(&report, path, true), mark)
+        };
+        let (state, _) = run(State::default(), 1_000, Status::Fail);
+        let (state, mark) = run(state, 2_000, Status::Maint);
+        assert!(!mark);
+        assert_eq!(state.checks["engine"].status, Status::Fail, "the verdict from before is kept");
+        let (state, mark) = run(state, 3_000, Status::Maint);
+        assert!(mark, "still inside the window");
+        let (state, mark) = run(state, 4_000, Status::Fail);
+        assert!(mark, "the first run after the window");
+        let ongoing = trend(state.checks.get("engine"), Status::Fail, from_unix(5_000));
+        assert!(!ongoing.after_maintenance && ongoing.change == Change::Ongoing, "once");
+        let (state, _) = run(state, 5_000, Status::Skip);
+        assert!(!trend(state.checks.get("engine"), Status::Fail, from_unix(6_000)).after_maintenance);
     }
 
     fn counted(status: Status, errors: Option<u64>) -> CheckResult {
