@@ -477,6 +477,17 @@ mod tests {
             ("ldap max below min", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nmin_entries = 5\nmax_entries = 2"),
             ("ldap ca_file without tls", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nca_file = \"ca.pem\""),
             ("ldap min_tls with starttls", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nstarttls = true\nmin_tls = \"1.2\""),
+            ("sql scheme", "[[sql]]\nname = \"s\"\nurl = \"mssql://sa@h/lab\""),
+            ("sql no user", "[[sql]]\nname = \"s\"\nurl = \"postgres://h/lab\""),
+            ("sql url parameter", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab?sslrootcert=ca.pem\""),
+            ("sql sslmode", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab?sslmode=sometimes\""),
+            ("sql tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\ntls = \"prefer\""),
+            ("sql warn_age alone", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nwarn_age = \"10m\""),
+            ("sql warn_age over max_age", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nmax_age = \"5m\"\nwarn_age = \"10m\""),
+            ("sql max_rows below min_rows", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nmin_rows = 5\nmax_rows = 2"),
+            ("sql pin without tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\ntls = \"disable\"\npin = \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\""),
+            ("sql min_tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nmin_tls = \"1.2\""),
+            ("sql empty query", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nquery = \" \""),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
         insta::assert_snapshot!(report);
