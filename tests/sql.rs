@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::databases::{self, Postgres};
+use support::databases::{self, Mariadb, Postgres};
 use support::{closed_port, inventory, pki, toml_path, verdict};
 
 /// The account rounds logs in with: its password holds `@` and `/`, which a URL carries
@@ -321,4 +321,170 @@ fn a_whole_url_from_one_variable_is_taken_verbatim() {
     assert!(output.status.success(), "{printed}");
     assert!(printed.contains("postgresql://lab_reader@db.clinic.local:5432/lab"), "{printed}");
     assert!(!printed.contains("pw-7391"), "{printed}");
+}
+
+// ---------------------------------------------------------------------------------------
+// MariaDB
+
+const MARIADB_SETUP: &str = "
+CREATE DATABASE lab;
+CREATE USER 'lab_reader'@'%' IDENTIFIED BY 'lab@reader/pw-7391-do-not-show';
+USE lab;
+CREATE TABLE hl7_inbox (received_at DATETIME(6));
+INSERT INTO hl7_inbox VALUES (NOW(6) - INTERVAL 3 MINUTE), (NOW(6) - INTERVAL 2 HOUR);
+CREATE TABLE stale_inbox (received_at TIMESTAMP(6) NULL);
+INSERT INTO stale_inbox VALUES (NOW(6) - INTERVAL 2 HOUR);
+CREATE TABLE slow_inbox (received_at TIMESTAMP(6) NULL);
+INSERT INTO slow_inbox VALUES (NOW(6) - INTERVAL 12 MINUTE);
+CREATE TABLE empty_inbox (received_at DATETIME);
+CREATE TABLE future_inbox (received_at DATETIME);
+INSERT INTO future_inbox VALUES (NOW() + INTERVAL 1 HOUR);
+CREATE TABLE status (word VARCHAR(20));
+INSERT INTO status VALUES ('ok');
+CREATE TABLE staff_only (salary INT);
+CREATE TABLE writable (n INT);
+GRANT SELECT ON lab.hl7_inbox TO 'lab_reader'@'%';
+GRANT SELECT ON lab.stale_inbox TO 'lab_reader'@'%';
+GRANT SELECT ON lab.slow_inbox TO 'lab_reader'@'%';
+GRANT SELECT ON lab.empty_inbox TO 'lab_reader'@'%';
+GRANT SELECT ON lab.future_inbox TO 'lab_reader'@'%';
+GRANT SELECT ON lab.status TO 'lab_reader'@'%';
+GRANT SELECT, INSERT, UPDATE, DELETE, DROP ON lab.writable TO 'lab_reader'@'%';
+";
+
+/// One server for this binary; its time zone is +05:30, so a DATETIME read as UTC would be
+/// hours off.
+fn mariadb() -> Option<&'static Mariadb> {
+    static MARIADB: OnceLock<Option<Mariadb>> = OnceLock::new();
+    MARIADB
+        .get_or_init(|| {
+            let options = ["--default-time-zone=+05:30", "--skip-name-resolve", "--max-connections=20"];
+            let db = databases::mariadb(peer_folder(), &options)?;
+            db.sql(MARIADB_SETUP).expect("set up the lab database");
+            Some(db)
+        })
+        .as_ref()
+}
+
+fn my_url(port: u16) -> String {
+    format!("mariadb://lab_reader:{PASSWORD_IN_URL}@localhost:{port}/lab")
+}
+
+#[test]
+fn mariadb_fresh_rows_pass_over_verified_tls_and_the_password_never_shows() {
+    let Some(db) = mariadb() else { return };
+    let body = format!(
+        "query = \"SELECT max(received_at) FROM hl7_inbox\"\nmax_age = \"15m\"\nwarn_age = \"10m\"\ntls = \"verify-full\"\n{}",
+        ca_line()
+    );
+    let (status, detail, code, printed) = run(&my_url(db.port), &body);
+    assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
+    assert!(detail.starts_with("newest row 3 min old (limit 15 min), "), "{detail}");
+    assert!(detail.contains("; certificate expires in "), "{detail}");
+    assert!(printed.contains(&format!("mariadb://lab_reader@localhost:{}/lab", db.port)), "{printed}");
+    for secret in [PASSWORD, PASSWORD_IN_URL, "pw-7391"] {
+        assert!(!printed.contains(secret), "{secret} shown:\n{printed}");
+    }
+}
+
+#[test]
+fn mariadb_ages_rows_and_text_are_judged() {
+    let Some(db) = mariadb() else { return };
+    let url = my_url(db.port);
+    let check = |body: &str| {
+        let (status, detail, _, _) = run(&url, &format!("{body}\n{}", ca_line()));
+        (status, detail)
+    };
+    let age = |table: &str| {
+        check(&format!("query = \"SELECT max(received_at) FROM {table}\"\nmax_age = \"15m\"\nwarn_age = \"10m\""))
+    };
+    let (status, detail) = age("stale_inbox");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("newest row 2 h old (limit 15 min)"), "{detail}");
+    let (status, detail) = age("slow_inbox");
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.starts_with("newest row 12 min old (warn_age 10 min, limit 15 min)"), "{detail}");
+    let (status, detail) = age("empty_inbox");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("no rows: the query answered NULL"), "{detail}");
+    let (status, detail) = age("future_inbox");
+    assert_eq!(status, "warn", "{detail}");
+    assert!(detail.contains("in the future (clock skew"), "{detail}");
+    let (status, detail) = check("query = \"SELECT word FROM status\"\nmax_age = \"15m\"");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("the first column is not a timestamp"), "{detail}");
+    let (status, detail) = check("query = \"SELECT word FROM status\"\nequals = \"ok\"");
+    assert_eq!(status, "pass", "{detail}");
+    let (status, detail) = check("query = \"SELECT seq FROM seq_1_to_1000000\"\nmax_rows = 3");
+    assert_eq!(status, "fail", "{detail}");
+    let (status, detail) = check("query = \"SELECT * FROM hl7_inbox\"\nmin_rows = 3");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("only 2 rows (min_rows 3)"), "{detail}");
+    let (status, detail) = check("");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("answered in "), "{detail}");
+}
+
+#[test]
+fn mariadb_never_writes() {
+    let Some(db) = mariadb() else { return };
+    let url = my_url(db.port);
+    for query in ["INSERT INTO writable VALUES (1)", "UPDATE writable SET n = 2", "DELETE FROM writable"] {
+        let (status, detail, _, _) = run(&url, &format!("query = \"{query}\"\n{}", ca_line()));
+        assert_eq!(status, "fail", "{query}: {detail}");
+        assert!(detail.starts_with("the query tries to write, and rounds runs queries read-only: "), "{detail}");
+    }
+    // DDL commits implicitly in MariaDB; the session's read-only default still refuses it.
+    let (status, detail, _, _) = run(&url, &format!("query = \"DROP TABLE writable\"\n{}", ca_line()));
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("the query tries to write, and rounds runs queries read-only: "), "{detail}");
+    let (status, detail, _, _) =
+        run(&url, &format!("query = \"COMMIT; INSERT INTO writable VALUES (1)\"\n{}", ca_line()));
+    assert_eq!(status, "fail", "{detail}");
+    assert_eq!(db.sql("SELECT count(*) FROM lab.writable").expect("count"), "0");
+}
+
+#[test]
+fn mariadb_refusals_are_said_in_words() {
+    let Some(db) = mariadb() else { return };
+    let ca = ca_line();
+    let wrong = format!("mysql://lab_reader:not-the-password@localhost:{}/lab", db.port);
+    let (status, detail, code, _) = run(&wrong, &ca);
+    assert_eq!((status.as_str(), code), ("fail", 2), "{detail}");
+    assert!(detail.starts_with("authentication failed for user \"lab_reader\": Access denied"), "{detail}");
+    let nodb = format!("mysql://lab_reader:{PASSWORD_IN_URL}@localhost:{}/nolab", db.port);
+    let (status, detail, _, _) = run(&nodb, &ca);
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("permission denied: ") || detail.starts_with("database does not exist: "), "{detail}");
+    let (status, detail, _, _) = run(&my_url(db.port), &format!("query = \"SELECT * FROM staff_only\"\n{ca}"));
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("permission denied: SELECT command denied"), "{detail}");
+    let started = Instant::now();
+    let (status, detail, _, _) =
+        run(&my_url(db.port), &format!("query = \"SELECT SLEEP(60)\"\ntimeout = \"3s\"\n{ca}"));
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("timeout while querying"), "{detail}");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn mariadb_certificates_are_judged_by_the_tls_mode() {
+    let Some(db) = mariadb() else { return };
+    let url = my_url(db.port);
+    let (status, detail, _, _) = run(&url, "tls = \"verify-full\"\n");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("Lab DB Test CA"), "{detail}");
+    let (status, detail, _, _) = run(&url, "");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.contains("(not verified: tls = \"require\")"), "{detail}");
+    let wrong = "pin = \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n";
+    let (status, detail, _, _) = run(&url, wrong);
+    assert_eq!(status, "fail", "{detail}");
+    let served = detail.split('"').find(|part| part.starts_with("sha256//") && !part.starts_with("sha256//AAAA"));
+    let served = served.unwrap_or_else(|| panic!("no served key in {detail}"));
+    let (status, detail, _, _) = run(&url, &format!("tls = \"verify-full\"\npin = \"{served}\"\n"));
+    assert_eq!(status, "pass", "{detail}");
+    let (status, detail, _, _) = run(&format!("{url}?ssl-mode=DISABLED"), "");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(!detail.contains("certificate"), "{detail}");
 }
