@@ -488,3 +488,29 @@ fn mariadb_certificates_are_judged_by_the_tls_mode() {
     assert_eq!(status, "pass", "{detail}");
     assert!(!detail.contains("certificate"), "{detail}");
 }
+
+#[test]
+fn a_silent_server_times_out_while_connecting() {
+    let server = support::silent();
+    for scheme in ["postgres", "mysql"] {
+        let url = format!("{scheme}://lab_reader:{PASSWORD_IN_URL}@127.0.0.1:{}/lab", server.port());
+        let started = Instant::now();
+        let (status, detail, _, printed) = run(&url, "timeout = \"1s\"\n");
+        assert_eq!(status, "fail", "{scheme}: {detail}");
+        assert!(detail.starts_with("timeout while connecting: "), "{scheme}: {detail}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{scheme}: took {:?}", started.elapsed());
+        assert!(!printed.contains("pw-7391"), "{printed}");
+    }
+}
+
+#[test]
+fn an_unset_url_variable_is_named_and_nothing_runs() {
+    let inv = inventory("[[sql]]\nname = \"lab\"\nurl = \"${LAB_DB_URL}\"\n");
+    let output = inv.rounds(&["--no-state"]).env_remove("LAB_DB_URL").output().expect("run rounds");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("LAB_DB_URL"), "{stderr}");
+    // `list` still shows the check, by what was written.
+    let output = inv.rounds(&["list"]).env_remove("LAB_DB_URL").output().expect("run rounds");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("${LAB_DB_URL}"), "{output:?}");
+}

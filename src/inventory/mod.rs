@@ -506,6 +506,32 @@ mod tests {
         assert!(shown.contains("CommandProbe") && shown.contains("EndpointProbe"), "{shown}");
     }
 
+    /// A URL key that is one `${VAR}` takes the variable verbatim as the whole URL; a `${VAR}`
+    /// inside a written URL is percent-encoded. Either way the password is a secret, as
+    /// written and decoded, and the target shows the URL without it.
+    #[test]
+    fn a_whole_url_comes_from_one_variable() {
+        let env = |name: &str| match name {
+            "LAB_DB_URL" => Some("postgres://lab:p%40ss%2Fword-4821@db.clinic.local/lab?sslmode=require".to_owned()),
+            "LAB_DB_PASSWORD" => Some("p@ss/word-4821".to_owned()),
+            "HOOK_URL" => Some("https://hc-ping.example/abc-123-uuid".to_owned()),
+            _ => None,
+        };
+        let toml = "[settings]\nheartbeat = \"${HOOK_URL}\"\n\
+                    [[sql]]\nname = \"whole\"\nurl = \"${LAB_DB_URL}\"\n\
+                    [[sql]]\nname = \"part\"\nurl = \"mysql://lab:${LAB_DB_PASSWORD}@db.clinic.local/lab\"\n";
+        let inv = parse(Path::new("c.toml"), toml, &env).unwrap();
+        let targets: Vec<&str> = inv.checks.iter().map(|c| c.meta.target.as_str()).collect();
+        assert_eq!(targets, ["postgres://lab@db.clinic.local:5432/lab", "mysql://lab@db.clinic.local:3306/lab"]);
+        for written in ["p@ss/word-4821", "p%40ss%2Fword-4821"] {
+            assert_eq!(inv.secrets.redact(&format!("saw {written} here")), "saw *** here", "{written}");
+        }
+        let shown = format!("{inv:?}");
+        assert!(!shown.contains("word-4821"), "{shown}");
+        // Percent-encoded, the heartbeat URL would have had no scheme and been refused.
+        assert!(inv.heartbeat.is_some());
+    }
+
     #[test]
     fn a_short_secret_is_a_warning_not_an_error() {
         let short = |name: &str| (name == "PIN").then(|| "x".to_owned());
