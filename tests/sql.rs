@@ -255,6 +255,8 @@ fn postgres_certificates_are_judged_by_the_tls_mode() {
     let wrong = "pin = \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n";
     let (status, detail, _, _) = run(&url, wrong);
     assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("which matches no pin of this check"), "{detail}");
+    assert!(!detail.starts_with("TLS handshake failed"), "{detail}");
     let served = detail.split('"').find(|part| part.starts_with("sha256//") && !part.starts_with("sha256//AAAA"));
     let served = served.unwrap_or_else(|| panic!("no served key in {detail}"));
     let (status, detail, _, _) = run(&url, &format!("tls = \"verify-full\"\npin = \"{served}\"\n"));
@@ -415,8 +417,18 @@ fn mariadb_ages_rows_and_text_are_judged() {
     assert!(detail.starts_with("the first column is not a timestamp"), "{detail}");
     let (status, detail) = check("query = \"SELECT word FROM status\"\nequals = \"ok\"");
     assert_eq!(status, "pass", "{detail}");
-    let (status, detail) = check("query = \"SELECT seq FROM seq_1_to_1000000\"\nmax_rows = 3");
-    assert_eq!(status, "fail", "{detail}");
+    // More rows than rounds drains (100,000): counted to the bound, then the connection closed.
+    let many = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000) SELECT i FROM n";
+    for limit in [10, 150_000] {
+        let query = many.replace("150000", &limit.to_string());
+        let (status, detail) = check(&format!("query = \"{query}\"\nmax_rows = 3"));
+        assert_eq!(status, "fail", "{detail}");
+        assert!(detail.starts_with("more than max_rows (3) rows: 4 rows or more"), "{detail}");
+    }
+    let (status, detail) =
+        check(&format!("query = \"{}\"\nmin_rows = 10\nmax_rows = 10", many.replace("150000", "10")));
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("10 rows, "), "{detail}");
     let (status, detail) = check("query = \"SELECT * FROM hl7_inbox\"\nmin_rows = 3");
     assert_eq!(status, "fail", "{detail}");
     assert!(detail.starts_with("only 2 rows (min_rows 3)"), "{detail}");
@@ -480,6 +492,8 @@ fn mariadb_certificates_are_judged_by_the_tls_mode() {
     let wrong = "pin = \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n";
     let (status, detail, _, _) = run(&url, wrong);
     assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("which matches no pin of this check"), "{detail}");
+    assert!(!detail.starts_with("TLS handshake failed"), "{detail}");
     let served = detail.split('"').find(|part| part.starts_with("sha256//") && !part.starts_with("sha256//AAAA"));
     let served = served.unwrap_or_else(|| panic!("no served key in {detail}"));
     let (status, detail, _, _) = run(&url, &format!("tls = \"verify-full\"\npin = \"{served}\"\n"));

@@ -154,7 +154,7 @@ impl Trust {
     }
 
     /// Whether `pin`s are given and the served leaf matches none of them.
-    fn pin_refuses(&self, end_entity: &CertificateDer<'_>) -> bool {
+    pub fn pin_refuses(&self, end_entity: &CertificateDer<'_>) -> bool {
         !self.pins.is_empty() && !Pin::of(end_entity).is_some_and(|p| self.pins.contains(&p))
     }
 

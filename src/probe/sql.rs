@@ -327,6 +327,8 @@ pub(super) struct Ask<'a> {
     pub row_bound: u64,
     /// Ask the database for the first value's age.
     pub want_age: bool,
+    /// Ask for the first value's text (`equals`); engines that read text anyway give it always.
+    pub want_text: bool,
     /// Our TLS configuration (recording), when TLS is on.
     pub tls: Option<Arc<ClientConfig>>,
     /// Set once logged in: a timeout after it is "while querying".
@@ -439,6 +441,7 @@ impl SqlProbe {
             query: &self.query,
             row_bound: self.expect.row_bound(),
             want_age: self.expect.max_age.is_some(),
+            want_text: self.expect.equals.is_some(),
             tls,
             connected: &connected,
             budget,
@@ -467,7 +470,8 @@ impl SqlProbe {
     fn verdict(&self, server: &Server, recorder: &Recorder) -> Option<certs::CertVerdict> {
         let tls = server.tls.as_ref()?;
         let mut handshake = recorder.single()?;
-        let unverified = !tls.verify && handshake.error.take().is_some();
+        let pin_refuses = handshake.chain.first().is_some_and(|leaf| tls.trust.pin_refuses(leaf));
+        let unverified = !tls.verify && !pin_refuses && handshake.error.take().is_some();
         let mut verdict = certs::assess(&handshake, tls.limits, SystemTime::now());
         if unverified {
             verdict.text.push_str(" (not verified: tls = \"require\")");

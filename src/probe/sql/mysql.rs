@@ -22,6 +22,8 @@ const MAX_PACKET: usize = 1024 * 1024;
 /// Rows past the bound are read and dropped up to this many; beyond, the connection is
 /// closed (the protocol cannot cancel a result set).
 const MAX_DRAINED: u64 = 100_000;
+/// The most columns an answer may have (MySQL's own limit is 4096).
+const MAX_COLUMNS: u64 = 4096;
 /// utf8mb4_general_ci.
 const CHARSET: u8 = 45;
 
@@ -46,6 +48,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub(super) async fn ask(ask: &Ask<'_>, stream: TcpStream) -> Result<Answer, Failed> {
     let mut conn = Conn { io: Box::new(stream), seq: 0, tls: false };
     let greeting = conn.read().await.map_err(Failed::Connecting)?;
+    // A server at its connection limit (1040) says so instead of greeting.
+    if greeting.first() == Some(&0xff) {
+        return Err(Failed::Connecting(error_words(&parse_error(&greeting), ask)));
+    }
     let hello = parse_handshake(&greeting).map_err(Failed::Connecting)?;
     let mut conn = conn.secure(ask, &hello).await.map_err(Failed::Connecting)?;
     conn.log_in(ask, &hello).await.map_err(Failed::Connecting)?;
@@ -265,10 +271,10 @@ impl Conn {
             Some(0xfb) => return Err("the server asked for a local file (LOAD DATA LOCAL); refused".into()),
             _ => Reader::new(&first).lenenc().ok_or("the server's answer is not a MySQL result set")?,
         };
-        if columns == 0 {
-            return Err("the server's answer is not a MySQL result set".into());
+        if columns == 0 || columns > MAX_COLUMNS {
+            return Err(format!("the answer has {columns} columns; rounds reads at most {MAX_COLUMNS}"));
         }
-        for _ in 0..columns.min(4096) {
+        for _ in 0..columns {
             self.read().await?;
         }
         if !is_eof(&self.read().await?) {

@@ -100,8 +100,13 @@ async fn query(client: &mut Client, ask: &Ask<'_>) -> Result<Answer, tokio_postg
         answer.first = match row.try_get::<_, Option<Raw>>(0)? {
             None => First::Null,
             Some(raw) => {
-                let text_of = transaction.prepare_typed("SELECT $1::text", std::slice::from_ref(&ty)).await?;
-                let text: String = transaction.query_one(&text_of, &[&raw]).await?.try_get(0)?;
+                let text = match ask.want_text {
+                    false => String::new(),
+                    true => {
+                        let text_of = transaction.prepare_typed("SELECT $1::text", std::slice::from_ref(&ty)).await?;
+                        transaction.query_one(&text_of, &[&raw]).await?.try_get(0)?
+                    }
+                };
                 let age = match ask.want_age {
                     false => None,
                     true => Some(age(&transaction, &ty, &raw).await),
