@@ -528,3 +528,150 @@ fn an_unset_url_variable_is_named_and_nothing_runs() {
     let output = inv.rounds(&["list"]).env_remove("LAB_DB_URL").output().expect("run rounds");
     assert!(String::from_utf8_lossy(&output.stdout).contains("${LAB_DB_URL}"), "{output:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// caching_sha2_password (MySQL 8's default): no MySQL server installs here (Debian ships
+// MariaDB, which does not implement it), so a stand-in written from MySQL's published
+// protocol documentation (Protocol::HandshakeV10, caching_sha2_password's fast and full
+// authentication, AuthSwitchRequest, COM_QUERY's text result set) checks what rounds sends.
+
+/// What the stand-in does after checking the scrambled password.
+#[derive(Clone, Copy)]
+enum Sha2Answer {
+    /// Fast authentication succeeded (0x01 0x03), then OK.
+    Fast,
+    /// Full authentication asked for (0x01 0x04): the password must come as written, which
+    /// only TLS may carry; this stand-in has no TLS.
+    Full,
+}
+
+fn sha256(parts: &[&[u8]]) -> Vec<u8> {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in parts {
+        context.update(part);
+    }
+    context.finish().as_ref().to_vec()
+}
+
+/// Whether `answer` is SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + nonce) for `password`:
+/// what the server checks, from the stored SHA256(SHA256(pw)).
+fn sha2_scramble_holds(answer: &[u8], password: &[u8], nonce: &[u8]) -> bool {
+    let stored = sha256(&[&sha256(&[password])]);
+    let mix = sha256(&[&stored, nonce]);
+    let recovered: Vec<u8> = answer.iter().zip(&mix).map(|(a, b)| a ^ b).collect();
+    answer.len() == 32 && sha256(&[&recovered]) == stored
+}
+
+async fn read_packet(stream: &mut tokio::net::TcpStream) -> Option<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).await.ok()?;
+    let length = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    let mut payload = vec![0u8; length];
+    stream.read_exact(&mut payload).await.ok()?;
+    Some((header[3], payload))
+}
+
+async fn write_packet(stream: &mut tokio::net::TcpStream, seq: u8, payload: &[u8]) {
+    use tokio::io::AsyncWriteExt;
+    let mut packet = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+    packet.push(seq);
+    packet.extend_from_slice(payload);
+    let _ = stream.write_all(&packet).await;
+}
+
+const OK: &[u8] = &[0, 0, 0, 2, 0, 0, 0];
+const EOF: &[u8] = &[0xfe, 0, 0, 2, 0];
+
+/// A MySQL 8 stand-in greeting with mysql_native_password, switching to
+/// caching_sha2_password with a new nonce, then answering as `mode` says; queries get OK,
+/// and `SELECT 1` a one-row result set.
+fn mysql8_stand_in(mode: Sha2Answer) -> support::Server {
+    support::raw(move |mut stream| {
+        Box::pin(async move {
+            let caps: u32 = 0x200 | 0x8000 | 0x8_0000 | 0x8 | 0x1 | 0x2000;
+            let mut greeting = vec![10];
+            greeting.extend_from_slice(b"8.0.40-stand-in\0");
+            greeting.extend_from_slice(&1u32.to_le_bytes());
+            greeting.extend_from_slice(b"12345678\0");
+            greeting.extend_from_slice(&(caps as u16).to_le_bytes());
+            greeting.push(45);
+            greeting.extend_from_slice(&2u16.to_le_bytes());
+            greeting.extend_from_slice(&((caps >> 16) as u16).to_le_bytes());
+            greeting.push(21);
+            greeting.extend_from_slice(&[0; 10]);
+            greeting.extend_from_slice(b"9abcdefghijk\0mysql_native_password\0");
+            write_packet(&mut stream, 0, &greeting).await;
+            let Some((_, login)) = read_packet(&mut stream).await else { return };
+            // caps 4, max packet 4, charset 1, 23 zeros, user NUL, length-prefixed answer...
+            let after = login.get(32..).unwrap_or_default();
+            let user_end = after.iter().position(|b| *b == 0).unwrap_or(after.len());
+            if &after[..user_end] != b"lab_reader" {
+                return;
+            }
+            // Switch to caching_sha2_password with a fresh nonce.
+            let nonce = b"ABCDEFGHIJKLMNOPQRST";
+            let mut switch = vec![0xfe];
+            switch.extend_from_slice(b"caching_sha2_password\0");
+            switch.extend_from_slice(nonce);
+            switch.push(0);
+            write_packet(&mut stream, 2, &switch).await;
+            let Some((seq, answer)) = read_packet(&mut stream).await else { return };
+            if !sha2_scramble_holds(&answer, PASSWORD.as_bytes(), nonce) {
+                let mut err = vec![0xff, 0x15, 0x04];
+                err.extend_from_slice(b"#28000Access denied for user 'lab_reader'");
+                write_packet(&mut stream, seq + 1, &err).await;
+                return;
+            }
+            match mode {
+                Sha2Answer::Fast => {
+                    write_packet(&mut stream, seq + 1, &[0x01, 0x03]).await;
+                    write_packet(&mut stream, seq + 2, OK).await;
+                }
+                Sha2Answer::Full => {
+                    write_packet(&mut stream, seq + 1, &[0x01, 0x04]).await;
+                    // A client without TLS must not send the password now.
+                    if let Some((_, clear)) = read_packet(&mut stream).await {
+                        if clear.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()) {
+                            panic!("the password was sent in clear text");
+                        }
+                    }
+                    return;
+                }
+            }
+            while let Some((_, command)) = read_packet(&mut stream).await {
+                match command.first() {
+                    Some(0x03) if &command[1..] == b"SELECT 1" => {
+                        write_packet(&mut stream, 1, &[1]).await;
+                        let column =
+                            b"\x03def\x00\x00\x00\x011\x00\x0c\x3f\x00\x01\x00\x00\x00\x08\x81\x00\x00\x00\x00";
+                        write_packet(&mut stream, 2, column).await;
+                        write_packet(&mut stream, 3, EOF).await;
+                        write_packet(&mut stream, 4, b"\x011").await;
+                        write_packet(&mut stream, 5, EOF).await;
+                    }
+                    Some(0x03) => write_packet(&mut stream, 1, OK).await,
+                    _ => return,
+                }
+            }
+        })
+    })
+}
+
+#[test]
+fn caching_sha2_password_against_a_mysql_8_stand_in() {
+    let fast = mysql8_stand_in(Sha2Answer::Fast);
+    let url = |port: u16, password: &str| format!("mysql://lab_reader:{password}@127.0.0.1:{port}/lab");
+    let (status, detail, _, _) = run(&url(fast.port(), PASSWORD_IN_URL), "tls = \"disable\"\nequals = \"1\"\n");
+    assert_eq!(status, "pass", "{detail}");
+    assert!(detail.starts_with("answered \"1\", "), "{detail}");
+    let (status, detail, _, _) = run(&url(fast.port(), "wrong-password-1"), "tls = \"disable\"\n");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.starts_with("authentication failed for user \"lab_reader\": Access denied"), "{detail}");
+    // Full authentication would send the password as written: never over plain text.
+    let full = mysql8_stand_in(Sha2Answer::Full);
+    let (status, detail, _, printed) = run(&url(full.port(), PASSWORD_IN_URL), "tls = \"disable\"\n");
+    assert_eq!(status, "fail", "{detail}");
+    assert!(detail.contains("needs a full login, which sends the password and so needs TLS"), "{detail}");
+    assert!(!printed.contains("pw-7391"), "{printed}");
+}
