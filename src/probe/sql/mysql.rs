@@ -24,6 +24,8 @@ const MAX_PACKET: usize = 1024 * 1024;
 const MAX_DRAINED: u64 = 100_000;
 /// The most columns an answer may have (MySQL's own limit is 4096).
 const MAX_COLUMNS: u64 = 4096;
+/// The longest text read as a timestamp ("2026-12-03 19:24:22.123456+05:30" is 32).
+const MAX_TIMESTAMP: usize = 64;
 /// utf8mb4_general_ci.
 const CHARSET: u8 = 45;
 
@@ -242,6 +244,9 @@ impl Conn {
 
     /// Seconds since `text` by the server's clock, read in the session's time zone.
     async fn age_of(&mut self, text: &str, ask: &Ask<'_>) -> Result<Result<f64, String>, String> {
+        if text.len() > MAX_TIMESTAMP {
+            return Ok(Err("the first column is not a timestamp (it is too long), so max_age cannot judge it".into()));
+        }
         let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
         let sql =
             format!("SELECT UNIX_TIMESTAMP(NOW(6)) - UNIX_TIMESTAMP(CAST(CAST(X'{hex}' AS CHAR) AS DATETIME(6)))");

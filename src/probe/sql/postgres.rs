@@ -51,6 +51,9 @@ pub(super) async fn ask(ask: &Ask<'_>, stream: TcpStream) -> Result<Answer, Fail
     }
 }
 
+/// How long the connection's task may take to say goodbye.
+const GOODBYE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Aborts the connection's task when the check is done (or cancelled).
 struct Driver(tokio::task::JoinHandle<()>);
 
@@ -75,12 +78,16 @@ where
         let tls_refused = offered.is_some_and(|o| !o.load(Ordering::Relaxed));
         Failed::Connecting(connect_error(&e, ask, tls_refused))
     })?;
-    let _driver = Driver(tokio::spawn(async move {
+    let mut driver = Driver(tokio::spawn(async move {
         let _ = connection.await;
     }));
     ask.connected.store(true, Ordering::Relaxed);
     let answer = query(&mut client, ask).await.map_err(|e| Failed::Connected(query_error(&e, ask)));
+    // Dropping the client sends Terminate: a moment for it to go, so the server logs a
+    // clean goodbye rather than a lost client every morning.
     drop(client);
+    let goodbye = (tokio::time::Instant::now() + GOODBYE).min(ask.budget.step_deadline());
+    let _ = tokio::time::timeout_at(goodbye, &mut driver.0).await;
     answer
 }
 
