@@ -119,10 +119,11 @@ fn every_inventory_example_in_the_docs_validates() {
                 Example::Acks => command.arg("validate").arg("-c").arg(acks_with_their_checks(dir.path(), &block)),
             };
             for name in variables(&block) {
-                // A notifier's `${..._URL}` holds a whole URL.
-                match name.ends_with("_URL") {
-                    true => command.env(name, "https://hooks.example.invalid/docs-example-value-0123"),
-                    false => command.env(name, "docs-example-value-0123"),
+                // A notifier's `${..._URL}` holds a whole URL; a database's `${..._DB_URL}` its own.
+                match (name.ends_with("_DB_URL"), name.ends_with("_URL")) {
+                    (true, _) => command.env(name, "postgres://rounds:docs-example-value-0123@db.example.invalid/lab"),
+                    (false, true) => command.env(name, "https://hooks.example.invalid/docs-example-value-0123"),
+                    (false, false) => command.env(name, "docs-example-value-0123"),
                 };
             }
             let output = command.output().unwrap();

@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
@@ -194,58 +194,11 @@ fn ldap_starttls_against_slapd() {
 // ---------------------------------------------------------------------------------------
 // PostgreSQL
 
-/// `program args...` as the `postgres` user when run as root (PostgreSQL refuses root).
-fn as_postgres(program: &Path) -> Command {
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    match root {
-        true => {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(program);
-            c
-        }
-        false => Command::new(program),
-    }
-}
-
-/// A throwaway cluster with `ssl = on` listening on 127.0.0.1; its port.
+/// A throwaway cluster with `ssl = on` listening on 127.0.0.1 (tests/support/databases.rs);
+/// its port.
 fn postgres() -> Option<u16> {
-    static POSTGRES: OnceLock<u16> = OnceLock::new();
-    let candidates =
-        ["/usr/lib/postgresql/17/bin/initdb", "/usr/lib/postgresql/16/bin/initdb", "/usr/lib/postgresql/15/bin/initdb"];
-    let initdb = support::peer(&candidates, "postgresql")?;
-    Some(*POSTGRES.get_or_init(|| {
-        let dir = peer_folder();
-        let d = dir.path().display().to_string();
-        let chown = |path: &str| {
-            let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-            if root {
-                let status = Command::new("chown").args(["-R", "postgres:postgres", path]).status().expect("chown");
-                assert!(status.success(), "chown to postgres failed");
-            }
-        };
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path().join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-        chown(&d);
-        let out = as_postgres(&initdb)
-            .args(["-D", &format!("{d}/data"), "-A", "trust", "-U", "postgres", "--no-sync"])
-            .current_dir("/")
-            .output()
-            .expect("run initdb");
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        let port = low_tcp_port();
-        let mut command = as_postgres(&initdb.with_file_name("postgres"));
-        command
-            .args(["-D", &format!("{d}/data"), "-k", &d, "-h", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-c", "ssl=on", "-c", &format!("ssl_cert_file={d}/server.crt")])
-            .args(["-c", &format!("ssl_key_file={d}/server.key"), "-c", "fsync=off"])
-            .current_dir("/")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        // SIGQUIT: immediate shutdown, the postmaster stops and reaps its backends.
-        start_shared(command, dir, libc::SIGQUIT);
-        wait_for_tcp("postgres", port);
-        port
-    }))
+    static POSTGRES: OnceLock<Option<u16>> = OnceLock::new();
+    *POSTGRES.get_or_init(|| support::databases::postgres(peer_folder(), &[]).map(|cluster| cluster.port))
 }
 
 #[test]

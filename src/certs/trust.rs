@@ -153,6 +153,11 @@ impl Trust {
         }
     }
 
+    /// Whether `pin`s are given and the served leaf matches none of them.
+    pub fn pin_refuses(&self, end_entity: &CertificateDer<'_>) -> bool {
+        !self.pins.is_empty() && !Pin::of(end_entity).is_some_and(|p| self.pins.contains(&p))
+    }
+
     fn verifier(&self) -> Result<Arc<dyn ServerCertVerifier>, String> {
         self.verifier
             .get_or_init(|| {
@@ -175,7 +180,22 @@ impl Trust {
         self: &Arc<Self>,
         client: Option<&ClientIdentity>,
     ) -> Result<(ClientConfig, Arc<Recorder>), String> {
-        let recorder = Arc::new(Recorder { trust: Arc::downgrade(self), seen: Mutex::new(Vec::new()) });
+        self.config_with(client, false)
+    }
+
+    /// [`Trust::recording_config`] for libpq's `sslmode=require`: the connection is encrypted
+    /// and the chain is recorded (and judged by the caller), but a chain no CA vouches for or
+    /// issued to another name does not stop the handshake. A `pin` still does.
+    pub fn recording_config_unverified(self: &Arc<Self>) -> Result<(ClientConfig, Arc<Recorder>), String> {
+        self.config_with(None, true)
+    }
+
+    fn config_with(
+        self: &Arc<Self>,
+        client: Option<&ClientIdentity>,
+        unverified: bool,
+    ) -> Result<(ClientConfig, Arc<Recorder>), String> {
+        let recorder = Arc::new(Recorder { trust: Arc::downgrade(self), seen: Mutex::new(Vec::new()), unverified });
         let builder = ClientConfig::builder_with_provider(crypto_provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup failed: {e}"))?
@@ -312,6 +332,8 @@ pub(crate) struct Recorder {
     trust: Weak<Trust>,
     /// Every distinct chain shown, in the order first seen.
     seen: Mutex<Vec<Handshake>>,
+    /// Handshakes go on whatever the chain (see [`Trust::recording_config_unverified`]).
+    unverified: bool,
 }
 
 impl Recorder {
@@ -354,7 +376,13 @@ impl ServerCertVerifier for Recorder {
                 seen.push(handshake);
             }
         }
-        result.map(|_| ServerCertVerified::assertion())
+        match result {
+            Ok(_) => Ok(ServerCertVerified::assertion()),
+            Err(_) if self.unverified && !self.trust.upgrade().is_some_and(|t| t.pin_refuses(end_entity)) => {
+                Ok(ServerCertVerified::assertion())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn verify_tls12_signature(

@@ -13,7 +13,7 @@ use super::error::ConfigError;
 use super::settings::{CertKeys, Settings, MAX_RETRIES};
 use super::values::{self, Proxy};
 use crate::certs::{CertLimits, ClientIdentity, Pin, ProtocolTls, Trust};
-use crate::secrets::{percent_encode, Secrets, MIN_SUBSTRING_SECRET};
+use crate::secrets::{percent_decode, percent_encode, Secrets, MIN_SUBSTRING_SECRET};
 
 /// One kind's inventory table (`[[endpoint]]`, `[[server]]`, ...), as written.
 pub(crate) trait Table {
@@ -38,6 +38,12 @@ impl<P> Planned<P> {
     pub fn map<Q>(self, wrap: impl FnOnce(P) -> Q) -> Planned<Q> {
         Planned { meta: self.meta, probe: wrap(self.probe), name_span: self.name_span, depends_on: self.depends_on }
     }
+}
+
+/// Whether a value is one `${VAR}` and nothing else (spaces aside).
+pub(crate) fn is_one_variable(value: &str) -> bool {
+    let Some(name) = value.trim().strip_prefix("${").and_then(|rest| rest.strip_suffix('}')) else { return false };
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// What an unset `${VAR}` stands as while the inventory is planned: a word valid in a URL's
@@ -123,6 +129,23 @@ impl<'a> Loader<'a> {
             self.remember_secret(name, secret);
         }
         self.missing.extend(unset.into_iter().map(|name| (value.span(), name)));
+        Ok(text)
+    }
+
+    /// Expands `${VAR}` in a URL key. A value that is one `${VAR}` and nothing else is the
+    /// whole URL, taken verbatim (a `DATABASE_URL` as operators keep them); a `${VAR}` inside
+    /// a written URL is percent-encoded into the part it stands in, so a password like
+    /// `p@ss/w=rd` stays a password and never changes the host. Either way the URL's password
+    /// is remembered as a secret, as written and decoded, beside the whole value.
+    pub fn expand_url(&mut self, value: &Spanned<String>) -> Result<String, ConfigError> {
+        let text = match is_one_variable(value.get_ref()) {
+            true => self.expand(value)?,
+            false => self.expand_with(value, &percent_encode)?,
+        };
+        if let Some(password) = reqwest::Url::parse(text.trim()).ok().and_then(|u| u.password().map(str::to_owned)) {
+            self.secrets.add(&percent_decode(&password));
+            self.secrets.add(&password);
+        }
         Ok(text)
     }
 
@@ -263,7 +286,7 @@ impl<'a> Loader<'a> {
     /// `[settings] heartbeat`: an http(s) URL, `${VAR}` expanded (it is a secret).
     pub fn heartbeat(&mut self) -> Result<Option<reqwest::Url>, ConfigError> {
         let Some(raw) = self.settings.heartbeat.clone() else { return Ok(None) };
-        let text = self.expand_with(&raw, &percent_encode)?;
+        let text = self.expand_url(&raw)?;
         if let Some(error) = self.without_scheme(&raw, &text) {
             return Err(error);
         }
@@ -283,7 +306,7 @@ impl<'a> Loader<'a> {
         if raw.get_ref().trim() == "env" {
             return Ok(Proxy::Environment);
         }
-        let text = self.expand_with(&raw, &percent_encode)?;
+        let text = self.expand_url(&raw)?;
         let url =
             reqwest::Url::parse(text.trim()).map_err(|e| self.error(raw.span(), format!("invalid proxy URL: {e}")))?;
         if let Some(port) = url.port() {

@@ -477,6 +477,17 @@ mod tests {
             ("ldap max below min", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nmin_entries = 5\nmax_entries = 2"),
             ("ldap ca_file without tls", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nca_file = \"ca.pem\""),
             ("ldap min_tls with starttls", "[[ldap]]\nname = \"l\"\nurl = \"ldap://h\"\nstarttls = true\nmin_tls = \"1.2\""),
+            ("sql scheme", "[[sql]]\nname = \"s\"\nurl = \"mssql://sa@h/lab\""),
+            ("sql no user", "[[sql]]\nname = \"s\"\nurl = \"postgres://h/lab\""),
+            ("sql url parameter", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab?sslrootcert=ca.pem\""),
+            ("sql sslmode", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab?sslmode=sometimes\""),
+            ("sql tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\ntls = \"prefer\""),
+            ("sql warn_age alone", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nwarn_age = \"10m\""),
+            ("sql warn_age over max_age", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nmax_age = \"5m\"\nwarn_age = \"10m\""),
+            ("sql max_rows below min_rows", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nmin_rows = 5\nmax_rows = 2"),
+            ("sql pin without tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\ntls = \"disable\"\npin = \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\""),
+            ("sql min_tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nmin_tls = \"1.2\""),
+            ("sql empty query", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nquery = \" \""),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
         insta::assert_snapshot!(report);
@@ -493,6 +504,32 @@ mod tests {
         let shown = format!("{inv:?} {inv:#?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("CommandProbe") && shown.contains("EndpointProbe"), "{shown}");
+    }
+
+    /// A URL key that is one `${VAR}` takes the variable verbatim as the whole URL; a `${VAR}`
+    /// inside a written URL is percent-encoded. Either way the password is a secret, as
+    /// written and decoded, and the target shows the URL without it.
+    #[test]
+    fn a_whole_url_comes_from_one_variable() {
+        let env = |name: &str| match name {
+            "LAB_DB_URL" => Some("postgres://lab:p%40ss%2Fword-4821@db.clinic.local/lab?sslmode=require".to_owned()),
+            "LAB_DB_PASSWORD" => Some("p@ss/word-4821".to_owned()),
+            "HOOK_URL" => Some("https://hc-ping.example/abc-123-uuid".to_owned()),
+            _ => None,
+        };
+        let toml = "[settings]\nheartbeat = \"${HOOK_URL}\"\n\
+                    [[sql]]\nname = \"whole\"\nurl = \"${LAB_DB_URL}\"\n\
+                    [[sql]]\nname = \"part\"\nurl = \"mysql://lab:${LAB_DB_PASSWORD}@db.clinic.local/lab\"\n";
+        let inv = parse(Path::new("c.toml"), toml, &env).unwrap();
+        let targets: Vec<&str> = inv.checks.iter().map(|c| c.meta.target.as_str()).collect();
+        assert_eq!(targets, ["postgres://lab@db.clinic.local:5432/lab", "mysql://lab@db.clinic.local:3306/lab"]);
+        for written in ["p@ss/word-4821", "p%40ss%2Fword-4821"] {
+            assert_eq!(inv.secrets.redact(&format!("saw {written} here")), "saw *** here", "{written}");
+        }
+        let shown = format!("{inv:?}");
+        assert!(!shown.contains("word-4821"), "{shown}");
+        // Percent-encoded, the heartbeat URL would have had no scheme and been refused.
+        assert!(inv.heartbeat.is_some());
     }
 
     #[test]

@@ -14,12 +14,13 @@ use crate::config::values::Port;
 use crate::config::{ConfigError, Loader};
 use crate::outcome::Status;
 use crate::probe::net::{causes, describe_io, LookupError};
-use crate::secrets::{percent_decode, percent_encode};
+use crate::secrets::percent_decode;
 
 pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
-    // Each value percent-encoded: it can then only ever be the user, password, host, path
-    // segment or query value it stands in, whatever characters it holds.
-    let expanded = loader.expand_with(raw, &percent_encode)?;
+    // A whole URL from one variable verbatim; a variable inside a written URL percent-encoded:
+    // it can then only ever be the user, password, host, path segment or query value it
+    // stands in, whatever characters it holds.
+    let expanded = loader.expand_url(raw)?;
     if let Some(error) = loader.without_scheme(raw, &expanded) {
         return Err(error);
     }

@@ -5,6 +5,7 @@
 //! taking any connection it still holds with it.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod databases;
 pub mod pki;
 
 use std::convert::Infallible;
