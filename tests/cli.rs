@@ -223,6 +223,24 @@ fn unset_variable_is_named() {
     assert!(err.contains(":3:7: environment variable NOT_SET_ANYWHERE is not set"), "{err}");
 }
 
+/// A whole URL kept in one variable that is not set is named as such, for every URL key:
+/// never "the URL has no scheme", which sends a new user looking in the wrong place.
+#[test]
+fn an_unset_whole_url_variable_is_named() {
+    let keys = [
+        "[[endpoint]]\nname = \"e\"\nurl = \"${NOT_SET_ANYWHERE}\"\n",
+        "[settings]\nheartbeat = \"${NOT_SET_ANYWHERE}\"\n\n[[disk]]\nname = \"d\"\npath = \"/\"\n",
+        "[[endpoint]]\nname = \"e\"\nurl = \"http://x/\"\nproxy = \"${NOT_SET_ANYWHERE}\"\n",
+        "[[notify]]\nname = \"n\"\nkind = \"ntfy\"\nurl = \"${NOT_SET_ANYWHERE}\"\n",
+        "[[sql]]\nname = \"q\"\nurl = \"${NOT_SET_ANYWHERE}\"\n",
+    ];
+    for inventory in keys {
+        let err = config_error(inventory);
+        assert!(err.contains("environment variable NOT_SET_ANYWHERE is not set"), "{inventory}\n{err}");
+        assert!(!err.contains("scheme"), "{inventory}\n{err}");
+    }
+}
+
 #[test]
 fn bad_url_and_unknown_severity() {
     let err = config_error("[[endpoint]]\nname = \"e\"\nurl = \"ftp://files\"\n");

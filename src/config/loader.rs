@@ -41,7 +41,7 @@ impl<P> Planned<P> {
 }
 
 /// Whether a value is one `${VAR}` and nothing else (spaces aside).
-pub(crate) fn is_one_variable(value: &str) -> bool {
+fn is_one_variable(value: &str) -> bool {
     let Some(name) = value.trim().strip_prefix("${").and_then(|rest| rest.strip_suffix('}')) else { return false };
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -137,16 +137,24 @@ impl<'a> Loader<'a> {
     /// a written URL is percent-encoded into the part it stands in, so a password like
     /// `p@ss/w=rd` stays a password and never changes the host. Either way the URL's password
     /// is remembered as a secret, as written and decoded, beside the whole value.
-    pub fn expand_url(&mut self, value: &Spanned<String>) -> Result<String, ConfigError> {
+    ///
+    /// `None` when the whole URL's variable is not set: there is no URL to judge, so the
+    /// caller plans with a stand-in, and the missing variable is what `check` names (not
+    /// "the URL has no scheme", which would send a new user looking in the wrong place).
+    pub fn expand_url(&mut self, value: &Spanned<String>) -> Result<Option<String>, ConfigError> {
+        let missing_before = self.missing.len();
         let text = match is_one_variable(value.get_ref()) {
             true => self.expand(value)?,
             false => self.expand_with(value, &percent_encode)?,
         };
+        if is_one_variable(value.get_ref()) && self.missing.len() > missing_before {
+            return Ok(None);
+        }
         if let Some(password) = reqwest::Url::parse(text.trim()).ok().and_then(|u| u.password().map(str::to_owned)) {
             self.secrets.add(&percent_decode(&password));
             self.secrets.add(&password);
         }
-        Ok(text)
+        Ok(Some(text))
     }
 
     /// The value of the environment variable `name` (for `env = [...]` on commands): a secret.
@@ -286,7 +294,8 @@ impl<'a> Loader<'a> {
     /// `[settings] heartbeat`: an http(s) URL, `${VAR}` expanded (it is a secret).
     pub fn heartbeat(&mut self) -> Result<Option<reqwest::Url>, ConfigError> {
         let Some(raw) = self.settings.heartbeat.clone() else { return Ok(None) };
-        let text = self.expand_url(&raw)?;
+        // Unset: the run refuses, naming the variable.
+        let Some(text) = self.expand_url(&raw)? else { return Ok(None) };
         if let Some(error) = self.without_scheme(&raw, &text) {
             return Err(error);
         }
@@ -306,7 +315,8 @@ impl<'a> Loader<'a> {
         if raw.get_ref().trim() == "env" {
             return Ok(Proxy::Environment);
         }
-        let text = self.expand_url(&raw)?;
+        // Unset: the run refuses, naming the variable.
+        let Some(text) = self.expand_url(&raw)? else { return Ok(Proxy::Direct) };
         let url =
             reqwest::Url::parse(text.trim()).map_err(|e| self.error(raw.span(), format!("invalid proxy URL: {e}")))?;
         if let Some(port) = url.port() {

@@ -25,7 +25,7 @@ pub(crate) mod values;
 
 pub(crate) use self::common::{check_table, CheckMeta, ProtocolTlsKeys};
 pub(crate) use self::error::ConfigError;
-pub(crate) use self::loader::{is_one_variable, Env, Loader, Planned, Table};
+pub(crate) use self::loader::{Env, Loader, Planned, Table};
 pub(crate) use self::maintenance::{to_system_time, to_timestamp, MaintenanceTable, Window};
 pub(crate) use self::notify::{Email, Notifier, NotifyKind, NotifyTable, On, Target};
 pub(crate) use self::selector::Selector;

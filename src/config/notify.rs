@@ -236,7 +236,8 @@ impl NotifyTable {
         let Some(written) = &self.url else {
             return Err(loader.error(self.kind.span(), format!("kind {:?} needs url", kind_word(kind))));
         };
-        let text = loader.expand_url(written)?;
+        // Unset: the run refuses, naming the variable.
+        let text = loader.expand_url(written)?.unwrap_or_else(|| "http://unset/".to_owned());
         // The URL is a secret however it was written (a Teams or Slack URL is its own key).
         loader.remember_secret("url", text.trim());
         // Never the URL's text in the error: it is a secret.
@@ -292,7 +293,8 @@ impl NotifyTable {
 /// `smtp://host[:port]` or `smtps://host[:port]`: (host, port, implicit TLS).
 fn smtp_server(loader: &mut Loader, written: &Spanned<String>) -> Result<(String, u16, bool), ConfigError> {
     const FORM: &str = "smtp is smtp://host[:port] (STARTTLS, port 587) or smtps://host[:port] (TLS, port 465)";
-    let text = loader.expand_url(written)?;
+    // Unset: the run refuses, naming the variable.
+    let Some(text) = loader.expand_url(written)? else { return Ok(("unset".to_owned(), 587, false)) };
     let url = reqwest::Url::parse(text.trim()).map_err(|_| loader.error(written.span(), FORM))?;
     let implicit_tls = match url.scheme() {
         "smtp" => false,

@@ -16,11 +16,18 @@ use crate::outcome::Status;
 use crate::probe::net::{causes, describe_io, LookupError};
 use crate::secrets::percent_decode;
 
+/// What a URL from an unset `${VAR}` stands as while the inventory is planned.
+const UNSET_URL: &str = "http://unset/";
+
 pub(crate) fn parse_url(loader: &mut Loader, raw: &Spanned<String>) -> Result<Url, ConfigError> {
     // A whole URL from one variable verbatim; a variable inside a written URL percent-encoded:
     // it can then only ever be the user, password, host, path segment or query value it
     // stands in, whatever characters it holds.
-    let expanded = loader.expand_url(raw)?;
+    let Some(expanded) = loader.expand_url(raw)? else {
+        // The whole URL's variable is not set: `check` refuses and names it; `list`, `ack`
+        // and `note` plan on with a stand-in.
+        return Ok(Url::parse(UNSET_URL).expect("a valid URL"));
+    };
     if let Some(error) = loader.without_scheme(raw, &expanded) {
         return Err(error);
     }

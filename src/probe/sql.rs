@@ -24,7 +24,7 @@ use toml::Spanned;
 
 use crate::certs::{self, CertLimits, Recorder, Trust};
 use crate::config::values::{HumanDuration, Port};
-use crate::config::{check_table, is_one_variable, ConfigError, Loader, Planned, Table};
+use crate::config::{check_table, ConfigError, Loader, Planned, Table};
 use crate::human;
 use crate::outcome::{Outcome, Status};
 use crate::probe::crl::revocation_verdict;
@@ -123,15 +123,12 @@ impl Table for SqlTable {
         if let Some(v) = &self.min_tls {
             return Err(loader.error(v.span(), "min_tls is for TLS ports; a database upgrades a plain connection"));
         }
-        let missing_before = loader.missing().len();
-        let text = loader.expand_url(&self.url)?;
-        let whole_variable = is_one_variable(self.url.get_ref());
-        if whole_variable && loader.missing().len() > missing_before {
+        let Some(text) = loader.expand_url(&self.url)? else {
             // The variable is not set: `check` refuses to run and names it; `list` and `ack`
             // show the check by what was written.
             let probe = SqlProbe { engine: Engine::Postgres, server: None, query, expect };
             return loader.single(&common, self.url.get_ref().trim().to_owned(), probe);
-        }
+        };
         let (engine, server, target) = self.server(loader, &text)?;
         loader.single(&common, target, SqlProbe { engine, server: Some(server), query, expect })
     }
