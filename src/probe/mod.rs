@@ -38,6 +38,7 @@ pub(crate) mod printer;
 pub(crate) mod process;
 pub(crate) mod restic;
 pub(crate) mod server;
+pub(crate) mod snmp;
 pub(crate) mod starttls;
 pub(crate) mod system;
 pub(crate) mod tls;
@@ -162,6 +163,7 @@ kinds! {
     Ups: ups => ups::UpsTable,
     Metrics: metrics => metrics::MetricsTable,
     Printer: printer => printer::PrinterTable,
+    Snmp: snmp => snmp::SnmpTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.
