@@ -248,9 +248,10 @@ fn the_shipped_inventories_are_valid() {
         .env("BORG_PASSPHRASE", "example-passphrase")
         .env("MIRTH_PASSWORD", "example-password")
         .env("LDAP_PASSWORD", "example-password")
+        .env("SNMP_COMMUNITY", "example-community")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 34 checks"));
+        .stdout(predicate::str::contains("OK, 35 checks"));
     rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
     rounds()
         .args(["validate", "-c"])
