@@ -513,6 +513,28 @@ mod tests {
         assert!(shown.contains("CommandProbe") && shown.contains("EndpointProbe"), "{shown}");
     }
 
+    /// `[[snmp]]`'s community and USM passwords are secrets even when written in the file:
+    /// redacted, out of `Debug`, and a short one is warned about by its key.
+    #[test]
+    fn snmp_secrets_written_in_the_file_are_secrets() {
+        let toml = "[[snmp]]\nname = \"a\"\nhost = \"h\"\ncommunity = \"written-community\"\nprofile = \"ups\"\n\
+                    [[snmp]]\nname = \"b\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\nauth = \"sha\"\n\
+                    auth_password = \"written-auth-pw\"\nprivacy = \"aes\"\nprivacy_password = \"${TOKEN}\"\n\
+                    profile = \"ups\"\n[[snmp]]\nname = \"c\"\nhost = \"h\"\ncommunity = \"xyzzy7\"\nprofile = \"ups\"\n";
+        let inv = parse(Path::new("c.toml"), toml, &env).unwrap();
+        let shown = format!("{:?} {:#?}", inv.checks, inv.checks);
+        for secret in ["written-community", "written-auth-pw", "s3cret-token", "xyzzy7"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+            assert_eq!(inv.secrets.redact(&format!("said {secret} here")), "said *** here");
+        }
+        assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
+        assert!(
+            inv.warnings[0].starts_with("the community written in the inventory is shorter than 8 characters"),
+            "{:?}",
+            inv.warnings
+        );
+    }
+
     #[test]
     fn a_short_secret_is_a_warning_not_an_error() {
         let short = |name: &str| (name == "PIN").then(|| "x".to_owned());

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_snmp::{
@@ -492,9 +493,11 @@ impl RunProbe for SnmpProbe {
             },
             Err(e) => return Outcome::fail(e.to_string()),
         };
-        let found = match tokio::time::timeout_at(budget.step_deadline(), self.query(addr, budget)).await {
+        let heard = AtomicBool::new(false);
+        let found = match tokio::time::timeout_at(budget.step_deadline(), self.query(addr, budget, &heard)).await {
             Ok(Ok(found)) => found,
             Ok(Err(why)) => return Outcome::fail(why),
+            Err(_) if heard.load(Ordering::Relaxed) => return Outcome::fail(slow(budget)),
             Err(_) => return Outcome::fail(self.silence(budget)),
         };
         verdict(found)
@@ -528,9 +531,9 @@ impl SnmpProbe {
         }
     }
 
-    /// Everything the profile and the raw gets find.
-    async fn query(&self, addr: SocketAddr, budget: Budget) -> Result<Vec<Finding>, String> {
-        let session = Session { probe: self, client: self.client(addr, budget).await?, budget };
+    /// Everything the profile and the raw gets find; `heard` is set once the agent answers.
+    async fn query(&self, addr: SocketAddr, budget: Budget, heard: &AtomicBool) -> Result<Vec<Finding>, String> {
+        let session = Session { probe: self, client: self.client(addr, budget).await?, budget, heard };
         let mut found = match &self.profile {
             None => Vec::new(),
             Some(Profile::Interface { names }) => session.interfaces(names).await?,
@@ -644,22 +647,33 @@ fn des_salt() -> Result<DesSaltState, String> {
     DesSaltState::restart(previous, |_| Ok::<(), std::io::Error>(())).map_err(|e| format!("DES salt: {e}"))
 }
 
-/// One check's conversation with the agent: its client, and the budget for the words of a
-/// timeout.
+/// A timeout after the agent had answered something: not silence, but slowness.
+fn slow(budget: Budget) -> String {
+    format!("the agent answered, but not all that was asked in {}: a slow agent or a long table", budget.limit())
+}
+
+/// One check's conversation with the agent: its client, the budget for the words of a
+/// timeout, and whether the agent has answered yet.
 struct Session<'a> {
     probe: &'a SnmpProbe,
     client: Client<UdpHandle>,
     budget: Budget,
+    heard: &'a AtomicBool,
 }
 
 impl Session<'_> {
     fn describe(&self, error: &async_snmp::Error) -> String {
-        self.probe.describe(error, self.budget)
+        let timeout = matches!(error.exchange_source(), async_snmp::Error::Timeout { .. });
+        match timeout && self.heard.load(Ordering::Relaxed) {
+            true => slow(self.budget),
+            false => self.probe.describe(error, self.budget),
+        }
     }
 
     /// GETs `oids`; exceptions (noSuchObject...) come back as values for the caller to name.
     async fn get(&self, oids: &[Oid]) -> Result<BTreeMap<Oid, Value>, String> {
         let response = self.client.get_many(oids).await.map_err(|e| self.describe(&e))?;
+        self.heard.store(true, Ordering::Relaxed);
         Ok(response.varbinds.into_iter().map(|VarBind { oid, value }| (oid, value)).collect())
     }
 
@@ -670,6 +684,7 @@ impl Session<'_> {
         let mut rows = Vec::new();
         while let Some(row) = stream.next().await {
             rows.push(row.map_err(|e| self.describe(&e))?);
+            self.heard.store(true, Ordering::Relaxed);
         }
         Ok(rows)
     }
@@ -988,7 +1003,7 @@ fn ups_findings(r: UpsReading, limits: UpsLimits) -> Vec<Finding> {
     }
     match r.minutes.filter(|m| *m >= 0) {
         Some(minutes) => {
-            let left = Duration::from_secs(u64::from(minutes.unsigned_abs()) * 60);
+            let left = Duration::from_secs((u64::from(minutes.unsigned_abs()) * 60).min(1_000_000_000));
             let mut text = format!("{} left", human::age(left));
             let mut status = Status::Pass;
             if let Some(min) = limits.min_runtime.filter(|m| left < *m) {
@@ -1081,5 +1096,221 @@ fn capped(text: &str) -> String {
     match text.char_indices().nth(MAX_TEXT) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Value {
+        Value::OctetString(bytes::Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn row(prefix: &[u32], suffix: &[u32], value: Value) -> VarBind {
+        let mut arcs = prefix.to_vec();
+        arcs.extend_from_slice(suffix);
+        VarBind::new(Oid::from_slice(&arcs), value)
+    }
+
+    const LIMITS: SupplyLimits = SupplyLimits { warn: 15.0, min: 5.0 };
+
+    #[test]
+    fn privacy_names_map_to_the_key_extension_net_snmp_means() {
+        assert_eq!(privacy_protocol("AES-192-C"), Ok(PrivProtocol::Aes192Reeder));
+        assert_eq!(privacy_protocol("aes256c"), Ok(PrivProtocol::Aes256Reeder));
+        assert_eq!(privacy_protocol("aes256"), Ok(PrivProtocol::Aes256Blumenthal));
+        assert_eq!(privacy_protocol("AES"), Ok(PrivProtocol::Aes128));
+        assert_eq!(auth_protocol("SHA-256"), Ok(AuthProtocol::Sha256));
+        assert_eq!(auth_protocol("sha"), Ok(AuthProtocol::Sha1));
+        assert!(privacy_protocol("blowfish").is_err() && auth_protocol("sha3").is_err());
+    }
+
+    #[test]
+    fn interface_states_in_words() {
+        let state = |admin, oper| interface_state("Gi1/0/24", admin, oper, "lab uplink");
+        assert_eq!(state(Some(1), Some(1)), (Status::Pass, "Gi1/0/24 (lab uplink) up".into()));
+        assert_eq!(state(Some(1), Some(2)), (Status::Fail, "Gi1/0/24 (lab uplink) down".into()));
+        assert_eq!(state(Some(2), Some(2)).0, Status::Warn);
+        assert!(state(Some(2), Some(2)).1.ends_with("disabled by an administrator"));
+        assert_eq!(state(Some(1), Some(7)).0, Status::Fail);
+        assert_eq!(state(Some(1), Some(6)).0, Status::Fail);
+        for oper in [Some(3), Some(4), Some(5), None, Some(99)] {
+            assert_eq!(state(Some(1), oper).0, Status::Warn, "{oper:?}");
+        }
+        assert_eq!(state(None, Some(1)).0, Status::Warn);
+        assert_eq!(interface_state("lo", Some(1), Some(1), " "), (Status::Pass, "lo up".into()));
+    }
+
+    #[test]
+    fn interfaces_by_name_then_description_then_any_case() {
+        let names: BTreeMap<u32, String> = [(1, "Gi1/0/1".into()), (2, "Gi1/0/2".into())].into();
+        let descrs: BTreeMap<u32, String> =
+            [(1, "GigabitEthernet1/0/1".into()), (2, "Gi1/0/1".into()), (3, "Vlan10".into())].into();
+        assert_eq!(find_interface("Gi1/0/1", &names, &descrs), Some(1));
+        assert_eq!(find_interface("GigabitEthernet1/0/1", &names, &descrs), Some(1));
+        assert_eq!(find_interface("vlan10", &names, &descrs), Some(3));
+        assert_eq!(find_interface("Gi1/0/9", &names, &descrs), None);
+        assert_eq!(
+            not_found("Gi1/0/9", &names, &descrs),
+            "no interface \"Gi1/0/9\"; the closest: Gi1/0/1, Gi1/0/2, Vlan10"
+        );
+        assert!(not_found("x", &BTreeMap::new(), &BTreeMap::new()).contains("lists no interfaces"));
+        let rows =
+            [row(IF_NAME, &[5], text("eth0")), row(IF_NAME, &[5, 1], text("odd")), row(IF_DESCR, &[6], text("x"))];
+        assert_eq!(column(&rows, IF_NAME), [(5, "eth0".to_owned())].into());
+    }
+
+    #[test]
+    fn error_state_bits_in_words() {
+        assert_eq!(error_bits(&[0x40, 0x00]), vec![(Status::Fail, "out of paper".to_owned())]);
+        let words: Vec<String> = error_bits(&[0xA0, 0x02]).into_iter().map(|f| f.1).collect();
+        assert_eq!(words, ["paper low", "toner low", "preventive maintenance is overdue"]);
+        assert_eq!(error_bits(&[0x00, 0x01]), vec![(Status::Warn, "error bit 15, unknown to rounds".to_owned())]);
+        assert!(error_bits(&[]).is_empty());
+        let rows = [row(HR_PRINTER_ENTRY, &[1, 1], Value::Integer(4)), row(HR_PRINTER_ENTRY, &[2, 1], text("\0\0"))];
+        assert_eq!(printer_states(&rows), vec![(Status::Pass, "printing".to_owned())]);
+        assert_eq!(printer_states(&[]).first().map(|f| f.0), Some(Status::Warn));
+    }
+
+    #[test]
+    fn supplies_as_on_printer_never_zero_for_unknown() {
+        let supply = |level, max, kind, class| Supply {
+            class: Some(class),
+            kind: Some(kind),
+            description: Some("Black Toner".into()),
+            max: Some(max),
+            level: Some(level),
+        };
+        assert_eq!(supply_level(0, &supply(6, 100, 3, 3), LIMITS), (Status::Warn, "Black Toner 6%".into()));
+        assert_eq!(supply_level(0, &supply(4, 100, 3, 3), LIMITS).0, Status::Fail);
+        assert_eq!(supply_level(0, &supply(1500, 2000, 3, 3), LIMITS), (Status::Pass, "Black Toner 75%".into()));
+        for level in [-1, -2, -3] {
+            let (status, words) = supply_level(0, &supply(level, 100, 3, 3), LIMITS);
+            assert_eq!(status, Status::Warn, "{level}");
+            assert!(words.contains("unknown") && !words.contains('0'), "{words}");
+        }
+        assert!(supply_level(0, &supply(50, -2, 3, 3), LIMITS).1.contains("no capacity"));
+        // Waste: by class or by type, counting the other way.
+        assert_eq!(supply_level(0, &supply(97, 100, 4, 4), LIMITS), (Status::Fail, "Black Toner 97% full".into()));
+        assert_eq!(supply_level(0, &supply(90, 100, 8, 1), LIMITS).0, Status::Warn);
+        assert_eq!(supply_level(0, &supply(10, 100, 3, 4), LIMITS).0, Status::Pass);
+        let unnamed = Supply { level: Some(50), max: Some(100), ..Supply::default() };
+        assert_eq!(supply_level(2, &unnamed, LIMITS).1, "supply 3 50%");
+        assert_eq!(supply_findings(&[], LIMITS)[0].0, Status::Warn);
+    }
+
+    #[test]
+    fn ups_in_words_and_missing_data_warns() {
+        let limits =
+            UpsLimits { min_charge: Some(50.0), warn_charge: Some(80.0), min_runtime: Some(Duration::from_secs(600)) };
+        let reading =
+            |source, battery, charge, minutes| UpsReading { source, battery, charge, minutes, alarms: Some(0) };
+        let found = ups_findings(reading(Some(3), Some(2), Some(100), Some(45)), limits);
+        assert!(found.iter().all(|f| f.0 == Status::Pass), "{found:?}");
+        assert_eq!(verdict(found).detail, "on mains, battery normal, charge 100%, 45 min left");
+        let low = verdict(ups_findings(reading(Some(5), Some(3), Some(40), Some(8)), limits));
+        assert_eq!(low.status, Status::Fail);
+        assert_eq!(low.detail, "battery low, charge 40% (below 50%), 8 min left (below 10 min), on battery");
+        for source in [Some(4), Some(2)] {
+            assert_eq!(
+                verdict(ups_findings(reading(source, Some(2), Some(100), Some(45)), limits)).status,
+                Status::Fail
+            );
+        }
+        let nothing = verdict(ups_findings(UpsReading::default(), limits));
+        assert_eq!(nothing.status, Status::Warn);
+        assert!(
+            nothing.detail.contains("no output source") && nothing.detail.contains("no runtime"),
+            "{}",
+            nothing.detail
+        );
+        let no_limits = UpsLimits { min_charge: None, warn_charge: None, min_runtime: None };
+        assert_eq!(verdict(ups_findings(reading(Some(3), Some(1), None, None), no_limits)).status, Status::Warn);
+    }
+
+    #[test]
+    fn raw_oids_with_equals_min_max_and_exceptions() {
+        let check = |equals, min, max| OidCheck {
+            oid: Oid::from_slice(&[1, 3, 6, 1, 2, 1, 1, 3, 0]),
+            text: "1.3.6.1.2.1.1.3.0".into(),
+            equals,
+            min,
+            max,
+        };
+        let uptime = Value::TimeTicks(12345);
+        assert_eq!(
+            check(None, Some(1.0), None).judge(Some(&uptime)),
+            (Status::Pass, "1.3.6.1.2.1.1.3.0 = 12345".into())
+        );
+        assert_eq!(check(None, None, Some(10.0)).judge(Some(&uptime)).1, "1.3.6.1.2.1.1.3.0 = 12345, above 10");
+        assert_eq!(check(None, Some(20000.0), None).judge(Some(&uptime)).0, Status::Fail);
+        let name = check(Some(Expected::Text("sw-core".into())), None, None);
+        assert_eq!(name.judge(Some(&text("sw-core"))).0, Status::Pass);
+        assert_eq!(name.judge(Some(&text("sw-edge"))).1, "1.3.6.1.2.1.1.3.0 = \"sw-edge\", expected \"sw-core\"");
+        let number = check(Some(Expected::Number(72.0)), None, None);
+        assert_eq!(number.judge(Some(&Value::Integer(72))).0, Status::Pass);
+        assert_eq!(number.judge(Some(&text("72"))).0, Status::Pass);
+        assert!(check(None, Some(1.0), None).judge(Some(&text("up"))).1.ends_with("not a number to compare"));
+        for exception in [Value::NoSuchObject, Value::NoSuchInstance, Value::EndOfMibView] {
+            let (status, words) = check(None, None, None).judge(Some(&exception));
+            assert_eq!(status, Status::Fail);
+            assert!(words.starts_with("1.3.6.1.2.1.1.3.0: "), "{words}");
+        }
+        assert_eq!(check(None, None, None).judge(None).0, Status::Fail);
+    }
+
+    #[test]
+    fn values_shown_capped_and_binary_as_hex() {
+        assert_eq!(value_text(&Value::OctetString(bytes::Bytes::from_static(&[0xff, 0x00]))), "0xff00");
+        let long = value_text(&text(&"A".repeat(500)));
+        assert!(long.chars().count() < MAX_TEXT + 4 && long.ends_with("…\""), "{long}");
+        assert_eq!(value_text(&Value::IpAddress([10, 0, 0, 1])), "10.0.0.1");
+        assert_eq!(value_text(&Value::Counter64(u64::MAX)), "18446744073709552000");
+        assert_eq!(capped("héllo"), "héllo");
+    }
+
+    proptest::proptest! {
+        /// Fuzzing: any rows an agent might send, under the tables the profiles read, and
+        /// any value of a raw get, are judged without a panic.
+        #[test]
+        fn fuzz_snmp_answers_never_panic(
+            rows in proptest::collection::vec(
+                (0u32..12, proptest::collection::vec(0u32..5, 0..3), proptest::num::i32::ANY,
+                 proptest::collection::vec(proptest::num::u8::ANY, 0..40), 0u8..4),
+                0..40,
+            ),
+            number in proptest::num::f64::ANY,
+        ) {
+            let mut binds = Vec::new();
+            for (col, index, int, raw, which) in &rows {
+                let value = match which {
+                    0 => Value::Integer(*int),
+                    1 => Value::OctetString(bytes::Bytes::copy_from_slice(raw)),
+                    2 => Value::Gauge32(int.unsigned_abs()),
+                    _ => Value::NoSuchInstance,
+                };
+                let mut suffix = vec![*col];
+                suffix.extend(index);
+                for prefix in [PRT_MARKER_SUPPLIES_ENTRY, HR_PRINTER_ENTRY, IF_NAME, IF_DESCR] {
+                    binds.push(row(prefix, &suffix, value.clone()));
+                }
+                let check = OidCheck {
+                    oid: Oid::from_slice(&[1, 3, 6]),
+                    text: "1.3.6".into(),
+                    equals: Some(Expected::Number(number)),
+                    min: Some(number),
+                    max: None,
+                };
+                let _ = check.judge(Some(&value));
+                let _ = value_text(&value);
+                let _ = error_bits(raw);
+            }
+            let _ = verdict(supply_findings(&binds, LIMITS));
+            let _ = verdict(printer_states(&binds));
+            let (names, descrs) = (column(&binds, IF_NAME), column(&binds, IF_DESCR));
+            let _ = find_interface("Gi1/0/1", &names, &descrs);
+            let _ = not_found("Gi1/0/1", &names, &descrs);
+        }
     }
 }
