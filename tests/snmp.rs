@@ -524,3 +524,66 @@ fn switch_ports_up_down_disabled_and_not_found() {
     assert!(detail.starts_with("Gi1/0/4 (") && detail.ends_with("…) up"), "{detail}");
     assert!(detail.chars().count() < 120, "{detail}");
 }
+
+/// Real ports down and disabled: snmpd inside a network namespace of the test's own, with a
+/// veth pair whose one end is up without a carrier (ifOperStatus down while admin up) and
+/// another pair left disabled (ifAdminStatus down). rounds runs inside the same namespace,
+/// so everything it sends stays there.
+#[test]
+fn real_ports_down_and_disabled_in_a_namespace() {
+    let Some(snmpd) = support::peer(&["/usr/sbin/snmpd"], "snmpd") else { return };
+    let Some(snmpget) = support::peer(&["/usr/bin/snmpget"], "snmp") else { return };
+    let Some(_) = support::peer(&["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"], "iproute2") else { return };
+    let can_unshare = Command::new("unshare").args(["--net", "true"]).status().is_ok_and(|s| s.success());
+    if !can_unshare {
+        support::skipped::<()>("needs CAP_SYS_ADMIN to make a network namespace (unshare --net)".into());
+        return;
+    }
+    let community = "namespace-community";
+    let checks = [
+        snmp_check(
+            "uplink",
+            16100,
+            &format!("community = {community:?}\nprofile = \"interface\"\ninterfaces = [\"v0\"]"),
+        ),
+        snmp_check(
+            "spare",
+            16100,
+            &format!("community = {community:?}\nprofile = \"interface\"\ninterfaces = [\"v2\"]"),
+        ),
+        snmp_check(
+            "loopback",
+            16100,
+            &format!("community = {community:?}\nprofile = \"interface\"\ninterfaces = [\"lo\"]"),
+        ),
+    ]
+    .concat();
+    let inv = inventory(&checks);
+    let dir = inv.dir.path();
+    std::fs::write(dir.join("snmpd.conf"), format!("rocommunity {community} 127.0.0.1\n")).expect("snmpd.conf");
+    // snmpd is stopped by the script's trap however rounds ends; `timeout` bounds it all.
+    let script = format!(
+        "set -e\nip link set lo up\nip link add v0 type veth peer name v1\nip link set v0 up\n\
+         ip link add v2 type veth peer name v3\n\
+         MIBS= SNMP_PERSISTENT_DIR={d} {snmpd} -f -Lo -C -c {d}/snmpd.conf udp:127.0.0.1:16100 >/dev/null 2>&1 & pid=$!\n\
+         trap 'kill $pid; wait $pid' EXIT\n\
+         i=0; until MIBS= SNMP_PERSISTENT_DIR={d} {snmpget} -v2c -c {community} -t 0.5 -r 0 127.0.0.1:16100 \
+         1.3.6.1.2.1.1.1.0 >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.2; i=$((i+1)); done\n\
+         XDG_STATE_HOME={d}/state {rounds} --format json --no-state --config {inv}\n",
+        d = dir.display(),
+        snmpd = snmpd.display(),
+        snmpget = snmpget.display(),
+        rounds = assert_cmd::cargo::cargo_bin!("rounds").display(),
+        inv = inv.path.display(),
+    );
+    let output = Command::new("timeout")
+        .args(["120", "unshare", "--net", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .expect("timeout, unshare and sh");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(verdict(&doc, "uplink"), ("fail".into(), "v0 down".into()));
+    assert_eq!(verdict(&doc, "spare"), ("warn".into(), "v2 disabled by an administrator".into()));
+    assert_eq!(verdict(&doc, "loopback"), ("pass".into(), "lo up".into()));
+}
