@@ -71,6 +71,9 @@ fn snmpd() -> Option<&'static (u16, PathBuf)> {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = low_udp_port();
         let mut conf = format!("rocommunity {COMMUNITY} 127.0.0.1\nsysservices 72\n");
+        // authNoPriv and noAuthNoPriv users too.
+        conf.push_str("createUser sha384only SHA-384 \"auth-pass-sha384\"\nrouser sha384only auth\n");
+        conf.push_str("createUser plainuser\nrouser plainuser noauth\n");
         for (user, auth, auth_pw, privacy, priv_pw) in USERS {
             conf.push_str(&format!(
                 "createUser {user} {auth} \"{auth_pw}\" {privacy} \"{priv_pw}\"\nrouser {user} priv\n"
@@ -165,6 +168,12 @@ fn snmpv3_auth_priv_pairs_against_snmpd() {
             port,
             &(v3("sha512aes192", "sha512", "auth-pass-sha512", "aes192", "priv-pass-aes192") + UPTIME),
         ),
+        snmp_check(
+            "sha384 without privacy",
+            port,
+            &format!("version = \"3\"\nuser = \"sha384only\"\nauth = \"sha384\"\nauth_password = \"auth-pass-sha384\"\n{UPTIME}"),
+        ),
+        snmp_check("no auth", port, &format!("version = \"3\"\nuser = \"plainuser\"\n{UPTIME}")),
         // The Reeder user asked with Blumenthal's key extension: the keys differ, so the
         // agent cannot decrypt. This is what proves aes256 and aes256c are not swapped.
         snmp_check_within(
@@ -177,7 +186,9 @@ fn snmpv3_auth_priv_pairs_against_snmpd() {
     .concat();
     let inv = inventory(&checks);
     let (doc, code) = inv.run_json(&["--no-state"]);
-    for name in ["sha256+aes128", "md5+des", "sha+aes256", "sha+aes256c", "sha512+aes192"] {
+    for name in
+        ["sha256+aes128", "md5+des", "sha+aes256", "sha+aes256c", "sha512+aes192", "sha384 without privacy", "no auth"]
+    {
         let (status, detail) = verdict(&doc, name);
         assert_eq!(status, "pass", "{name}: {detail}");
         assert!(detail.starts_with("1.3.6.1.2.1.1.3.0 = "), "{name}: {detail}");
