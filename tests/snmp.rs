@@ -313,11 +313,13 @@ fn snmpv2c_community_interface_and_silence() {
 // ---------------------------------------------------------------------------------------
 // snmpsim
 
-/// A printer: idle, noPaper set, black toner low, cyan unknown, the waste box nearly full.
+/// A printer stopped (hrDeviceStatus down, hrPrinterStatus other) with noPaper set, black
+/// toner low, cyan unknown, the waste box nearly full.
 const PRINTER: &str = "\
 1.3.6.1.2.1.1.1.0|4|Clinic laser printer
 1.3.6.1.2.1.1.5.0|4|lab-printer
-1.3.6.1.2.1.25.3.5.1.1.1|2|3
+1.3.6.1.2.1.25.3.2.1.5.1|2|5
+1.3.6.1.2.1.25.3.5.1.1.1|2|1
 1.3.6.1.2.1.25.3.5.1.2.1|4x|4000
 1.3.6.1.2.1.43.11.1.1.4.1.1|2|3
 1.3.6.1.2.1.43.11.1.1.4.1.2|2|3
@@ -341,10 +343,12 @@ const PRINTER: &str = "\
 1.3.6.1.2.1.43.11.1.1.9.1.4|2|15000
 ";
 
-/// A printer with nothing wrong.
+/// A printer with nothing wrong, asleep (hrDeviceStatus running, hrPrinterStatus other:
+/// standby, as office printers are in the morning).
 const PRINTER_OK: &str = "\
 1.3.6.1.2.1.1.1.0|4|Clinic label printer
-1.3.6.1.2.1.25.3.5.1.1.1|2|3
+1.3.6.1.2.1.25.3.2.1.5.1|2|2
+1.3.6.1.2.1.25.3.5.1.1.1|2|1
 1.3.6.1.2.1.25.3.5.1.2.1|4x|0000
 1.3.6.1.2.1.43.11.1.1.4.1.1|2|3
 1.3.6.1.2.1.43.11.1.1.5.1.1|2|3
@@ -470,12 +474,12 @@ fn printer_supplies_and_error_state_from_a_recording() {
         verdict(&doc, "printer"),
         (
             "fail".into(),
-            "out of paper, Waste Toner Box 97% full, Black Toner Cartridge 6%, Cyan Toner Cartridge level unknown, \
-             idle, Magenta Toner Cartridge 75%"
+            "stopped (see the printer's panel), out of paper, Waste Toner Box 97% full, Black Toner Cartridge 6%, \
+             Cyan Toner Cartridge level unknown, Magenta Toner Cartridge 75%"
                 .into()
         )
     );
-    assert_eq!(verdict(&doc, "printer ok"), ("pass".into(), "idle, Black Toner Cartridge 75%".into()));
+    assert_eq!(verdict(&doc, "printer ok"), ("pass".into(), "standby, Black Toner Cartridge 75%".into()));
 }
 
 #[test]

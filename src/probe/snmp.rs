@@ -511,6 +511,9 @@ impl RunProbe for SnmpProbe {
 /// The worst finding decides; the worst come first, so a cut-short line still says what
 /// matters.
 fn verdict(mut found: Vec<Finding>) -> Outcome {
+    if found.is_empty() {
+        return Outcome::warn("the agent answered, but with nothing rounds could judge");
+    }
     found.sort_by_key(|f| std::cmp::Reverse(f.0.rank()));
     let status = found.iter().fold(Status::Pass, |worst, f| worst.worst(f.0));
     let text = found.into_iter().map(|(_, words)| words).collect::<Vec<_>>().join(", ");
@@ -726,7 +729,27 @@ impl Session<'_> {
     async fn printer(&self, limits: SupplyLimits) -> Result<Vec<Finding>, String> {
         let supplies = self.walk(PRT_MARKER_SUPPLIES_ENTRY).await?;
         let states = self.walk(HR_PRINTER_ENTRY).await?;
-        let mut found = printer_states(&states);
+        let indices: Vec<u32> = states
+            .iter()
+            .filter_map(|row| match row.oid.arcs().strip_prefix(HR_PRINTER_ENTRY) {
+                Some([1, index]) => Some(*index),
+                _ => None,
+            })
+            .collect();
+        let devices = match indices.is_empty() {
+            true => BTreeMap::new(),
+            false => {
+                let oids: Vec<Oid> = indices.iter().map(|i| Oid::from_slice(HR_DEVICE_STATUS).child(*i)).collect();
+                let values = self.get(&oids).await?;
+                indices
+                    .iter()
+                    .filter_map(|i| {
+                        Some((*i, values.get(&Oid::from_slice(HR_DEVICE_STATUS).child(*i)).and_then(integer)?))
+                    })
+                    .collect()
+            }
+        };
+        let mut found = printer_states(&states, &devices);
         found.extend(supply_findings(&supplies, limits));
         Ok(found)
     }
@@ -763,6 +786,8 @@ const SUPPLY_DESCRIPTION: u32 = 6;
 const SUPPLY_MAX_CAPACITY: u32 = 8;
 const SUPPLY_LEVEL: u32 = 9;
 const HR_PRINTER_ENTRY: &[u32] = &[1, 3, 6, 1, 2, 1, 25, 3, 5, 1];
+/// hrDeviceStatus (RFC 2790): unknown(1), running(2), warning(3), testing(4), down(5).
+const HR_DEVICE_STATUS: &[u32] = &[1, 3, 6, 1, 2, 1, 25, 3, 2, 1, 5];
 
 // UPS-MIB (RFC 1628).
 const UPS_BATTERY_STATUS: &[u32] = &[1, 3, 6, 1, 2, 1, 33, 1, 2, 1, 0];
@@ -847,18 +872,23 @@ const ERROR_BITS: [(Status, &str); 15] = [
     (Status::Warn, "preventive maintenance is overdue"),
 ];
 
-/// The printer's status and error bits from hrPrinterEntry rows.
-fn printer_states(rows: &[VarBind]) -> Vec<Finding> {
+/// The printer's status and error bits from hrPrinterEntry rows, read with hrDeviceStatus
+/// by hrDeviceIndex (`devices`), as RFC 3805's table of overall states (2.2.13.2) does: a
+/// printer "other" while its device is "running" is in standby (asleep, which office
+/// printers are every morning), "other" while "down" is stopped.
+fn printer_states(rows: &[VarBind], devices: &BTreeMap<u32, i32>) -> Vec<Finding> {
     let mut found = Vec::new();
     let mut errors_seen = false;
     for row in rows {
-        let Some([col, ..]) = row.oid.arcs().strip_prefix(HR_PRINTER_ENTRY) else { continue };
+        let Some([col, index, ..]) = row.oid.arcs().strip_prefix(HR_PRINTER_ENTRY) else { continue };
         match *col {
-            1 => found.push(match integer(&row.value) {
-                Some(3) => (Status::Pass, "idle".to_owned()),
-                Some(4) => (Status::Pass, "printing".to_owned()),
-                Some(5) => (Status::Pass, "warming up".to_owned()),
-                Some(1) => (Status::Warn, "printer status other (see the printer's panel)".to_owned()),
+            1 => found.push(match (integer(&row.value), devices.get(index)) {
+                (Some(3), _) => (Status::Pass, "idle".to_owned()),
+                (Some(4), _) => (Status::Pass, "printing".to_owned()),
+                (Some(5), _) => (Status::Pass, "warming up".to_owned()),
+                (Some(1), Some(2)) => (Status::Pass, "standby".to_owned()),
+                (Some(1), Some(5)) => (Status::Fail, "stopped (see the printer's panel)".to_owned()),
+                (Some(1), _) => (Status::Warn, "printer status other (see the printer's panel)".to_owned()),
                 _ => (Status::Warn, "printer status unknown".to_owned()),
             }),
             2 => {
@@ -1168,9 +1198,16 @@ mod tests {
         assert_eq!(words, ["paper low", "toner low", "preventive maintenance is overdue"]);
         assert_eq!(error_bits(&[0x00, 0x01]), vec![(Status::Warn, "error bit 15, unknown to rounds".to_owned())]);
         assert!(error_bits(&[]).is_empty());
+        assert_eq!(verdict(Vec::new()).status, Status::Warn);
         let rows = [row(HR_PRINTER_ENTRY, &[1, 1], Value::Integer(4)), row(HR_PRINTER_ENTRY, &[2, 1], text("\0\0"))];
-        assert_eq!(printer_states(&rows), vec![(Status::Pass, "printing".to_owned())]);
-        assert_eq!(printer_states(&[]).first().map(|f| f.0), Some(Status::Warn));
+        let running: BTreeMap<u32, i32> = [(1, 2)].into();
+        assert_eq!(printer_states(&rows, &running), vec![(Status::Pass, "printing".to_owned())]);
+        assert_eq!(printer_states(&[], &running).first().map(|f| f.0), Some(Status::Warn));
+        // RFC 3805's overall states: "other" is standby while running, stopped while down.
+        let other = [row(HR_PRINTER_ENTRY, &[1, 1], Value::Integer(1)), row(HR_PRINTER_ENTRY, &[2, 1], text("\0"))];
+        assert_eq!(printer_states(&other, &running), vec![(Status::Pass, "standby".to_owned())]);
+        assert_eq!(printer_states(&other, &[(1, 5)].into())[0].0, Status::Fail);
+        assert_eq!(printer_states(&other, &BTreeMap::new())[0].0, Status::Warn);
     }
 
     #[test]
@@ -1307,7 +1344,7 @@ mod tests {
                 let _ = error_bits(raw);
             }
             let _ = verdict(supply_findings(&binds, LIMITS));
-            let _ = verdict(printer_states(&binds));
+            let _ = verdict(printer_states(&binds, &[(1, 5), (2, 2)].into()));
             let (names, descrs) = (column(&binds, IF_NAME), column(&binds, IF_DESCR));
             let _ = find_interface("Gi1/0/1", &names, &descrs);
             let _ = not_found("Gi1/0/1", &names, &descrs);
