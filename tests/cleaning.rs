@@ -164,7 +164,8 @@ fn a_check_of_every_kind_matches_the_published_schema() {
          [[ups]]\nname = \"ups\"\nhost = \"127.0.0.1\"\nport = {closed}\nups = \"rack\"\n\n\
          [[metrics]]\nname = \"metrics\"\nurl = \"http://127.0.0.1:{closed}/metrics\"\nexpect = [{{ series = \"up\", equals = 1 }}]\n\n\
          [[printer]]\nname = \"printer\"\nurl = \"ipp://127.0.0.1:{closed}/ipp/print\"\n\n\
-         [[sql]]\nname = \"sql\"\nurl = \"postgres://monitor@127.0.0.1:{closed}/lab\"\ntls = \"disable\"\n"
+         [[sql]]\nname = \"sql\"\nurl = \"postgres://monitor@127.0.0.1:{closed}/lab\"\ntls = \"disable\"\n\n\
+         [[snmp]]\nname = \"snmp\"\nhost = \"127.0.0.1\"\nport = {closed}\ncommunity = \"not-a-real-community\"\nprofile = \"ups\"\ntimeout = \"1s\"\n"
     );
     let inv = inventory(&toml);
     std::fs::create_dir(inv.dir.path().join("backups")).unwrap();

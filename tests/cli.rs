@@ -267,9 +267,10 @@ fn the_shipped_inventories_are_valid() {
         .env("MIRTH_PASSWORD", "example-password")
         .env("LDAP_PASSWORD", "example-password")
         .env("LAB_DB_URL", "postgres://lab_reader:example-password@lab-db.clinic.example/lab")
+        .env("SNMP_COMMUNITY", "example-community")
         .assert()
         .success()
-        .stdout(predicate::str::contains("OK, 35 checks"));
+        .stdout(predicate::str::contains("OK, 36 checks"));
     rounds().args(["validate", "-c"]).arg(format!("{root}/examples/starter.toml")).assert().success();
     rounds()
         .args(["validate", "-c"])

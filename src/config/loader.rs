@@ -174,9 +174,28 @@ impl<'a> Loader<'a> {
     }
 
     pub fn remember_secret(&mut self, name: &str, value: &str) {
-        if self.secrets.add(value) && !self.warned.iter().any(|w| w.contains(&format!("${{{name}}}"))) {
+        self.remember_as(&format!("${{{name}}}"), value);
+    }
+
+    /// Expands a key whose whole value is a secret even when written in the inventory itself
+    /// (an SNMP community, a USM password): the value is remembered whole, so the cleaning
+    /// step hides it wherever it shows. A value that is one `${VAR}` is remembered by
+    /// `expand` already; one that is not set is not remembered (its placeholder is no secret).
+    pub fn expand_secret(&mut self, key: &str, value: &Spanned<String>) -> Result<String, ConfigError> {
+        let missing = self.missing.len();
+        let text = self.expand(value)?;
+        let raw = value.get_ref().trim();
+        let one_var = raw.starts_with("${") && raw.ends_with('}') && raw.matches("${").count() == 1;
+        if self.missing.len() == missing && !one_var {
+            self.remember_as(&format!("the {key} written in the inventory"), &text);
+        }
+        Ok(text)
+    }
+
+    fn remember_as(&mut self, what: &str, value: &str) {
+        if self.secrets.add(value) && !self.warned.iter().any(|w| w.contains(what)) {
             self.warned.push(format!(
-                "${{{name}}} is shorter than {MIN_SUBSTRING_SECRET} characters: it is hidden in reports only \
+                "{what} is shorter than {MIN_SUBSTRING_SECRET} characters: it is hidden in reports only \
                  where it stands alone as a word; use a longer secret"
             ));
         }

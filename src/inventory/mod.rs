@@ -488,6 +488,24 @@ mod tests {
             ("sql pin without tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\ntls = \"disable\"\npin = \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\""),
             ("sql min_tls", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nmin_tls = \"1.2\""),
             ("sql empty query", "[[sql]]\nname = \"s\"\nurl = \"postgres://u@h/lab\"\nquery = \" \""),
+            ("snmp community missing", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nprofile = \"ups\""),
+            ("snmp privacy without auth", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\nprivacy = \"aes128\"\nprivacy_password = \"${TOKEN}\"\nprofile = \"ups\""),
+            ("snmp unknown profile", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\"\nprofile = \"switch\""),
+            ("snmp interfaces missing", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\"\nprofile = \"interface\""),
+            ("snmp interfaces empty", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\"\nprofile = \"interface\"\ninterfaces = []"),
+            ("snmp neither profile nor oids", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\""),
+            ("snmp version", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"1\"\ncommunity = \"${TOKEN}\"\nprofile = \"ups\""),
+            ("snmp user on v2c", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\"\nuser = \"u\"\nprofile = \"ups\""),
+            ("snmp community on v3", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\ncommunity = \"${TOKEN}\"\nprofile = \"ups\""),
+            ("snmp v3 without user", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"3\"\nprofile = \"ups\""),
+            ("snmp auth protocol", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\nauth = \"sha3\"\nauth_password = \"${TOKEN}\"\nprofile = \"ups\""),
+            ("snmp auth without password", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\nauth = \"sha256\"\nprofile = \"ups\""),
+            ("snmp short password", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\nauth = \"sha256\"\nauth_password = \"short\"\nprofile = \"ups\""),
+            ("snmp privacy protocol", "[[snmp]]\nname = \"s\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\nauth = \"sha\"\nauth_password = \"${TOKEN}\"\nprivacy = \"3des\"\nprivacy_password = \"${TOKEN}\"\nprofile = \"ups\""),
+            ("snmp key of another profile", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\"\nprofile = \"ups\"\nmin_level = \"5%\""),
+            ("snmp oid name", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\"\noids = [{ oid = \"sysUpTime.0\" }]"),
+            ("snmp oid min as text", "[[snmp]]\nname = \"s\"\nhost = \"h\"\ncommunity = \"${TOKEN}\"\noids = [{ oid = \"1.3.6.1.2.1.1.3.0\", min = \"1\" }]"),
+            ("snmp host with a port", "[[snmp]]\nname = \"s\"\nhost = \"h:161\"\ncommunity = \"${TOKEN}\"\nprofile = \"ups\""),
         ];
         let report: String = cases.iter().map(|(what, toml)| format!("{what}: {}\n", first_line(toml))).collect();
         insta::assert_snapshot!(report);
@@ -530,6 +548,28 @@ mod tests {
         assert!(!shown.contains("word-4821"), "{shown}");
         // Percent-encoded, the heartbeat URL would have had no scheme and been refused.
         assert!(inv.heartbeat.is_some());
+    }
+
+    /// `[[snmp]]`'s community and USM passwords are secrets even when written in the file:
+    /// redacted, out of `Debug`, and a short one is warned about by its key.
+    #[test]
+    fn snmp_secrets_written_in_the_file_are_secrets() {
+        let toml = "[[snmp]]\nname = \"a\"\nhost = \"h\"\ncommunity = \"written-community\"\nprofile = \"ups\"\n\
+                    [[snmp]]\nname = \"b\"\nhost = \"h\"\nversion = \"3\"\nuser = \"u\"\nauth = \"sha\"\n\
+                    auth_password = \"written-auth-pw\"\nprivacy = \"aes\"\nprivacy_password = \"${TOKEN}\"\n\
+                    profile = \"ups\"\n[[snmp]]\nname = \"c\"\nhost = \"h\"\ncommunity = \"xyzzy7\"\nprofile = \"ups\"\n";
+        let inv = parse(Path::new("c.toml"), toml, &env).unwrap();
+        let shown = format!("{:?} {:#?}", inv.checks, inv.checks);
+        for secret in ["written-community", "written-auth-pw", "s3cret-token", "xyzzy7"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+            assert_eq!(inv.secrets.redact(&format!("said {secret} here")), "said *** here");
+        }
+        assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
+        assert!(
+            inv.warnings[0].starts_with("the community written in the inventory is shorter than 8 characters"),
+            "{:?}",
+            inv.warnings
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub(crate) mod printer;
 pub(crate) mod process;
 pub(crate) mod restic;
 pub(crate) mod server;
+pub(crate) mod snmp;
 pub(crate) mod sql;
 pub(crate) mod starttls;
 pub(crate) mod system;
@@ -164,6 +165,7 @@ kinds! {
     Metrics: metrics => metrics::MetricsTable,
     Printer: printer => printer::PrinterTable,
     Sql: sql => sql::SqlTable,
+    Snmp: snmp => snmp::SnmpTable,
 }
 
 /// One thing to probe, ready to run: everything in it has been validated.

@@ -85,10 +85,10 @@ impl Table for PrinterTable {
 }
 
 /// Supplies below this warn when no `warn_level` is given.
-const DEFAULT_WARN_LEVEL: f64 = 10.0;
+pub(crate) const DEFAULT_WARN_LEVEL: f64 = 10.0;
 
 /// "15%" as a number from 0 to 100.
-fn level_share(text: &str) -> Result<f64, &'static str> {
+pub(crate) fn level_share(text: &str) -> Result<f64, &'static str> {
     text.trim()
         .strip_suffix('%')
         .and_then(|n| n.trim().parse::<f64>().ok())

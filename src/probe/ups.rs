@@ -96,7 +96,7 @@ impl Table for UpsTable {
 }
 
 /// "50%" as a number from 0 to 100.
-fn charge_share(text: &str) -> Result<f64, &'static str> {
+pub(crate) fn charge_share(text: &str) -> Result<f64, &'static str> {
     text.trim()
         .strip_suffix('%')
         .and_then(|n| n.trim().parse::<f64>().ok())
