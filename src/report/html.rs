@@ -10,7 +10,7 @@
 //! colour alone (a symbol and a sentence); rendered from a [`CleanReport`] and texts the app
 //! cleaned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -90,10 +90,15 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
     let tz = input.tz.clone();
     let now = report.started_at();
     let mut rows: Vec<Row> = Vec::new();
+    // Row by public name: a search through the rows for each check was quadratic.
+    let mut row_of: HashMap<&str, usize> = HashMap::new();
     for r in report.results().iter().filter(|r| !r.meta.hidden) {
-        match rows.iter_mut().find(|row| row.name == r.meta.public_name) {
-            Some(row) => row.checks.push(r),
-            None => rows.push(Row { name: &r.meta.public_name, checks: vec![r] }),
+        match row_of.get(r.meta.public_name.as_str()) {
+            Some(&i) => rows[i].checks.push(r),
+            None => {
+                row_of.insert(&r.meta.public_name, rows.len());
+                rows.push(Row { name: &r.meta.public_name, checks: vec![r] });
+            }
         }
     }
     // Sections: the groups in order, then what none of them holds.
@@ -129,6 +134,7 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
         crate::human::rfc3339(now)
     );
     let rows_total = rows.len();
+    let days = days_shown(now, &tz);
     for (name, rows) in sections.iter().filter(|(_, rows)| !rows.is_empty()) {
         body.push_str("<section>\n");
         if let Some(name) = name {
@@ -136,7 +142,7 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
         }
         body.push_str("<ul class=\"services\">\n");
         for row in rows {
-            row_html(&mut body, row, input, now, &tz);
+            row_html(&mut body, row, input, now, &tz, &days);
         }
         body.push_str("</ul>\n</section>\n");
     }
@@ -157,7 +163,7 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
 }
 
 /// One service: its symbol, name, sentence, IT's message, and its 30 days.
-fn row_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz: &TimeZone) {
+fn row_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz: &TimeZone, days: &[String]) {
     let worst = row.worst();
     let since = worst.trend.as_ref().map_or(now, |t| t.since);
     let find = |map: &BTreeMap<String, String>| row.checks.iter().find_map(|c| map.get(&c.meta.name)).cloned();
@@ -194,7 +200,7 @@ fn row_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz:
             let _ = write!(out, "<p class=\"msg\">Message from IT: {}</p>", html_escape(&message));
         }
     }
-    days_html(out, row, input, now, tz);
+    days_html(out, row, input, days);
     out.push_str("</div></li>\n");
 }
 
@@ -203,39 +209,45 @@ fn slow(r: &CheckResult) -> bool {
     r.facts.latency_warn.is_some_and(|limit| r.duration > limit)
 }
 
+/// The keys of the days shown ("2026-12-03"), oldest first: the last [`DAYS_SHOWN`] local
+/// days up to today. Made once a page, not once a row.
+fn days_shown(now: SystemTime, tz: &TimeZone) -> Vec<String> {
+    let today = crate::config::to_timestamp(now).to_zoned_datetime(tz.clone()).date();
+    (0..DAYS_SHOWN)
+        .rev()
+        .filter_map(|back| today.checked_sub(jiff::Span::new().days(back)).ok())
+        .map(|d| d.to_string())
+        .collect()
+}
+
 /// The last 30 days as bars (height: the share it worked; a dotted outline: not checked),
 /// and the share of checked time it worked, in words.
-fn days_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz: &TimeZone) {
-    let today = crate::config::to_timestamp(now).to_zoned_datetime(tz.clone()).date();
-    let mut merged: BTreeMap<&str, Day> = BTreeMap::new();
-    for c in &row.checks {
-        for (date, day) in input.record.days.get(&c.meta.name).into_iter().flatten() {
-            let sum = merged.entry(date).or_default();
-            sum[0] += day[0];
-            sum[1] += day[1];
-        }
-    }
+fn days_html(out: &mut String, row: &Row, input: &PageInput, days: &[String]) {
+    let records: Vec<&BTreeMap<String, Day>> =
+        row.checks.iter().filter_map(|c| input.record.days.get(&c.meta.name)).collect();
     let (mut checked, mut worked, mut bad_days, mut empty_days) = (0u64, 0u64, 0, 0);
-    let mut bars = String::new();
-    for back in (0..DAYS_SHOWN).rev() {
-        let Ok(date) = today.checked_sub(jiff::Span::new().days(back)) else { continue };
-        let key = date.to_string();
-        match merged.get(key.as_str()).filter(|d| d[0] > 0) {
-            None => {
-                empty_days += 1;
-                bars.push_str("<i class=n></i>");
-            }
-            Some(day) => {
-                checked += day[0];
-                worked += day[1];
-                if day[1] == day[0] {
-                    bars.push_str("<i class=f></i>");
-                } else {
-                    bad_days += 1;
-                    let height = (day[1] as f64 / day[0] as f64 * 100.0).round().max(8.0);
-                    let _ = write!(bars, "<i class=p style=height:{height}%></i>");
-                }
-            }
+    let mut bars = String::with_capacity(days.len() * 32);
+    for key in days {
+        // The row's checks together on that day.
+        let mut day: Day = [0, 0];
+        for found in records.iter().filter_map(|r| r.get(key)) {
+            day[0] += found[0];
+            day[1] += found[1];
+        }
+        if day[0] == 0 {
+            empty_days += 1;
+            bars.push_str("<i class=n></i>");
+            continue;
+        }
+        checked += day[0];
+        worked += day[1];
+        if day[1] == day[0] {
+            bars.push_str("<i class=f></i>");
+        } else {
+            bad_days += 1;
+            // Whole percents from 8 to 100: written as an integer, as the f64 was.
+            let height = (day[1] as f64 / day[0] as f64 * 100.0).round().max(8.0) as u32;
+            let _ = write!(bars, "<i class=p style=height:{height}%></i>");
         }
     }
     let good_days = DAYS_SHOWN as usize - bad_days - empty_days;
@@ -303,7 +315,7 @@ impl PageInput {
     /// acknowledgements in force) and the open maintenance windows, cleaned with `secrets`.
     pub fn gather(
         page: &StatusPage,
-        state: Option<&std::path::Path>,
+        record: PageRecord,
         acks: &[crate::known::Ack],
         windows: &[crate::config::Window],
         secrets: &crate::secrets::Secrets,
@@ -325,7 +337,6 @@ impl PageInput {
                     .or_insert_with(|| clean(&format!("{}: {}", window.until_text(), window.reason)));
             }
         }
-        let record = state.map(crate::state::page_record).unwrap_or_default();
         PageInput { tz: TimeZone::system(), page: page.clone(), record, messages, maintenance }
     }
 }

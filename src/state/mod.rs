@@ -333,7 +333,7 @@ pub(crate) fn remember(
     report: &RunReport,
     inventory: &Path,
     all_ran: bool,
-) -> std::io::Result<Vec<String>> {
+) -> std::io::Result<Remembered> {
     let mut warnings = Vec::new();
     let _lock = match Locked::acquire(path, LOCK_PATIENCE) {
         Ok(Some(lock)) => lock,
@@ -342,12 +342,12 @@ pub(crate) fn remember(
                 "another rounds run is writing {}; this run's results were not saved there",
                 path.display()
             ));
-            return Ok(warnings);
+            return Ok(Remembered { warnings, days: None });
         }
         Err(e) => {
             let what = format!("cannot keep state in {}", path.display());
             warnings.push(warning_unless_refused(e, &what)? + "; use --state PATH or --no-state");
-            return Ok(warnings);
+            return Ok(Remembered { warnings, days: None });
         }
     };
     // Read again under the lock: another run may have written since this one started.
@@ -364,20 +364,35 @@ pub(crate) fn remember(
         // Said once already, when the run began.
         Err(Unusable::Untouchable(_)) => None,
     };
+    let mut days = None;
     if let Some(state) = state {
         let state = state.updated(report, inventory, all_ran);
         let written = serde_json::to_vec_pretty(&state)
             .map_err(std::io::Error::other)
             .and_then(|bytes| files::replace(path, &bytes, Access::Private));
-        if let Err(e) = written {
-            warnings.push(warning_unless_refused(e, &format!("cannot write the state file {}", path.display()))?);
+        match written {
+            Ok(()) => days = Some(state.checks.into_iter().map(|(name, e)| (name, e.days)).collect()),
+            Err(e) => {
+                warnings.push(warning_unless_refused(e, &format!("cannot write the state file {}", path.display()))?)
+            }
         }
     }
     let log = history::log_path(path);
     if let Err(e) = history::append(&log, &history::RunRecord::of(report, all_ran), report.started_at()) {
         warnings.push(warning_unless_refused(e, &format!("cannot write the run log {}", log.display()))?);
     }
-    Ok(warnings)
+    Ok(Remembered { warnings, days })
+}
+
+/// Each check's per-day record, by check name.
+pub(crate) type CheckDays = BTreeMap<String, BTreeMap<String, Day>>;
+
+/// What [`remember`] did: what went wrong, as warnings, and the per-day records it wrote
+/// (`None` when it wrote none), so the status page need not read the file again.
+#[derive(Debug, Default)]
+pub(crate) struct Remembered {
+    pub warnings: Vec<String>,
+    pub days: Option<CheckDays>,
 }
 
 /// The key of notifications waiting to be delivered, at the top of the state.
@@ -413,20 +428,38 @@ pub(crate) fn keep_outbox(path: &Path, outbox: Option<serde_json::Value>) -> Vec
     warnings
 }
 
-/// What the status page needs from the state at `path`: each check's days, and the usual
+/// What the status page needs from the state at `path`: each check's days (`written`, what
+/// this run just wrote, else read from the file: this run wrote none), and the usual
 /// interval between recent complete runs (the median of the last 20), from the run log.
-pub(crate) fn page_record(path: &Path) -> PageRecord {
-    let mut warnings = Vec::new();
-    let days = State::read(path, &mut warnings)
-        .map(|s| s.checks.into_iter().map(|(name, e)| (name, e.days)).collect())
-        .unwrap_or_default();
-    // The last 20 gaps are in the newest lines: 64 KiB holds hundreds of runs.
-    let runs = history::read_recent(&history::log_path(path), 64 * 1024).map(|r| r.records).unwrap_or_default();
-    let starts: Vec<u64> = runs.iter().filter(|r| r.only.is_none()).map(|r| r.at).collect();
-    let mut gaps: Vec<u64> = starts.windows(2).rev().take(20).map(|w| w[1].saturating_sub(w[0])).collect();
+pub(crate) fn page_record(path: &Path, written: Option<CheckDays>) -> PageRecord {
+    let days = written.unwrap_or_else(|| {
+        let mut warnings = Vec::new();
+        State::read(path, &mut warnings)
+            .map(|s| s.checks.into_iter().map(|(name, e)| (name, e.days)).collect())
+            .unwrap_or_default()
+    });
+    PageRecord { days, usual_interval: usual_interval(&history::log_path(path)) }
+}
+
+/// Gaps between complete runs the usual interval is the median of.
+const USUAL_GAPS: usize = 20;
+
+/// The median of the last [`USUAL_GAPS`] gaps between complete runs in the run log `log`.
+/// They are in the newest lines: its tail is read, from 8 KiB (a hundred runs of a quiet
+/// inventory) doubling up to 1 MiB while too few runs are in it (long lines of problems).
+fn usual_interval(log: &Path) -> Option<Duration> {
+    let mut tail: u64 = 8 * 1024;
+    let starts = loop {
+        let Ok((recent, cut)) = history::read_recent(log, tail) else { return None };
+        let starts: Vec<u64> = recent.records.iter().filter(|r| r.only.is_none()).map(|r| r.at).collect();
+        if starts.len() > USUAL_GAPS || !cut || tail >= 1024 * 1024 {
+            break starts;
+        }
+        tail *= 2;
+    };
+    let mut gaps: Vec<u64> = starts.windows(2).rev().take(USUAL_GAPS).map(|w| w[1].saturating_sub(w[0])).collect();
     gaps.sort_unstable();
-    let usual_interval = gaps.get(gaps.len() / 2).filter(|g| **g > 0).map(|g| Duration::from_secs(*g));
-    PageRecord { days, usual_interval }
+    gaps.get(gaps.len() / 2).filter(|g| **g > 0).map(|g| Duration::from_secs(*g))
 }
 
 /// See [`page_record`].
