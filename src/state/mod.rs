@@ -652,4 +652,49 @@ mod tests {
         assert_eq!(rewritten["checks"]["root"]["weeks"]["2026-W49"], "pass");
         assert_eq!(rewritten["version"], VERSION);
     }
+
+    /// The usual interval is the median of the last 20 gaps, however long the log's lines:
+    /// runs with many problems write lines of kilobytes, and the tail read grows until it
+    /// holds 21 runs.
+    #[test]
+    fn the_usual_interval_comes_from_the_last_twenty_gaps_even_with_long_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("st.log.jsonl");
+        let line = |at: u64, problems: usize| {
+            let problems = (0..problems)
+                .map(|i| history::Problem {
+                    name: format!("check {i}"),
+                    status: Status::Fail,
+                    detail: "connection refused by the server at the far end".into(),
+                })
+                .collect();
+            let record = history::RunRecord {
+                version: VERSION,
+                at,
+                duration_ms: 100,
+                checks: 200,
+                only: None,
+                problems,
+                stopped: None,
+                unfinished: Vec::new(),
+                more: serde_json::Map::new(),
+            };
+            serde_json::to_string(&record).unwrap() + "\n"
+        };
+        // 40 runs five minutes apart, then the last three 15 minutes apart: the median of
+        // the last 20 gaps is five minutes (three gaps alone would say 15).
+        let mut at = 1_000_000;
+        let mut starts = Vec::new();
+        for gap in std::iter::repeat_n(300, 40).chain(std::iter::repeat_n(900, 3)) {
+            at += gap;
+            starts.push(at);
+        }
+        for problems in [0, 40] {
+            let text: String = starts.iter().map(|&at| line(at, problems)).collect();
+            std::fs::write(&log, &text).unwrap();
+            assert!(problems == 0 || text.len() / starts.len() > 2048, "lines of {} bytes", text.len() / starts.len());
+            let state = dir.path().join("st.json");
+            assert_eq!(page_record(&state, None).usual_interval, Some(Duration::from_secs(300)), "{problems} problems");
+        }
+    }
 }
