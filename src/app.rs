@@ -256,9 +256,13 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
     // 3. known problems: acknowledgements and maintenance windows.
     known::apply(&mut report, &acks.acks, &inventory.windows, known::now());
     // 4. state: trends against the previous run, remembered for the next.
+    // The per-day records this stage writes, kept for the status page (not read again).
+    let mut written_days = None;
     if let (Some(previous), Some(file)) = (&previous, &state_file) {
         previous.annotate(&mut report);
-        warnings.extend(state::remember(file, &report, path, all_ran).context("cannot keep the state")?);
+        let remembered = state::remember(file, &report, path, all_ran).context("cannot keep the state")?;
+        warnings.extend(remembered.warnings);
+        written_days = remembered.days;
     }
     if let Some(file) = new_state.filter(|f| f.exists()) {
         eprintln!("note: keeping the state between runs in {} (--state PATH to move it)", file.display());
@@ -298,8 +302,9 @@ fn check(cli: &Cli, args: &CheckArgs, watching: Option<bool>) -> Result<u8> {
         write_out(b"\x1b[H\x1b[2J")?;
     }
     let page = args.output.iter().any(|(f, _)| *f == report::Format::Html).then(|| {
-        let (page, state) = (&inventory.status_page, state_file.as_deref());
-        report::PageInput::gather(page, state, &acks.acks, &inventory.windows, &inventory.secrets, known::now())
+        let record = state_file.as_deref().map(|f| state::page_record(f, written_days)).unwrap_or_default();
+        let page = &inventory.status_page;
+        report::PageInput::gather(page, record, &acks.acks, &inventory.windows, &inventory.secrets, known::now())
     });
     write_outputs(&report, &args.output, args.wide, page.as_ref())?;
     // 8. notify (after the report is out): each notifier's news, made now from the whole report.

@@ -5,7 +5,9 @@
 //! (`ATTR:` and `STATE:` lines, as CUPS filters do) and then holds the job until the test
 //! says so, so the printer is seen "processing" with real reasons. `ipptool` proves each
 //! state before rounds is asked. ipps:// goes through stunnel with a certificate of the
-//! test's own CA. Every process is killed on drop.
+//! test's own CA. A stopped queue comes from a real `cupsd` (Debian `cups-daemon`) with its own
+//! configuration and folders, a queue made with `lpadmin` and stopped with `cupsdisable`
+//! (`cups-client`). Every process is killed on drop.
 
 mod support;
 
@@ -242,4 +244,108 @@ fn printer_mistakes_are_config_errors_at_their_place() {
         assert!(!output.status.success(), "{stderr}");
         assert!(stderr.contains(says) && stderr.contains("checks.toml:"), "{stderr}\nexpected {says:?}");
     }
+}
+
+// ---- cupsd: a stopped queue -------------------------------------------------------------
+
+/// cupsd with its own configuration; everything it writes is in the test's folder.
+struct Cups {
+    // Fields drop in order: cupsd is killed first, then `dir` goes.
+    _cupsd: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+/// Starts cupsd on a loopback port with its own ServerRoot, RequestRoot, TempDir, CacheDir,
+/// StateDir and logs, no browsing and no DNS-SD, and no authentication (only the test talks
+/// to it); `None` when cups-daemon or cups-client is missing.
+fn cupsd() -> Option<Cups> {
+    let binary = support::peer(&["/usr/sbin/cupsd"], "cups-daemon")?;
+    support::peer(&["/usr/sbin/lpadmin"], "cups-client")?;
+    support::peer(&["/usr/sbin/cupsdisable"], "cups-client")?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    for sub in ["spool", "tmp", "cache", "state", "log"] {
+        std::fs::create_dir(d.join(sub)).expect("cupsd folder");
+    }
+    let port = closed_port();
+    let conf = format!(
+        "Listen 127.0.0.1:{port}\nBrowsing No\nBrowseLocalProtocols none\nWebInterface No\nDefaultAuthType None\n\
+         LogLevel warn\n<Location />\n  Order allow,deny\n  Allow all\n</Location>\n\
+         <Policy default>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n"
+    );
+    std::fs::write(d.join("cupsd.conf"), conf).expect("cupsd.conf");
+    let at = |sub: &str| d.join(sub).display().to_string();
+    let files = format!(
+        "ServerRoot {}\nRequestRoot {}\nTempDir {}\nCacheDir {}\nStateDir {}\nAccessLog {}\nErrorLog {}\n\
+         PageLog {}\nPrintcap {}\nFileDevice Yes\n",
+        d.display(),
+        at("spool"),
+        at("tmp"),
+        at("cache"),
+        at("state"),
+        at("log/access_log"),
+        at("log/error_log"),
+        at("log/page_log"),
+        at("printcap"),
+    );
+    std::fs::write(d.join("cups-files.conf"), files).expect("cups-files.conf");
+    let mut command = Command::new(binary);
+    command.arg("-f").arg("-c").arg(d.join("cupsd.conf")).arg("-s").arg(d.join("cups-files.conf"));
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut cupsd = Child::spawn(&mut command);
+    let mut exited = false;
+    wait_until("cupsd", || {
+        exited = cupsd.0.try_wait().ok().flatten().is_some();
+        exited || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let log = std::fs::read_to_string(d.join("log/error_log")).unwrap_or_default();
+    assert!(!exited, "cupsd exited: {log}");
+    Some(Cups { _cupsd: cupsd, dir, port })
+}
+
+impl Cups {
+    fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn uri(&self, queue: &str) -> String {
+        format!("ipp://127.0.0.1:{}/printers/{queue}", self.port)
+    }
+
+    /// Runs a CUPS administration tool against this cupsd (`-h`, never the system's).
+    fn admin(&self, tool: &str, args: &[&str]) {
+        let output = Command::new(format!("/usr/sbin/{tool}"))
+            .args(["-h", &self.server()])
+            .args(args)
+            .env("CUPS_SERVERROOT", self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+        let said = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{tool} {args:?}: {said}");
+    }
+}
+
+#[test]
+fn a_stopped_cups_queue_fails_in_words_and_passes_once_enabled() {
+    let Some(cups) = cupsd() else { return };
+    // A queue printing to nothing, accepting and enabled.
+    cups.admin("lpadmin", &["-p", "ward", "-v", "file:/dev/null", "-E"]);
+    let toml = printer_check("ward printer", &cups.uri("ward"), "");
+    let (doc, code) = inventory(&toml).run_json(&[]);
+    let (status, detail) = verdict(&doc, "ward printer");
+    assert_eq!((status.as_str(), code), ("pass", 0), "{detail}");
+    assert!(detail.ends_with(": idle, 0 jobs queued"), "{detail}");
+
+    cups.admin("cupsdisable", &["ward"]);
+    let (doc, code) = inventory(&toml).run_json(&[]);
+    let (status, detail) = verdict(&doc, "ward printer");
+    assert_eq!(status, "fail", "{detail}");
+    assert_ne!(code, 0);
+    assert!(detail.contains("but stopped"), "{detail}");
+
+    cups.admin("cupsenable", &["ward"]);
+    let (doc, code) = inventory(&toml).run_json(&[]);
+    let (status, detail) = verdict(&doc, "ward printer");
+    assert_eq!((status.as_str(), code), ("pass", 0), "enabled again: {detail}");
 }

@@ -37,6 +37,24 @@ fn a_failed_dependency_skips_its_dependents_with_the_reason() {
     assert_eq!(code, 2, "the failed dependency fails the run");
 }
 
+/// Checks are started a window at a time (four times the concurrency, at least 256):
+/// 299 checks that depend on the last one in the file fill any window, and still all run,
+/// because what is depended on starts first. (Started in file order, the window would be
+/// all waiting for a check never started, until the deadline.)
+#[test]
+fn dependants_that_fill_the_start_window_never_wait_for_a_check_not_started() {
+    let ok = support::http(|_| reply(200, "ok"));
+    let mut toml = String::from("[settings]\ndeadline = \"60s\"\n\n");
+    for i in 0..299 {
+        toml += &endpoint(&format!("ward {i}"), &ok.url(&format!("/{i}")), "depends_on = [\"core\"]");
+    }
+    toml += &endpoint("core", &ok.url("/core"), "");
+    let (doc, code) = inventory(&toml).run_json(&["--concurrency", "1"]);
+    assert_eq!(doc["summary"]["pass"], 300, "{}", doc["summary"]);
+    assert_eq!(verdict(&doc, "ward 0").0, "pass");
+    assert_eq!(code, 0);
+}
+
 #[test]
 fn a_skip_alone_never_fails_the_gate_and_a_passing_dependency_lets_dependents_run() {
     let ok = support::http(|_| reply(200, "ok"));

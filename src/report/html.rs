@@ -10,8 +10,9 @@
 //! colour alone (a symbol and a sentence); rendered from a [`CleanReport`] and texts the app
 //! cleaned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::ops::Bound;
 use std::time::{Duration, SystemTime};
 
 use jiff::tz::TimeZone;
@@ -90,10 +91,15 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
     let tz = input.tz.clone();
     let now = report.started_at();
     let mut rows: Vec<Row> = Vec::new();
+    // Row by public name: a search through the rows for each check was quadratic.
+    let mut row_of: HashMap<&str, usize> = HashMap::new();
     for r in report.results().iter().filter(|r| !r.meta.hidden) {
-        match rows.iter_mut().find(|row| row.name == r.meta.public_name) {
-            Some(row) => row.checks.push(r),
-            None => rows.push(Row { name: &r.meta.public_name, checks: vec![r] }),
+        match row_of.get(r.meta.public_name.as_str()) {
+            Some(&i) => rows[i].checks.push(r),
+            None => {
+                row_of.insert(&r.meta.public_name, rows.len());
+                rows.push(Row { name: &r.meta.public_name, checks: vec![r] });
+            }
         }
     }
     // Sections: the groups in order, then what none of them holds.
@@ -129,6 +135,7 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
         crate::human::rfc3339(now)
     );
     let rows_total = rows.len();
+    let days = days_shown(now, &tz);
     for (name, rows) in sections.iter().filter(|(_, rows)| !rows.is_empty()) {
         body.push_str("<section>\n");
         if let Some(name) = name {
@@ -136,7 +143,7 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
         }
         body.push_str("<ul class=\"services\">\n");
         for row in rows {
-            row_html(&mut body, row, input, now, &tz);
+            row_html(&mut body, row, input, now, &tz, &days);
         }
         body.push_str("</ul>\n</section>\n");
     }
@@ -157,7 +164,7 @@ pub(crate) fn status_page(report: &CleanReport, input: &PageInput) -> Vec<u8> {
 }
 
 /// One service: its symbol, name, sentence, IT's message, and its 30 days.
-fn row_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz: &TimeZone) {
+fn row_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz: &TimeZone, days: &DaysShown) {
     let worst = row.worst();
     let since = worst.trend.as_ref().map_or(now, |t| t.since);
     let find = |map: &BTreeMap<String, String>| row.checks.iter().find_map(|c| map.get(&c.meta.name)).cloned();
@@ -194,7 +201,7 @@ fn row_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz:
             let _ = write!(out, "<p class=\"msg\">Message from IT: {}</p>", html_escape(&message));
         }
     }
-    days_html(out, row, input, now, tz);
+    days_html(out, row, input, days);
     out.push_str("</div></li>\n");
 }
 
@@ -203,39 +210,75 @@ fn slow(r: &CheckResult) -> bool {
     r.facts.latency_warn.is_some_and(|limit| r.duration > limit)
 }
 
-/// The last 30 days as bars (height: the share it worked; a dotted outline: not checked),
-/// and the share of checked time it worked, in words.
-fn days_html(out: &mut String, row: &Row, input: &PageInput, now: SystemTime, tz: &TimeZone) {
+/// The days shown, oldest first: the last [`DAYS_SHOWN`] local days up to today, as the
+/// per-day record keys them ("2026-12-03"). Made once a page, not once a row.
+struct DaysShown {
+    keys: Vec<String>,
+    /// (key, its place in `keys`), in the order of the keys as text: the order in which a
+    /// check's record holds them, so a row reads each record once, in one pass.
+    by_text: Vec<(String, usize)>,
+}
+
+fn days_shown(now: SystemTime, tz: &TimeZone) -> DaysShown {
     let today = crate::config::to_timestamp(now).to_zoned_datetime(tz.clone()).date();
-    let mut merged: BTreeMap<&str, Day> = BTreeMap::new();
-    for c in &row.checks {
-        for (date, day) in input.record.days.get(&c.meta.name).into_iter().flatten() {
-            let sum = merged.entry(date).or_default();
-            sum[0] += day[0];
-            sum[1] += day[1];
+    let keys: Vec<String> = (0..DAYS_SHOWN)
+        .rev()
+        .filter_map(|back| today.checked_sub(jiff::Span::new().days(back)).ok())
+        .map(|d| d.to_string())
+        .collect();
+    let mut by_text: Vec<(String, usize)> = keys.iter().cloned().zip(0..).collect();
+    by_text.sort();
+    DaysShown { keys, by_text }
+}
+
+/// Each shown day's [`Day`] summed over `records`, in the order of [`DaysShown::keys`]: one
+/// pass through each record beside the shown keys (a lookup per day and check was a tenth
+/// of the page's cost).
+fn summed_days(records: &[&BTreeMap<String, Day>], days: &DaysShown) -> Vec<Day> {
+    let mut sums = vec![[0u64, 0u64]; days.keys.len()];
+    let Some((first, _)) = days.by_text.first() else { return sums };
+    for record in records {
+        let mut shown = days.by_text.iter().peekable();
+        for (date, day) in record.range::<str, _>((Bound::Included(first.as_str()), Bound::Unbounded)) {
+            while shown.next_if(|(key, _)| key.as_str() < date.as_str()).is_some() {}
+            match shown.peek() {
+                Some((key, i)) if key == date => {
+                    sums[*i][0] += day[0];
+                    sums[*i][1] += day[1];
+                }
+                Some(_) => {}
+                None => break,
+            }
         }
     }
+    sums
+}
+
+/// The last 30 days as bars (height: the share it worked; a dotted outline: not checked),
+/// and the share of checked time it worked, in words.
+fn days_html(out: &mut String, row: &Row, input: &PageInput, days: &DaysShown) {
+    let records: Vec<&BTreeMap<String, Day>> =
+        row.checks.iter().filter_map(|c| input.record.days.get(&c.meta.name)).collect();
     let (mut checked, mut worked, mut bad_days, mut empty_days) = (0u64, 0u64, 0, 0);
-    let mut bars = String::new();
-    for back in (0..DAYS_SHOWN).rev() {
-        let Ok(date) = today.checked_sub(jiff::Span::new().days(back)) else { continue };
-        let key = date.to_string();
-        match merged.get(key.as_str()).filter(|d| d[0] > 0) {
-            None => {
-                empty_days += 1;
-                bars.push_str("<i class=n></i>");
-            }
-            Some(day) => {
-                checked += day[0];
-                worked += day[1];
-                if day[1] == day[0] {
-                    bars.push_str("<i class=f></i>");
-                } else {
-                    bad_days += 1;
-                    let height = (day[1] as f64 / day[0] as f64 * 100.0).round().max(8.0);
-                    let _ = write!(bars, "<i class=p style=height:{height}%></i>");
-                }
-            }
+    let mut bars = String::with_capacity(days.keys.len() * 32);
+    let mut number = itoa::Buffer::new();
+    for day in summed_days(&records, days) {
+        if day[0] == 0 {
+            empty_days += 1;
+            bars.push_str("<i class=n></i>");
+            continue;
+        }
+        checked += day[0];
+        worked += day[1];
+        if day[1] == day[0] {
+            bars.push_str("<i class=f></i>");
+        } else {
+            bad_days += 1;
+            // Whole percents from 8 to 100, written as the f64 was ("93"), without `fmt`.
+            let height = (day[1] as f64 / day[0] as f64 * 100.0).round().max(8.0) as u32;
+            bars.push_str("<i class=p style=height:");
+            bars.push_str(number.format(height));
+            bars.push_str("%></i>");
         }
     }
     let good_days = DAYS_SHOWN as usize - bad_days - empty_days;
@@ -303,7 +346,7 @@ impl PageInput {
     /// acknowledgements in force) and the open maintenance windows, cleaned with `secrets`.
     pub fn gather(
         page: &StatusPage,
-        state: Option<&std::path::Path>,
+        record: PageRecord,
         acks: &[crate::known::Ack],
         windows: &[crate::config::Window],
         secrets: &crate::secrets::Secrets,
@@ -325,7 +368,6 @@ impl PageInput {
                     .or_insert_with(|| clean(&format!("{}: {}", window.until_text(), window.reason)));
             }
         }
-        let record = state.map(crate::state::page_record).unwrap_or_default();
         PageInput { tz: TimeZone::system(), page: page.clone(), record, messages, maintenance }
     }
 }

@@ -215,8 +215,9 @@ pub(crate) fn read(log: &Path) -> io::Result<Runs> {
 }
 
 /// The newest records only, from the last `bytes` of the log: for what needs the recent
-/// runs (the status page's usual interval) without parsing 30 days of them.
-pub(crate) fn read_recent(log: &Path, bytes: u64) -> io::Result<Runs> {
+/// runs (the status page's usual interval) without parsing 30 days of them. Also whether
+/// older lines were left out.
+pub(crate) fn read_recent(log: &Path, bytes: u64) -> io::Result<(Runs, bool)> {
     let (tail, cut) = files::read_own_tail(log, bytes)?;
     let text = String::from_utf8_lossy(&tail);
     // A tail that begins inside a line: that line is not whole, and is left out.
@@ -224,7 +225,7 @@ pub(crate) fn read_recent(log: &Path, bytes: u64) -> io::Result<Runs> {
         true => text.split_once('\n').map_or("", |(_, rest)| rest),
         false => &text,
     };
-    Ok(parse(whole))
+    Ok((parse(whole), cut))
 }
 
 fn parse(text: &str) -> Runs {
@@ -409,12 +410,13 @@ mod tests {
         let log = dir.path().join("st.log.jsonl");
         let lines: String = (0..1000u64).map(|i| serde_json::to_string(&run(i * 300, &[])).unwrap() + "\n").collect();
         std::fs::write(&log, &lines).unwrap();
-        let recent = read_recent(&log, 4096).unwrap();
+        let (recent, cut) = read_recent(&log, 4096).unwrap();
         assert!(recent.records.len() > 20 && recent.records.len() < 100, "{}", recent.records.len());
         assert_eq!(recent.passed_over, 0, "the cut first line is left out, not counted as damaged");
         assert_eq!(recent.records.last().map(|r| r.at), Some(999 * 300));
-        let all = read_recent(&log, 1 << 30).unwrap();
-        assert_eq!(all.records.len(), 1000, "a short file is read whole");
+        assert!(cut, "older lines were left out");
+        let (all, cut) = read_recent(&log, 1 << 30).unwrap();
+        assert_eq!((all.records.len(), cut), (1000, false), "a short file is read whole");
     }
 
     /// The run log of rounds 0.1 (tests/data/state-v1) is read and migrated; rotation keeps

@@ -355,7 +355,7 @@ pub(crate) fn remember(
     report: &RunReport,
     inventory: &Path,
     all_ran: bool,
-) -> std::io::Result<Vec<String>> {
+) -> std::io::Result<Remembered> {
     let mut warnings = Vec::new();
     let _lock = match Locked::acquire(path, LOCK_PATIENCE) {
         Ok(Some(lock)) => lock,
@@ -364,12 +364,12 @@ pub(crate) fn remember(
                 "another rounds run is writing {}; this run's results were not saved there",
                 path.display()
             ));
-            return Ok(warnings);
+            return Ok(Remembered { warnings, days: None });
         }
         Err(e) => {
             let what = format!("cannot keep state in {}", path.display());
             warnings.push(warning_unless_refused(e, &what)? + "; use --state PATH or --no-state");
-            return Ok(warnings);
+            return Ok(Remembered { warnings, days: None });
         }
     };
     // Read again under the lock: another run may have written since this one started.
@@ -386,20 +386,35 @@ pub(crate) fn remember(
         // Said once already, when the run began.
         Err(Unusable::Untouchable(_)) => None,
     };
+    let mut days = None;
     if let Some(state) = state {
         let state = state.updated(report, inventory, all_ran);
         let written = serde_json::to_vec_pretty(&state)
             .map_err(std::io::Error::other)
             .and_then(|bytes| files::replace(path, &bytes, Access::Private));
-        if let Err(e) = written {
-            warnings.push(warning_unless_refused(e, &format!("cannot write the state file {}", path.display()))?);
+        match written {
+            Ok(()) => days = Some(state.checks.into_iter().map(|(name, e)| (name, e.days)).collect()),
+            Err(e) => {
+                warnings.push(warning_unless_refused(e, &format!("cannot write the state file {}", path.display()))?)
+            }
         }
     }
     let log = history::log_path(path);
     if let Err(e) = history::append(&log, &history::RunRecord::of(report, all_ran), report.started_at()) {
         warnings.push(warning_unless_refused(e, &format!("cannot write the run log {}", log.display()))?);
     }
-    Ok(warnings)
+    Ok(Remembered { warnings, days })
+}
+
+/// Each check's per-day record, by check name.
+pub(crate) type CheckDays = BTreeMap<String, BTreeMap<String, Day>>;
+
+/// What [`remember`] did: what went wrong, as warnings, and the per-day records it wrote
+/// (`None` when it wrote none), so the status page need not read the file again.
+#[derive(Debug, Default)]
+pub(crate) struct Remembered {
+    pub warnings: Vec<String>,
+    pub days: Option<CheckDays>,
 }
 
 /// The key of notifications waiting to be delivered, at the top of the state.
@@ -435,20 +450,38 @@ pub(crate) fn keep_outbox(path: &Path, outbox: Option<serde_json::Value>) -> Vec
     warnings
 }
 
-/// What the status page needs from the state at `path`: each check's days, and the usual
+/// What the status page needs from the state at `path`: each check's days (`written`, what
+/// this run just wrote, else read from the file: this run wrote none), and the usual
 /// interval between recent complete runs (the median of the last 20), from the run log.
-pub(crate) fn page_record(path: &Path) -> PageRecord {
-    let mut warnings = Vec::new();
-    let days = State::read(path, &mut warnings)
-        .map(|s| s.checks.into_iter().map(|(name, e)| (name, e.days)).collect())
-        .unwrap_or_default();
-    // The last 20 gaps are in the newest lines: 64 KiB holds hundreds of runs.
-    let runs = history::read_recent(&history::log_path(path), 64 * 1024).map(|r| r.records).unwrap_or_default();
-    let starts: Vec<u64> = runs.iter().filter(|r| r.only.is_none()).map(|r| r.at).collect();
-    let mut gaps: Vec<u64> = starts.windows(2).rev().take(20).map(|w| w[1].saturating_sub(w[0])).collect();
+pub(crate) fn page_record(path: &Path, written: Option<CheckDays>) -> PageRecord {
+    let days = written.unwrap_or_else(|| {
+        let mut warnings = Vec::new();
+        State::read(path, &mut warnings)
+            .map(|s| s.checks.into_iter().map(|(name, e)| (name, e.days)).collect())
+            .unwrap_or_default()
+    });
+    PageRecord { days, usual_interval: usual_interval(&history::log_path(path)) }
+}
+
+/// Gaps between complete runs the usual interval is the median of.
+const USUAL_GAPS: usize = 20;
+
+/// The median of the last [`USUAL_GAPS`] gaps between complete runs in the run log `log`.
+/// They are in the newest lines: its tail is read, from 8 KiB (a hundred runs of a quiet
+/// inventory) doubling up to 1 MiB while too few runs are in it (long lines of problems).
+fn usual_interval(log: &Path) -> Option<Duration> {
+    let mut tail: u64 = 8 * 1024;
+    let starts = loop {
+        let Ok((recent, cut)) = history::read_recent(log, tail) else { return None };
+        let starts: Vec<u64> = recent.records.iter().filter(|r| r.only.is_none()).map(|r| r.at).collect();
+        if starts.len() > USUAL_GAPS || !cut || tail >= 1024 * 1024 {
+            break starts;
+        }
+        tail *= 2;
+    };
+    let mut gaps: Vec<u64> = starts.windows(2).rev().take(USUAL_GAPS).map(|w| w[1].saturating_sub(w[0])).collect();
     gaps.sort_unstable();
-    let usual_interval = gaps.get(gaps.len() / 2).filter(|g| **g > 0).map(|g| Duration::from_secs(*g));
-    PageRecord { days, usual_interval }
+    gaps.get(gaps.len() / 2).filter(|g| **g > 0).map(|g| Duration::from_secs(*g))
 }
 
 /// See [`page_record`].
@@ -690,5 +723,50 @@ mod tests {
         assert_eq!(rewritten["outbox"][0]["to"], "pager");
         assert_eq!(rewritten["checks"]["root"]["weeks"]["2026-W49"], "pass");
         assert_eq!(rewritten["version"], VERSION);
+    }
+
+    /// The usual interval is the median of the last 20 gaps, however long the log's lines:
+    /// runs with many problems write lines of kilobytes, and the tail read grows until it
+    /// holds 21 runs.
+    #[test]
+    fn the_usual_interval_comes_from_the_last_twenty_gaps_even_with_long_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("st.log.jsonl");
+        let line = |at: u64, problems: usize| {
+            let problems = (0..problems)
+                .map(|i| history::Problem {
+                    name: format!("check {i}"),
+                    status: Status::Fail,
+                    detail: "connection refused by the server at the far end".into(),
+                })
+                .collect();
+            let record = history::RunRecord {
+                version: VERSION,
+                at,
+                duration_ms: 100,
+                checks: 200,
+                only: None,
+                problems,
+                stopped: None,
+                unfinished: Vec::new(),
+                more: serde_json::Map::new(),
+            };
+            serde_json::to_string(&record).unwrap() + "\n"
+        };
+        // 40 runs five minutes apart, then the last three 15 minutes apart: the median of
+        // the last 20 gaps is five minutes (three gaps alone would say 15).
+        let mut at = 1_000_000;
+        let mut starts = Vec::new();
+        for gap in std::iter::repeat_n(300, 40).chain(std::iter::repeat_n(900, 3)) {
+            at += gap;
+            starts.push(at);
+        }
+        for problems in [0, 40] {
+            let text: String = starts.iter().map(|&at| line(at, problems)).collect();
+            std::fs::write(&log, &text).unwrap();
+            assert!(problems == 0 || text.len() / starts.len() > 2048, "lines of {} bytes", text.len() / starts.len());
+            let state = dir.path().join("st.json");
+            assert_eq!(page_record(&state, None).usual_interval, Some(Duration::from_secs(300)), "{problems} problems");
+        }
     }
 }
