@@ -2,14 +2,15 @@
 //!
 //! One JSON line per run: its version, when, how long, every check that did not pass with
 //! its detail (already redacted: details never hold a secret), and for a run a signal
-//! stopped, which checks did not finish. Rotated on write: entries older than [`RETENTION`]
-//! go, and the file never grows past [`MAX_LOG_BYTES`]; rotation keeps each line as written
-//! (a newer rounds' lines too).
+//! stopped, which checks did not finish. Trimmed on write when due: once the oldest line is
+//! more than [`TRIM_GRACE`] past [`RETENTION`], the entries older than [`RETENTION`] go, and
+//! once the file grows past [`MAX_LOG_BYTES`] it is cut to half of that; trimming keeps each
+//! line as written (a newer rounds' lines too).
 //!
 //! A check that did not finish is neither a failure nor a recovery, and a run a signal
 //! stopped never ends a problem: only a run that completed and saw the check pass does.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -104,8 +105,10 @@ pub(crate) fn log_path(state: &Path) -> PathBuf {
     state.with_extension("log.jsonl")
 }
 
-/// Appends `record` (a [`RunRecord`] or a [`Mark`]; the caller holds the state lock), then
-/// rotates when due.
+/// Appends `record` (a [`RunRecord`] or a [`Mark`]; the caller holds the state lock) as one
+/// `O_APPEND` write, then trims the log when due (see [`trim_due`]). A normal run writes its
+/// line and reads the log's first line, never the whole log: with 30 days of five-minute
+/// runs, parsing all of it on every run was a third of a run's work.
 pub(crate) fn append<T: Serialize>(log: &Path, record: &T, now: SystemTime) -> io::Result<()> {
     let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
     line.push(b'\n');
@@ -113,13 +116,60 @@ pub(crate) fn append<T: Serialize>(log: &Path, record: &T, now: SystemTime) -> i
     file.write_all(&line)?;
     let size = file.metadata()?.len();
     drop(file);
-    let lines = read_lines(log)?;
-    let oldest = lines.iter().map(|(at, _)| *at).min();
-    let expired = oldest.is_some_and(|at| from_unix(at) + RETENTION < now);
-    if size > MAX_LOG_BYTES || expired {
-        rotate(log, lines, now)?;
+    if trim_due(log, size, now)? {
+        rotate(log, read_lines(log)?, now)?;
     }
     Ok(())
+}
+
+/// How far past [`RETENTION`] the oldest line may be before the log is trimmed: trimming
+/// rewrites the whole log (and syncs it), so it is done once a day rather than on every run.
+/// The log holds at most a day more than [`RETENTION`].
+pub(crate) const TRIM_GRACE: Duration = Duration::from_secs(86_400);
+
+/// The lines at the log's start looked at for the oldest time: damaged lines (a run killed
+/// mid-write) are passed over. A log with no time in as many lines is trimmed, which leaves
+/// only lines with a time.
+const HEAD_LINES: usize = 16;
+
+/// Whether the log of `size` bytes is due for trimming at `now`: it grew past
+/// [`MAX_LOG_BYTES`] (the size from `fstat`), or its oldest line is more than [`TRIM_GRACE`]
+/// past [`RETENTION`]. Lines are appended in time order, so the oldest is the first with a
+/// time; only the log's head is read for it.
+fn trim_due(log: &Path, size: u64, now: SystemTime) -> io::Result<bool> {
+    if size > MAX_LOG_BYTES {
+        return Ok(true);
+    }
+    Ok(match oldest_time(log)? {
+        Some(at) => from_unix(at) + RETENTION + TRIM_GRACE < now,
+        None => true,
+    })
+}
+
+/// The time of the first line in the log's head that has one (see [`HEAD_LINES`]).
+fn oldest_time(log: &Path) -> io::Result<Option<u64>> {
+    use std::io::BufRead;
+    let mut head = io::BufReader::new(files::open_own_read(log)?.take(MAX_READ_BYTES));
+    let mut line = Vec::new();
+    for _ in 0..HEAD_LINES {
+        line.clear();
+        if head.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if let Some(at) = time_of(&line) {
+            return Ok(Some(at));
+        }
+    }
+    Ok(None)
+}
+
+/// The `at` of one log line, `None` for a damaged line.
+fn time_of(line: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct At {
+        at: u64,
+    }
+    serde_json::from_slice::<At>(line).ok().map(|a| a.at)
 }
 
 /// Keeps the runs within [`RETENTION`], and at most half of [`MAX_LOG_BYTES`] of them, each
@@ -142,13 +192,9 @@ const MAX_READ_BYTES: u64 = 8 * MAX_LOG_BYTES;
 
 /// The log's text; each line with its time, leaving out damaged lines.
 fn read_lines(log: &Path) -> io::Result<Vec<(u64, String)>> {
-    #[derive(Deserialize)]
-    struct At {
-        at: u64,
-    }
     let bytes = files::read_own(log, MAX_READ_BYTES)?;
     let text = String::from_utf8_lossy(&bytes);
-    Ok(text.lines().filter_map(|l| serde_json::from_str::<At>(l).ok().map(|a| (a.at, l.to_owned()))).collect())
+    Ok(text.lines().filter_map(|l| time_of(l.as_bytes()).map(|at| (at, l.to_owned()))).collect())
 }
 
 /// What a person wrote into the shift record: a note (`rounds note`), or the moment a
