@@ -435,6 +435,71 @@ mod tests {
         assert_eq!(kept[0].problems[0].name, "new");
     }
 
+    /// A normal append adds its line to the same file and leaves the old bytes alone; a log
+    /// whose oldest line is past retention by less than the grace is not rewritten, by more
+    /// it is trimmed to the retention.
+    #[test]
+    fn a_normal_append_does_not_rewrite_the_log_and_an_old_one_is_trimmed() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("s.log.jsonl");
+        let now = to_unix(from_unix(100 * 86_400));
+        let just_past = now - RETENTION.as_secs() - 3_600;
+        let lines: String =
+            (0..50u64).map(|i| serde_json::to_string(&run(just_past + i * 60, &[])).unwrap() + "\n").collect();
+        std::fs::write(&log, &lines).unwrap();
+        let inode = std::fs::metadata(&log).unwrap().ino();
+        append(&log, &run(now, &[("new", Status::Fail)]), from_unix(now)).unwrap();
+        let after = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(std::fs::metadata(&log).unwrap().ino(), inode, "the same file, not replaced");
+        assert!(after.starts_with(&lines), "the old bytes unchanged");
+        assert_eq!(after.lines().count(), 51, "only the new line added");
+        let later = now + TRIM_GRACE.as_secs();
+        append(&log, &run(later, &[]), from_unix(later)).unwrap();
+        assert_ne!(std::fs::metadata(&log).unwrap().ino(), inode, "trimmed through a replace");
+        let kept = read(&log).unwrap().records;
+        assert_eq!(kept.iter().map(|r| r.at).collect::<Vec<_>>(), [now, later], "only the last 30 days");
+    }
+
+    /// A log past its size cap is cut to half of it, its newest lines kept, even when none
+    /// is old.
+    #[test]
+    fn a_log_past_its_size_cap_is_cut_to_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("s.log.jsonl");
+        let now = 100 * 86_400;
+        let detail = "x".repeat(1000);
+        let line = |at: u64| {
+            let mut r = run(at, &[("EHR", Status::Fail)]);
+            r.problems[0].detail = detail.clone();
+            serde_json::to_string(&r).unwrap() + "\n"
+        };
+        let count = MAX_LOG_BYTES / line(now).len() as u64 + 10;
+        let text: String = (0..count).map(|i| line(now - count + i)).collect();
+        std::fs::write(&log, &text).unwrap();
+        append(&log, &run(now, &[]), from_unix(now)).unwrap();
+        let size = std::fs::metadata(&log).unwrap().len();
+        assert!(size <= MAX_LOG_BYTES / 2 && size > MAX_LOG_BYTES / 2 - 2 * 1100, "{size}");
+        let kept = read(&log).unwrap().records;
+        assert_eq!(kept.last().map(|r| r.at), Some(now), "the newest kept");
+        assert_eq!(read(&log).unwrap().passed_over, 0);
+    }
+
+    /// A damaged first line (a run killed mid-write) is passed over for the oldest time,
+    /// and kept until the log is trimmed.
+    #[test]
+    fn a_damaged_first_line_is_passed_over_for_the_oldest_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("s.log.jsonl");
+        let now = 100 * 86_400;
+        let text = format!("{{\"at\":12,\"dur\n{}", serde_json::to_string(&run(now - 60, &[])).unwrap() + "\n");
+        std::fs::write(&log, &text).unwrap();
+        append(&log, &run(now, &[]), from_unix(now)).unwrap();
+        let after = std::fs::read_to_string(&log).unwrap();
+        assert!(after.starts_with(&text), "not trimmed: {after}");
+        assert_eq!(read(&log).unwrap().passed_over, 1);
+    }
+
     /// Ctrl-C during a run: what finished is recorded, and no problem ends in that run.
     #[test]
     fn an_interrupted_run_never_ends_a_problem() {
