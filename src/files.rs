@@ -193,12 +193,24 @@ pub(crate) fn open_own(path: &Path, append: bool) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens rounds' own file at `path` (the state, the run log) for reading: never through a
+/// link, never anything but a regular file. For reading a part of it (the run log's first
+/// lines); [`read_own`] reads it whole.
+pub(crate) fn open_own_read(path: &Path) -> io::Result<File> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| own_error(path, e))?;
+    let file = File::from(fd);
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(refused(path, kind_in_words(meta.file_type())));
+    }
+    Ok(file)
+}
+
 /// Reads rounds' own file at `path` (the state, the run log), up to `cap` bytes; never
 /// through a link.
 pub(crate) fn read_own(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| own_error(path, e))?;
-    read_regular(path, File::from(fd), cap)
+    read_capped(open_own_read(path)?, cap)
 }
 
 /// The last `last` bytes of rounds' own file at `path` (all of it when it is shorter), under
@@ -206,14 +218,8 @@ pub(crate) fn read_own(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
 /// Returns the bytes and whether the file began earlier (the first line may be cut).
 pub(crate) fn read_own_tail(path: &Path, last: u64) -> io::Result<(Vec<u8>, bool)> {
     use std::io::{Seek, SeekFrom};
-    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| own_error(path, e))?;
-    let mut file = File::from(fd);
-    let meta = file.metadata()?;
-    if !meta.file_type().is_file() {
-        return Err(refused(path, kind_in_words(meta.file_type())));
-    }
-    let start = meta.len().saturating_sub(last);
+    let mut file = open_own_read(path)?;
+    let start = file.metadata()?.len().saturating_sub(last);
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = Vec::new();
     file.take(last).read_to_end(&mut bytes)?;
@@ -242,14 +248,11 @@ pub(crate) fn open_watched(path: &Path) -> io::Result<File> {
 
 /// A file of a watched system, whole, when it is a regular file of at most `cap` bytes.
 pub(crate) fn read_watched(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    read_regular(path, open_watched(path)?, cap)
+    read_capped(open_watched(path)?, cap)
 }
 
-fn read_regular(path: &Path, file: File, cap: u64) -> io::Result<Vec<u8>> {
-    let meta = file.metadata()?;
-    if !meta.file_type().is_file() {
-        return Err(refused(path, kind_in_words(meta.file_type())));
-    }
+/// A regular file's bytes, when it holds at most `cap` of them.
+fn read_capped(file: File, cap: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(cap.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {

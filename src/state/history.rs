@@ -2,14 +2,15 @@
 //!
 //! One JSON line per run: its version, when, how long, every check that did not pass with
 //! its detail (already redacted: details never hold a secret), and for a run a signal
-//! stopped, which checks did not finish. Rotated on write: entries older than [`RETENTION`]
-//! go, and the file never grows past [`MAX_LOG_BYTES`]; rotation keeps each line as written
-//! (a newer rounds' lines too).
+//! stopped, which checks did not finish. Trimmed on write when due: once the oldest line is
+//! more than [`TRIM_GRACE`] past [`RETENTION`], the entries older than [`RETENTION`] go, and
+//! once the file grows past [`MAX_LOG_BYTES`] it is cut to half of that; trimming keeps each
+//! line as written (a newer rounds' lines too).
 //!
 //! A check that did not finish is neither a failure nor a recovery, and a run a signal
 //! stopped never ends a problem: only a run that completed and saw the check pass does.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -104,8 +105,10 @@ pub(crate) fn log_path(state: &Path) -> PathBuf {
     state.with_extension("log.jsonl")
 }
 
-/// Appends `record` (a [`RunRecord`] or a [`Mark`]; the caller holds the state lock), then
-/// rotates when due.
+/// Appends `record` (a [`RunRecord`] or a [`Mark`]; the caller holds the state lock) as one
+/// `O_APPEND` write, then trims the log when due (see [`trim_due`]). A normal run writes its
+/// line and reads the log's first line, never the whole log: with 30 days of five-minute
+/// runs, parsing all of it on every run was a third of a run's work.
 pub(crate) fn append<T: Serialize>(log: &Path, record: &T, now: SystemTime) -> io::Result<()> {
     let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
     line.push(b'\n');
@@ -113,13 +116,60 @@ pub(crate) fn append<T: Serialize>(log: &Path, record: &T, now: SystemTime) -> i
     file.write_all(&line)?;
     let size = file.metadata()?.len();
     drop(file);
-    let lines = read_lines(log)?;
-    let oldest = lines.iter().map(|(at, _)| *at).min();
-    let expired = oldest.is_some_and(|at| from_unix(at) + RETENTION < now);
-    if size > MAX_LOG_BYTES || expired {
-        rotate(log, lines, now)?;
+    if trim_due(log, size, now)? {
+        rotate(log, read_lines(log)?, now)?;
     }
     Ok(())
+}
+
+/// How far past [`RETENTION`] the oldest line may be before the log is trimmed: trimming
+/// rewrites the whole log (and syncs it), so it is done once a day rather than on every run.
+/// The log holds at most a day more than [`RETENTION`].
+pub(crate) const TRIM_GRACE: Duration = Duration::from_secs(86_400);
+
+/// The lines at the log's start looked at for the oldest time: damaged lines (a run killed
+/// mid-write) are passed over. A log with no time in as many lines is trimmed, which leaves
+/// only lines with a time.
+const HEAD_LINES: usize = 16;
+
+/// Whether the log of `size` bytes is due for trimming at `now`: it grew past
+/// [`MAX_LOG_BYTES`] (the size from `fstat`), or its oldest line is more than [`TRIM_GRACE`]
+/// past [`RETENTION`]. Lines are appended in time order, so the oldest is the first with a
+/// time; only the log's head is read for it.
+fn trim_due(log: &Path, size: u64, now: SystemTime) -> io::Result<bool> {
+    if size > MAX_LOG_BYTES {
+        return Ok(true);
+    }
+    Ok(match oldest_time(log)? {
+        Some(at) => from_unix(at) + RETENTION + TRIM_GRACE < now,
+        None => true,
+    })
+}
+
+/// The time of the first line in the log's head that has one (see [`HEAD_LINES`]).
+fn oldest_time(log: &Path) -> io::Result<Option<u64>> {
+    use std::io::BufRead;
+    let mut head = io::BufReader::new(files::open_own_read(log)?.take(MAX_READ_BYTES));
+    let mut line = Vec::new();
+    for _ in 0..HEAD_LINES {
+        line.clear();
+        if head.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if let Some(at) = time_of(&line) {
+            return Ok(Some(at));
+        }
+    }
+    Ok(None)
+}
+
+/// The `at` of one log line, `None` for a damaged line.
+fn time_of(line: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct At {
+        at: u64,
+    }
+    serde_json::from_slice::<At>(line).ok().map(|a| a.at)
 }
 
 /// Keeps the runs within [`RETENTION`], and at most half of [`MAX_LOG_BYTES`] of them, each
@@ -142,13 +192,9 @@ const MAX_READ_BYTES: u64 = 8 * MAX_LOG_BYTES;
 
 /// The log's text; each line with its time, leaving out damaged lines.
 fn read_lines(log: &Path) -> io::Result<Vec<(u64, String)>> {
-    #[derive(Deserialize)]
-    struct At {
-        at: u64,
-    }
     let bytes = files::read_own(log, MAX_READ_BYTES)?;
     let text = String::from_utf8_lossy(&bytes);
-    Ok(text.lines().filter_map(|l| serde_json::from_str::<At>(l).ok().map(|a| (a.at, l.to_owned()))).collect())
+    Ok(text.lines().filter_map(|l| time_of(l.as_bytes()).map(|at| (at, l.to_owned()))).collect())
 }
 
 /// What a person wrote into the shift record: a note (`rounds note`), or the moment a
@@ -387,6 +433,71 @@ mod tests {
         let kept = read(&log).unwrap().records;
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].problems[0].name, "new");
+    }
+
+    /// A normal append adds its line to the same file and leaves the old bytes alone; a log
+    /// whose oldest line is past retention by less than the grace is not rewritten, by more
+    /// it is trimmed to the retention.
+    #[test]
+    fn a_normal_append_does_not_rewrite_the_log_and_an_old_one_is_trimmed() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("s.log.jsonl");
+        let now = to_unix(from_unix(100 * 86_400));
+        let just_past = now - RETENTION.as_secs() - 3_600;
+        let lines: String =
+            (0..50u64).map(|i| serde_json::to_string(&run(just_past + i * 60, &[])).unwrap() + "\n").collect();
+        std::fs::write(&log, &lines).unwrap();
+        let inode = std::fs::metadata(&log).unwrap().ino();
+        append(&log, &run(now, &[("new", Status::Fail)]), from_unix(now)).unwrap();
+        let after = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(std::fs::metadata(&log).unwrap().ino(), inode, "the same file, not replaced");
+        assert!(after.starts_with(&lines), "the old bytes unchanged");
+        assert_eq!(after.lines().count(), 51, "only the new line added");
+        let later = now + TRIM_GRACE.as_secs();
+        append(&log, &run(later, &[]), from_unix(later)).unwrap();
+        assert_ne!(std::fs::metadata(&log).unwrap().ino(), inode, "trimmed through a replace");
+        let kept = read(&log).unwrap().records;
+        assert_eq!(kept.iter().map(|r| r.at).collect::<Vec<_>>(), [now, later], "only the last 30 days");
+    }
+
+    /// A log past its size cap is cut to half of it, its newest lines kept, even when none
+    /// is old.
+    #[test]
+    fn a_log_past_its_size_cap_is_cut_to_half() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("s.log.jsonl");
+        let now = 100 * 86_400;
+        let detail = "x".repeat(1000);
+        let line = |at: u64| {
+            let mut r = run(at, &[("EHR", Status::Fail)]);
+            r.problems[0].detail = detail.clone();
+            serde_json::to_string(&r).unwrap() + "\n"
+        };
+        let count = MAX_LOG_BYTES / line(now).len() as u64 + 10;
+        let text: String = (0..count).map(|i| line(now - count + i)).collect();
+        std::fs::write(&log, &text).unwrap();
+        append(&log, &run(now, &[]), from_unix(now)).unwrap();
+        let size = std::fs::metadata(&log).unwrap().len();
+        assert!(size <= MAX_LOG_BYTES / 2 && size > MAX_LOG_BYTES / 2 - 2 * 1100, "{size}");
+        let kept = read(&log).unwrap().records;
+        assert_eq!(kept.last().map(|r| r.at), Some(now), "the newest kept");
+        assert_eq!(read(&log).unwrap().passed_over, 0);
+    }
+
+    /// A damaged first line (a run killed mid-write) is passed over for the oldest time,
+    /// and kept until the log is trimmed.
+    #[test]
+    fn a_damaged_first_line_is_passed_over_for_the_oldest_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("s.log.jsonl");
+        let now = 100 * 86_400;
+        let text = format!("{{\"at\":12,\"dur\n{}", serde_json::to_string(&run(now - 60, &[])).unwrap() + "\n");
+        std::fs::write(&log, &text).unwrap();
+        append(&log, &run(now, &[]), from_unix(now)).unwrap();
+        let after = std::fs::read_to_string(&log).unwrap();
+        assert!(after.starts_with(&text), "not trimmed: {after}");
+        assert_eq!(read(&log).unwrap().passed_over, 1);
     }
 
     /// Ctrl-C during a run: what finished is recorded, and no problem ends in that run.
