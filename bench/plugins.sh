@@ -254,6 +254,7 @@ start_pgsql() {
   need "${initdb:-/usr/lib/postgresql/X/bin/initdb}" postgresql
   local bin d="$work/pg"
   bin=$(dirname "$initdb")
+  chmod o+x "$work"  # mktemp -d is 0700: let the postgres user reach its folder
   mkdir -p "$d" && chown postgres:postgres "$d"
   (cd / && setpriv --reuid=postgres --regid=postgres --init-groups "$initdb" -D "$d/data" -U postgres \
     --no-sync --auth-local=trust --auth-host=scram-sha-256 >/dev/null)
@@ -264,7 +265,7 @@ start_pgsql() {
   wait_tcp "$pg_port"
   for _ in $(seq 100); do
     setpriv --reuid=postgres --regid=postgres --init-groups "$bin/psql" -h "$d" -p "$pg_port" -U postgres -d postgres \
-      -qc "CREATE ROLE bench LOGIN PASSWORD 'bench'; CREATE DATABASE bench OWNER bench" >/dev/null 2>&1 && return 0
+      -q -c "CREATE ROLE bench LOGIN PASSWORD 'bench'" -c "CREATE DATABASE bench OWNER bench" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "postgres does not take the bench role on 127.0.0.1:$pg_port" >&2; exit 1
@@ -306,7 +307,8 @@ community = \"bench\"
 oids = [{ oid = \"1.3.6.1.2.1.1.3.0\", min = 1 }]"
 }
 
-benches=(ldap ntp ups pgsql snmp)
+# BENCHES="pgsql snmp" runs only those.
+read -ra benches <<< "${BENCHES:-ldap ntp ups pgsql snmp}"
 for b in "${benches[@]}"; do
   start_"$b"; bench_"$b"
 done
