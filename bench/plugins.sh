@@ -4,11 +4,13 @@
 #   500 LDAP searches   check_ldap      vs [[ldap]]  against a slapd started here
 #   500 NTP queries     check_ntp_time  vs [[ntp]]   against a chronyd started here (-x: off the clock)
 #   200 UPS queries     check_ups       vs [[ups]]   against upsd + a dummy-ups driver started here
+#   200 SQL queries     check_pgsql     vs [[sql]]   against a PostgreSQL cluster started here
+#   1,000 SNMP gets     check_snmp      vs [[snmp]]  against an snmpd started here
 # Each plugin runs COUNT times under `xargs -P 64`; rounds makes one run of COUNT checks.
 #   bash bench/plugins.sh      (as root; needs the packages below: not installed by .ci/run,
 #                               benches are not CI)
 #   apt-get install -y --no-install-recommends monitoring-plugins-basic \
-#     monitoring-plugins-standard slapd ldap-utils chrony nut-server nut-client
+#     monitoring-plugins-standard slapd ldap-utils chrony nut-server nut-client postgresql snmpd
 # Prints a Markdown table; paste it into BENCHMARKS.md. RUNS repetitions, median wall time.
 #
 # Every peer runs with its own folder in a temporary directory, on a loopback port, started
@@ -17,9 +19,7 @@
 # Adding a protocol: a `start_<name>` function that starts its peer and sets the variables
 # its plugin and its rounds table need, and a `bench_<name>` function that calls `compare`
 # with a label, a count, the plugin's command line (run COUNT times) and one rounds check as
-# TOML (the placeholder @I@ is the check's number). Hooks are left below for check_pgsql
-# (200 SQL queries vs [[sql]]) and check_snmp (1,000 SNMP gets vs [[snmp]]), whose rounds
-# kinds are being built.
+# TOML (the placeholder @I@ is the check's number).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -32,7 +32,9 @@ ROUNDS=$PWD/target/release/rounds
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  # Only what this script started, by pid; then its folder.
+  # Only what this script started, by pid; then its folder. PostgreSQL gets SIGQUIT
+  # (immediate shutdown: the postmaster stops its backends) and a moment.
+  if [ -n "${pg_pid:-}" ]; then kill -QUIT "$pg_pid" 2>/dev/null || true; wait "$pg_pid" 2>/dev/null || true; fi
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
@@ -231,8 +233,8 @@ start_ups() {
   echo "upsd does not report the UPS rack" >&2; exit 1
 }
 # upsd listens with a backlog of 16: 64 connections at once overflow it, and the connections
-# the kernel drops wait for the client's SYN to be sent again (1 s). Timed at concurrency 16
-# too.
+# the kernel drops wait for the client's SYN to be sent again (1 s). rounds asks one upsd
+# over 8 connections at a time (src/probe/ups.rs); check_ups under xargs -P 64 cannot.
 bench_ups() {
   compare "UPS query, 200" 200 \
     "$PLUGINS/check_ups -H 127.0.0.1 -p $ups_port -u rack" \
@@ -240,30 +242,82 @@ bench_ups() {
 name = \"ups @I@\"
 host = \"127.0.0.1\"
 port = $ups_port
-ups = \"rack\"" 16
+ups = \"rack\""
 }
 
-# ---- Hooks, for kinds being built --------------------------------------------------------
-# PostgreSQL: initdb and `postgres -D ... -k SOCKDIR -h 127.0.0.1 -p P` as the postgres user
-# (see /work/shared/NOTES-peers.md); then 200 x `check_pgsql -H 127.0.0.1 -P P -d DB -l USER
-# -p PASSWORD` against [[sql]] with `query = "SELECT 1"` (its keys once the kind exists).
-start_pgsql() { return 1; }
-bench_pgsql() { :; }
-# SNMP: `snmpd -f -C -c FILE udp:127.0.0.1:P` with a v2c community; then 1,000 x
-# `check_snmp -H 127.0.0.1 -p P -C COMMUNITY -o sysUpTime.0` against [[snmp]].
-start_snmp() { return 1; }
-bench_snmp() { :; }
+# ---- SQL: a PostgreSQL cluster of its own, password (scram) over TCP, no TLS -----------
+# check_pgsql connects without TLS: rounds is told `tls = "disable"` too (like with like).
+# max_connections 300: neither 64 plugins at once nor rounds' 64 are ever refused.
+start_pgsql() {
+  local initdb
+  initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -1)
+  need "${initdb:-/usr/lib/postgresql/X/bin/initdb}" postgresql
+  local bin d="$work/pg"
+  bin=$(dirname "$initdb")
+  chmod o+x "$work"  # mktemp -d is 0700: let the postgres user reach its folder
+  mkdir -p "$d" && chown postgres:postgres "$d"
+  (cd / && setpriv --reuid=postgres --regid=postgres --init-groups "$initdb" -D "$d/data" -U postgres \
+    --no-sync --auth-local=trust --auth-host=scram-sha-256 >/dev/null)
+  pg_port=$(free_port tcp)
+  (cd / && exec setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$d/data" -k "$d" \
+    -h 127.0.0.1 -p "$pg_port" -c fsync=off -c max_connections=300 >/dev/null 2>&1) &
+  pg_pid=$!
+  wait_tcp "$pg_port"
+  for _ in $(seq 100); do
+    setpriv --reuid=postgres --regid=postgres --init-groups "$bin/psql" -h "$d" -p "$pg_port" -U postgres -d postgres \
+      -q -c "CREATE ROLE bench LOGIN PASSWORD 'bench'" -c "CREATE DATABASE bench OWNER bench" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "postgres does not take the bench role on 127.0.0.1:$pg_port" >&2; exit 1
+}
+bench_pgsql() {
+  compare "SQL query, 200" 200 \
+    "$PLUGINS/check_pgsql -H 127.0.0.1 -P $pg_port -d bench -l bench -p bench -q 'SELECT 1'" \
+    "[[sql]]
+name = \"sql @I@\"
+url = \"postgres://bench:bench@127.0.0.1:$pg_port/bench\"
+query = \"SELECT 1\"
+tls = \"disable\""
+}
 
-benches=(ldap ntp ups pgsql snmp)
+# ---- SNMP: snmpd with its own config and state folder, v2c community -------------------
+start_snmp() {
+  need /usr/sbin/snmpd snmpd
+  local d="$work/snmpd"
+  mkdir -p "$d/state"
+  snmp_port=$(free_port udp)
+  printf 'rocommunity bench 127.0.0.1\n' > "$d/snmpd.conf"
+  SNMP_PERSISTENT_DIR="$d/state" /usr/sbin/snmpd -f -Lo -C -c "$d/snmpd.conf" "udp:127.0.0.1:$snmp_port" \
+    >/dev/null 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    "$PLUGINS/check_snmp" -H 127.0.0.1 -p "$snmp_port" -C bench -o 1.3.6.1.2.1.1.3.0 >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "snmpd does not answer on 127.0.0.1:$snmp_port" >&2; exit 1
+}
+bench_snmp() {
+  compare "SNMP get, 1000" 1000 \
+    "$PLUGINS/check_snmp -H 127.0.0.1 -p $snmp_port -C bench -o 1.3.6.1.2.1.1.3.0" \
+    "[[snmp]]
+name = \"snmp @I@\"
+host = \"127.0.0.1\"
+port = $snmp_port
+community = \"bench\"
+oids = [{ oid = \"1.3.6.1.2.1.1.3.0\", min = 1 }]"
+}
+
+# BENCHES="pgsql snmp" runs only those.
+read -ra benches <<< "${BENCHES:-ldap ntp ups pgsql snmp}"
 for b in "${benches[@]}"; do
-  if start_"$b"; then bench_"$b"; else echo "$b: not benched yet (its rounds kind is not built)" >&2; fi
+  start_"$b"; bench_"$b"
 done
 
 version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
 cat <<EOF
 Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $RUNS runs each, median wall time;
 plugins under \`xargs -P $PAR\`, rounds with \`concurrency = $PAR\`. rounds $("$ROUNDS" --version | awk '{print $2}'),
-monitoring-plugins $(version monitoring-plugins-basic), slapd $(version slapd), chrony $(version chrony), nut-server $(version nut-server).
+monitoring-plugins $(version monitoring-plugins-basic), slapd $(version slapd), chrony $(version chrony), nut-server $(version nut-server), postgresql $(version postgresql), snmpd $(version snmpd).
 
 | work | tool | wall (s) | vs rounds |
 | --- | --- | --- | --- |

@@ -325,6 +325,28 @@ fn metrics_over_https_trust_the_ca_file_as_endpoint_does() {
     assert_eq!(status, "fail", "{detail}");
 }
 
+/// upsd listens with a backlog of 16: a run opening 64 connections to it at once overflowed
+/// it, and each connection the kernel dropped waited a second for its SYN to be sent again.
+/// rounds asks one upsd over a few connections at a time, so 100 checks of one upsd all
+/// pass within a 1 s timeout (before, some failed with "no connection in 1 s").
+#[test]
+fn a_hundred_ups_checks_of_one_upsd_all_pass_within_a_short_timeout() {
+    let Some(nut) = nut(&[("rack", dev("OL", 100, 3000))]) else { return };
+    let checks: String =
+        (1..=100).map(|i| ups_check(&format!("ups {i}"), "rack", nut.port, "timeout = \"1s\"")).collect();
+    let inv = inventory(&format!("[settings]\nconcurrency = 100\n\n{checks}"));
+    let (doc, code) = inv.run_json(&[]);
+    let failed: Vec<_> = doc["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .map(|c| format!("{}: {}", c["name"], c["detail"]))
+        .collect();
+    assert!(failed.is_empty(), "{} of 100 did not pass: {failed:?}", failed.len());
+    assert_eq!(code, 0);
+}
+
 #[test]
 fn a_ups_whose_driver_died_fails_in_words() {
     let Some(mut nut) = nut(&[("rack", dev("OL", 100, 3000))]) else { return };

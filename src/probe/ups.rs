@@ -8,10 +8,12 @@
 //! `ERR <CODE>` line, then says `LOGOUT`. Lines longer than [`MAX_LINE`] or more than
 //! [`MAX_LINES`] of them are a broken peer, not a UPS.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use toml::Spanned;
 
 use crate::config::values::{HumanDuration, Port};
@@ -26,6 +28,11 @@ pub(crate) const DEFAULT_PORT: u16 = 3493;
 const MAX_LINE: usize = 4096;
 /// A UPS with every outlet listed has a few hundred variables.
 const MAX_LINES: usize = 4096;
+/// Connections rounds has open to one upsd at a time. upsd listens with a backlog of 16:
+/// more connections at once than it accepts overflow it, and the kernel drops their SYNs,
+/// each then waiting a second to be sent again. A few at a time keep the backlog short;
+/// each exchange takes a millisecond, so 8 ask 200 UPSes faster than 64 could.
+const CONNECTIONS_PER_UPSD: usize = 8;
 
 check_table! {
     /// `[[ups]]` as written in the inventory.
@@ -132,6 +139,10 @@ impl RunProbe for UpsProbe {
     }
 
     async fn run(&self, budget: Budget) -> Outcome {
+        let _turn = match self.wait_for_a_turn(budget).await {
+            Ok(turn) => turn,
+            Err(why) => return Outcome::fail(why),
+        };
         let stream = match super::net::connect_within(&self.host, self.port, budget).await {
             Ok(s) => s,
             Err(why) => return Outcome::fail(why),
@@ -144,7 +155,32 @@ impl RunProbe for UpsProbe {
     }
 }
 
+/// The turns to ask one upsd (`host:port` as the inventory names it), shared by every
+/// `[[ups]]` check of the run: see [`CONNECTIONS_PER_UPSD`]. The map's lock is held only to
+/// look the server up, never across a wait.
+fn upsd_turns(host: &str, port: u16) -> Arc<Semaphore> {
+    type Upsd = (String, u16);
+    static TURNS: LazyLock<Mutex<HashMap<Upsd, Arc<Semaphore>>>> = LazyLock::new(Default::default);
+    let mut turns = TURNS.lock().unwrap_or_else(|e| e.into_inner());
+    turns.entry((host.to_owned(), port)).or_insert_with(|| Arc::new(Semaphore::new(CONNECTIONS_PER_UPSD))).clone()
+}
+
 impl UpsProbe {
+    /// Waits, within the check's budget, until fewer than [`CONNECTIONS_PER_UPSD`] checks
+    /// of this run are asking the same upsd; the turn ends when the returned permit drops.
+    async fn wait_for_a_turn(&self, budget: Budget) -> Result<OwnedSemaphorePermit, String> {
+        let turns = upsd_turns(&self.host, self.port);
+        match tokio::time::timeout_at(budget.step_deadline(), turns.acquire_owned()).await {
+            Ok(Ok(turn)) => Ok(turn),
+            // The semaphore is never closed; said in words all the same.
+            Ok(Err(_)) => Err("rounds could not take its turn to ask upsd (an internal error)".into()),
+            Err(_) => Err(format!(
+                "no turn to ask upsd in {}: other checks of this run held its {CONNECTIONS_PER_UPSD} connections all that time",
+                budget.limit()
+            )),
+        }
+    }
+
     /// Asks upsd for every variable of the UPS.
     async fn exchange(&self, stream: tokio::net::TcpStream) -> Result<BTreeMap<String, String>, String> {
         let (read, mut write) = stream.into_split();
@@ -459,6 +495,24 @@ mod tests {
             words(&format!("USERNAME {}", quoted(r#"p"w\x y"#))),
             Some(vec!["USERNAME".into(), r#"p"w\x y"#.into()])
         );
+    }
+
+    /// A check that gets no turn within its timeout says so, without connecting: the turns
+    /// are held here as other checks would hold them.
+    #[tokio::test]
+    async fn a_check_without_a_turn_says_so_on_time() {
+        let mut p = probe();
+        // A port of its own, so no other test shares these turns.
+        p.port = 9;
+        let _held = upsd_turns(&p.host, p.port).acquire_many_owned(CONNECTIONS_PER_UPSD as u32).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let outcome = p.run(Budget::starting_now(Duration::from_millis(300))).await;
+        assert_eq!(outcome.status, Status::Fail);
+        assert_eq!(
+            outcome.detail,
+            "no turn to ask upsd in 300 ms: other checks of this run held its 8 connections all that time"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     proptest::proptest! {
