@@ -20,21 +20,12 @@ const PASSWORD_IN_URL: &str = "lab%40reader%2Fpw-7391-do-not-show";
 
 /// The CA that issued both servers' certificates, and its PEM file.
 fn ca() -> &'static (pki::Ca, PathBuf, tempfile::TempDir) {
-    static CA: OnceLock<(pki::Ca, PathBuf, tempfile::TempDir)> = OnceLock::new();
-    CA.get_or_init(|| {
-        let ca = pki::Ca::root("Lab DB Test CA");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("ca.pem");
-        std::fs::write(&file, &ca.pem).expect("write CA");
-        (ca, file, dir)
-    })
+    pki::shared_ca("Lab DB Test CA")
 }
 
 /// A folder holding server.crt and server.key for `localhost`, issued by [`ca`].
 fn peer_folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    ca().0.leaf(&["localhost"], -1, 365).write_pem(dir.path());
-    dir
+    pki::localhost_folder(&ca().0)
 }
 
 /// Runs one `[[sql]]` check written as `body` (after its name) with LAB_DB_URL set to

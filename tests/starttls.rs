@@ -33,21 +33,12 @@ fn low_tcp_port() -> u16 {
 
 /// One CA for every peer, and its PEM file for `ca_file`.
 fn ca() -> &'static (pki::Ca, PathBuf, tempfile::TempDir) {
-    static CA: OnceLock<(pki::Ca, PathBuf, tempfile::TempDir)> = OnceLock::new();
-    CA.get_or_init(|| {
-        let ca = pki::Ca::root("StartTLS Test CA");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = dir.path().join("ca.pem");
-        std::fs::write(&file, &ca.pem).expect("write CA");
-        (ca, file, dir)
-    })
+    pki::shared_ca("StartTLS Test CA")
 }
 
 /// A folder holding server.crt and server.key for `localhost`, issued by [`ca`].
 fn peer_folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    ca().0.leaf(&["localhost"], -1, 365).write_pem(dir.path());
-    dir
+    pki::localhost_folder(&ca().0)
 }
 
 /// Runs one `[[tls]]` check with `starttls = protocol`; returns (status, detail, exit code).

@@ -1,7 +1,8 @@
 //! Test certificates made with rcgen: a CA, intermediates, and leaves that are valid,
 //! expired, expiring, self-signed or issued to another host.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint, DnType, IsCa, Issuer,
@@ -253,4 +254,25 @@ pub fn ca_true_self_signed(names: &[&str], from_days: i64, to_days: i64) -> (Ide
     let cert = params.self_signed(&key).expect("self-sign");
     let identity = Identity { chain: vec![cert.der().clone()], key: PrivatePkcs8KeyDer::from(key.serialize_der()) };
     (identity, cert.pem())
+}
+
+/// The CA every peer of a test binary is issued by, named by the binary's first call, and its
+/// PEM file for `ca_file` (the folder lives as long as the binary).
+pub fn shared_ca(name: &str) -> &'static (Ca, PathBuf, tempfile::TempDir) {
+    static CA: OnceLock<(Ca, PathBuf, tempfile::TempDir)> = OnceLock::new();
+    CA.get_or_init(|| {
+        let ca = Ca::root(name);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, &ca.pem).expect("write CA");
+        (ca, file, dir)
+    })
+}
+
+/// A folder holding server.crt and server.key for `localhost`, issued by `ca`: what a peer's
+/// own configuration points at.
+pub fn localhost_folder(ca: &Ca) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    ca.leaf(&["localhost"], -1, 365).write_pem(dir.path());
+    dir
 }
